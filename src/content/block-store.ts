@@ -1,0 +1,21 @@
+import type { CID } from 'multiformats/cid'
+
+export interface BlockStoreOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * The narrow block storage every Kizuna component codes against (import, exchange, replication).
+ * Implementations must verify on `put` that the bytes hash to the CID, and must make a block
+ * either fully present and correct or absent, also after a crash.
+ */
+export interface BlockStore {
+  has(cid: CID, options?: BlockStoreOptions): Promise<boolean>
+  /** Throws a KizunaError with code ERR_BLOCK_NOT_FOUND when absent */
+  get(cid: CID, options?: BlockStoreOptions): Promise<Uint8Array>
+  /** Throws a KizunaError with code ERR_BLOCK_HASH_MISMATCH when bytes do not match the CID */
+  put(cid: CID, bytes: Uint8Array, options?: BlockStoreOptions): Promise<void>
+  delete(cid: CID, options?: BlockStoreOptions): Promise<void>
+  /** Size in bytes of a stored block, or undefined when absent */
+  size(cid: CID, options?: BlockStoreOptions): Promise<number | undefined>
+}
