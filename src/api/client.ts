@@ -1,0 +1,79 @@
+import { Repo } from '../node/repo.js'
+import { ApiError, DaemonNotRunningError, KizunaError } from '../errors.js'
+import { API_PREFIX, DEFAULT_API_TIMEOUT_MS } from './constants.js'
+
+export interface ApiClientOptions {
+  /** HOST:PORT of the daemon's API */
+  api: string
+  token: string
+  repoPath?: string
+}
+
+/** Talks to a running daemon's HTTP API; used by the CLI, the testnet and the demo */
+export class ApiClient {
+  readonly api: string
+  private readonly token: string
+  private readonly repoPath: string
+
+  constructor (options: ApiClientOptions) {
+    this.api = options.api
+    this.token = options.token
+    this.repoPath = options.repoPath ?? '(unknown repo)'
+  }
+
+  /** Finds the daemon of a repo through the address it published in daemon.json */
+  static async forRepo (repo: Repo): Promise<ApiClient> {
+    await repo.assertInitialized()
+    const info = await repo.readDaemonInfo()
+    if (info == null) {
+      throw new DaemonNotRunningError(repo.path)
+    }
+    return new ApiClient({ api: info.api, token: await repo.apiToken(), repoPath: repo.path })
+  }
+
+  async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<T> {
+    const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_API_TIMEOUT_MS)]
+    if (options.signal != null) signals.push(options.signal)
+    let response: Response
+    try {
+      response = await fetch(`http://${this.api}${API_PREFIX}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.any(signals)
+      })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'ECONNREFUSED' || cause?.code === 'ECONNRESET') {
+        throw new DaemonNotRunningError(this.repoPath)
+      }
+      if ((err as Error).name === 'TimeoutError') {
+        throw new KizunaError('ERR_API_TIMEOUT', `the daemon at ${this.api} did not answer ${method} ${path} in time`)
+      }
+      throw err
+    }
+    const text = await response.text()
+    let parsed: unknown
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      throw new ApiError(response.status, 'ERR_BAD_RESPONSE', `daemon sent a non-JSON reply: ${text.slice(0, 200)}`)
+    }
+    if (!response.ok) {
+      const error = parsed as { code?: string, message?: string } | undefined
+      throw new ApiError(response.status, error?.code ?? 'ERR_API', error?.message ?? `HTTP ${response.status}`)
+    }
+    return parsed as T
+  }
+
+  async get<T> (path: string, options?: { signal?: AbortSignal, timeoutMs?: number }): Promise<T> {
+    return this.request<T>('GET', path, undefined, options)
+  }
+
+  async post<T> (path: string, body: unknown = {}, options?: { signal?: AbortSignal, timeoutMs?: number }): Promise<T> {
+    return this.request<T>('POST', path, body, options)
+  }
+}

@@ -1,0 +1,68 @@
+import { Command, Option } from 'commander'
+import { action, collect, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
+import { startDaemon } from '../../daemon/daemon.js'
+import { KizunaError } from '../../errors.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parsePeerMultiaddr } from '../../peers/join.js'
+import { parseApiAddress } from '../../node/config.js'
+
+interface DaemonFlags extends CommonOptions {
+  listen?: string[]
+  bootstrap?: string[]
+  api?: string
+  mdns: boolean
+  peerTimeout?: string
+  lanSwarm?: boolean
+}
+
+function parsePositiveSeconds (flag: string, value: string): number {
+  const seconds = Number(value)
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new KizunaError('ERR_BAD_FLAG', `${flag} must be a positive number of seconds, got "${value}"`)
+  }
+  return seconds
+}
+
+export function daemonCommand (): Command {
+  return withCommonOptions(new Command('daemon'))
+    .description('run a Kizuna node with its local HTTP API')
+    .addOption(new Option('--listen <multiaddr>', 'address to listen on (repeatable)').argParser(collect))
+    .addOption(new Option('--bootstrap <multiaddr>', 'peer to join through, ending in /p2p/ID (repeatable)').argParser(collect))
+    .addOption(new Option('--api <host:port>', 'API address (loopback; port 0 picks a free port)'))
+    .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
+    .addOption(new Option('--peer-timeout <seconds>', 'evict peers silent for this long'))
+    .addOption(new Option('--lan-swarm', 'accept many connections per second from one IP (local test swarms share 127.0.0.1)'))
+    .action(action(async (flags: DaemonFlags) => {
+      // check flags before touching the repo, so a typo never leaves a half-started daemon
+      for (const addr of flags.listen ?? []) {
+        try { multiaddr(addr) } catch (err) { throw new KizunaError('ERR_BAD_MULTIADDR', `--listen "${addr}" is not a multiaddr: ${(err as Error).message}`) }
+      }
+      for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
+      if (flags.api != null) parseApiAddress(flags.api, '--api')
+      const peerTimeout = flags.peerTimeout != null ? parsePositiveSeconds('--peer-timeout', flags.peerTimeout) : undefined
+
+      const repo = repoFrom(flags)
+      const daemon = await startDaemon({
+        repo: repo.path,
+        overrides: {
+          listen: flags.listen,
+          bootstrap: flags.bootstrap,
+          api: flags.api,
+          mdns: flags.mdns === false ? false : undefined,
+          peerTimeout,
+          inboundConnectionsPerIpPerSecond: flags.lanSwarm === true ? 1000 : undefined
+        },
+        print: line => { process.stdout.write(line + '\n') }
+      })
+      const shutdown = (signal: string): void => {
+        process.stdout.write(`received ${signal}, shutting down\n`)
+        void daemon.stop()
+      }
+      process.once('SIGINT', () => { shutdown('SIGINT') })
+      process.once('SIGTERM', () => { shutdown('SIGTERM') })
+      await daemon.stopped
+      process.stdout.write('stopped\n')
+      // libp2p leaves some timers behind; the daemon's work is done
+      setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref()
+    }))
+}

@@ -1,0 +1,17 @@
+import '../shim.js'
+import { Command } from 'commander'
+import { initCommand } from './commands/init.js'
+import { daemonCommand } from './commands/daemon.js'
+import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
+import { connectCommand, peersCommand } from './commands/peers.js'
+
+const program = new Command('kizuna')
+  .description('Kizuna: peer-to-peer file and message sharing with no central server')
+  .version('0.1.0')
+  .showHelpAfterError()
+
+for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand()]) {
+  program.addCommand(command)
+}
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,72 @@
+import { createNode, type KizunaNode } from '../node/node.js'
+import type { ConfigOverrides } from '../node/node-options.js'
+import { ApiServer } from '../api/server.js'
+import { ApiClient } from '../api/client.js'
+import { Repo } from '../node/repo.js'
+import type { FastifyInstance } from 'fastify'
+
+export interface DaemonOptions {
+  repo: string
+  overrides?: ConfigOverrides
+  /** Where status lines go (stdout for the CLI) */
+  print: (line: string) => void
+  extraRoutes?: Array<(app: FastifyInstance, node: KizunaNode) => void>
+}
+
+export interface RunningDaemon {
+  node: KizunaNode
+  api: ApiServer
+  /** Resolves once the daemon has shut down (after stop() or POST /stop) */
+  stopped: Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts node + API, publishes the API address in the repo and prints `ready` only once the
+ * API has answered a real request, so scripts can start talking the moment they see it.
+ */
+export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
+  const repo = new Repo(options.repo)
+  const node = await createNode({ repo: repo.path, overrides: options.overrides })
+  const stamp = (): string => new Date().toISOString().slice(11, 23)
+  node.on('log', line => { options.print(`[${stamp()}] ${line}`) })
+  node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
+
+  await node.start()
+  let stopping: Promise<void> | undefined
+  const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      await api.stop().catch(() => {})
+      await node.stop()
+      await repo.clearDaemonInfo()
+      markStopped()
+    })()
+    return stopping
+  }
+
+  const token = await repo.apiToken()
+  const api = new ApiServer({
+    node,
+    token,
+    listen: node.config.api,
+    onStop: () => { void stop() },
+    routes: options.extraRoutes
+  })
+  try {
+    await api.start()
+    await repo.writeDaemonInfo({ pid: process.pid, api: api.address, peerId: node.peerId.toString() })
+    await new ApiClient({ api: api.address, token, repoPath: repo.path }).get('/health', { timeoutMs: 10_000 })
+  } catch (err) {
+    await stop()
+    throw err
+  }
+
+  options.print(`peer id: ${node.peerId.toString()}`)
+  for (const addr of node.addrs()) {
+    options.print(`listening on: ${addr}`)
+  }
+  options.print(`api: http://${api.address}`)
+  options.print('ready')
+  return { node, api, stopped, stop }
+}

@@ -1,0 +1,175 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError, KizunaError } from '../errors.js'
+
+/** On-disk node configuration (`config.json` in the repo). Times are in seconds. */
+export interface KizunaConfig {
+  /** Multiaddrs to listen on */
+  listen: string[]
+  /** Multiaddrs (with /p2p/ID) of peers to join through */
+  bootstrap: string[]
+  /** HOST:PORT of the local HTTP API; the host must be a loopback address */
+  api: string
+  /** Discover peers on the LAN with mDNS */
+  mdns: boolean
+  /** A peer silent for this long is evicted from the routing table and the peer view */
+  peerTimeout: number
+  /** Seconds between liveness rounds (pings to every known peer) */
+  refreshInterval: number
+  /** How long one ping may take before it counts as unanswered */
+  pingTimeout: number
+  /** How long one dial may take */
+  dialTimeout: number
+  /** Random-key lookups done while joining, to fill the routing table beyond the bootstrap peer */
+  joinLookups: number
+  limits: {
+    maxConnections: number
+    /** New inbound connections accepted per second from one IP (loopback swarms share one IP) */
+    inboundConnectionsPerIpPerSecond: number
+  }
+}
+
+export const DEFAULT_CONFIG: KizunaConfig = {
+  listen: ['/ip4/0.0.0.0/tcp/4010'],
+  bootstrap: [],
+  api: '127.0.0.1:5010',
+  mdns: true,
+  peerTimeout: 180,
+  refreshInterval: 30,
+  pingTimeout: 10,
+  dialTimeout: 10,
+  joinLookups: 3,
+  limits: {
+    maxConnections: 300,
+    inboundConnectionsPerIpPerSecond: 5
+  }
+}
+
+type Check = (value: unknown, field: string) => void
+
+const positiveNumber: Check = (value, field) => {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(field, `must be a positive number, got ${JSON.stringify(value)}`)
+  }
+}
+
+const wholeNumber: Check = (value, field) => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new ConfigError(field, `must be a whole number ≥ 0, got ${JSON.stringify(value)}`)
+  }
+}
+
+const boolean: Check = (value, field) => {
+  if (typeof value !== 'boolean') {
+    throw new ConfigError(field, `must be true or false, got ${JSON.stringify(value)}`)
+  }
+}
+
+const multiaddrList: Check = (value, field) => {
+  if (!Array.isArray(value)) {
+    throw new ConfigError(field, `must be an array of multiaddr strings, got ${JSON.stringify(value)}`)
+  }
+  value.forEach((item, i) => {
+    if (typeof item !== 'string') {
+      throw new ConfigError(`${field}[${i}]`, `must be a multiaddr string, got ${JSON.stringify(item)}`)
+    }
+    try {
+      multiaddr(item)
+    } catch (err) {
+      throw new ConfigError(`${field}[${i}]`, `invalid multiaddr "${item}": ${(err as Error).message}`)
+    }
+  })
+}
+
+const apiAddress: Check = (value, field) => {
+  if (typeof value !== 'string') {
+    throw new ConfigError(field, `must be "HOST:PORT", got ${JSON.stringify(value)}`)
+  }
+  parseApiAddress(value, field)
+}
+
+/** Parses HOST:PORT and insists on loopback: the API is a local control channel, never a public one. */
+export function parseApiAddress (value: string, field = 'api'): { host: string, port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(value)
+  if (match == null) {
+    throw new ConfigError(field, `must be "HOST:PORT", got ${JSON.stringify(value)}`)
+  }
+  const host = match[1].replace(/^\[(.*)\]$/, '$1')
+  const port = Number(match[2])
+  if (port > 65535) {
+    throw new ConfigError(field, `port ${port} is out of range`)
+  }
+  if (!/^127\.\d+\.\d+\.\d+$/.test(host) && host !== '::1' && host !== 'localhost') {
+    throw new ConfigError(field, `host must be a loopback address (127.0.0.0/8, ::1 or localhost), got "${host}"`)
+  }
+  return { host, port }
+}
+
+const SCHEMA: Record<string, Check> = {
+  listen: multiaddrList,
+  bootstrap: multiaddrList,
+  api: apiAddress,
+  mdns: boolean,
+  peerTimeout: positiveNumber,
+  refreshInterval: positiveNumber,
+  pingTimeout: positiveNumber,
+  dialTimeout: positiveNumber,
+  joinLookups: wholeNumber,
+  'limits.maxConnections': positiveNumber,
+  'limits.inboundConnectionsPerIpPerSecond': positiveNumber
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Validates a parsed config, filling absent fields with defaults. Unknown fields are an error
+ * so a typo ("peertimeout") does not silently fall back to the default.
+ */
+export function validateConfig (input: unknown): KizunaConfig {
+  if (!isPlainObject(input)) {
+    throw new ConfigError('(root)', 'must be a JSON object')
+  }
+  const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>
+  for (const [key, value] of Object.entries(input)) {
+    if (key === 'limits') {
+      if (!isPlainObject(value)) {
+        throw new ConfigError('limits', 'must be an object')
+      }
+      const limits = merged.limits as Record<string, unknown>
+      for (const [sub, subValue] of Object.entries(value)) {
+        const check = SCHEMA[`limits.${sub}`]
+        if (check == null) {
+          throw new ConfigError(`limits.${sub}`, 'is not a known setting')
+        }
+        check(subValue, `limits.${sub}`)
+        limits[sub] = subValue
+      }
+      continue
+    }
+    const check = SCHEMA[key]
+    if (check == null) {
+      throw new ConfigError(key, 'is not a known setting')
+    }
+    check(value, key)
+    merged[key] = value
+  }
+  return merged as unknown as KizunaConfig
+}
+
+export async function loadConfig (path: string): Promise<KizunaConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new KizunaError('ERR_CONFIG_UNREADABLE', `cannot read config ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError('(file)', `${path} is not valid JSON (corrupt or half-written?): ${(err as Error).message}`)
+  }
+  return validateConfig(parsed)
+}

@@ -1,0 +1,72 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { bootstrap } from '@libp2p/bootstrap'
+import { mdns } from '@libp2p/mdns'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import type { KizunaConfig } from './config.js'
+
+/** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
+export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
+/** libp2p services build their protocol ids as `/${prefix}/name/version` */
+export const KIZUNA_PROTOCOL_PREFIX = 'kizuna'
+
+export interface KizunaServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+}
+
+export type KizunaLibp2p = Libp2p<KizunaServices>
+
+export interface Libp2pAssemblyOptions {
+  config: KizunaConfig
+  privateKey: PrivateKey
+  datastore: Datastore
+}
+
+export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (config.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
+  }
+  if (config.mdns) {
+    peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
+  }
+
+  return createLibp2p({
+    privateKey,
+    datastore,
+    addresses: { listen: config.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: config.limits.maxConnections,
+      inboundConnectionThreshold: config.limits.inboundConnectionsPerIpPerSecond,
+      maxIncomingPendingConnections: Math.max(10, config.limits.inboundConnectionsPerIpPerSecond),
+      dialTimeout: config.dialTimeout * 1000
+    },
+    services: {
+      identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
+      // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
+      ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
+      dht: kadDHT({
+        protocol: KIZUNA_DHT_PROTOCOL,
+        // a Kizuna node always answers queries: on loopback/LAN no public address ever appears,
+        // and the default client mode would then never serve anyone
+        clientMode: false,
+        // keep private and loopback addresses: Kizuna swarms live on LANs and 127.0.0.1 too
+        peerInfoMapper: passthroughMapper,
+        initialQuerySelfInterval: 1000,
+        allowQueryWithZeroPeers: false
+      })
+    }
+  })
+}

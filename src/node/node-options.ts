@@ -1,0 +1,43 @@
+import type { KizunaConfig } from './config.js'
+
+/** Overrides for one run, on top of the repo's config.json (CLI flags map onto these) */
+export interface ConfigOverrides {
+  listen?: string[]
+  bootstrap?: string[]
+  api?: string
+  mdns?: boolean
+  peerTimeout?: number
+  refreshInterval?: number
+  pingTimeout?: number
+  inboundConnectionsPerIpPerSecond?: number
+}
+
+export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides = {}): KizunaConfig {
+  const next: KizunaConfig = structuredClone(config)
+  if (overrides.listen != null && overrides.listen.length > 0) next.listen = overrides.listen
+  if (overrides.bootstrap != null && overrides.bootstrap.length > 0) next.bootstrap = overrides.bootstrap
+  if (overrides.api != null) next.api = overrides.api
+  if (overrides.mdns != null) next.mdns = overrides.mdns
+  if (overrides.peerTimeout != null) next.peerTimeout = overrides.peerTimeout
+  if (overrides.refreshInterval != null) next.refreshInterval = overrides.refreshInterval
+  if (overrides.pingTimeout != null) next.pingTimeout = overrides.pingTimeout
+  if (overrides.inboundConnectionsPerIpPerSecond != null) {
+    next.limits.inboundConnectionsPerIpPerSecond = overrides.inboundConnectionsPerIpPerSecond
+  }
+  return next
+}
+
+/**
+ * Liveness timing derived from peerTimeout: at least three rounds fit in one timeout, so one
+ * lost ping never evicts a live peer, and a hung peer is gone within about peerTimeout plus a
+ * round plus a ping.
+ */
+export function livenessTiming (config: KizunaConfig): { refreshInterval: number, pingTimeout: number, peerTimeout: number } {
+  // whole milliseconds: AbortSignal.timeout throws on fractions
+  const peerTimeout = Math.round(config.peerTimeout * 1000)
+  return {
+    peerTimeout,
+    refreshInterval: Math.max(1, Math.round(Math.min(config.refreshInterval * 1000, peerTimeout / 3))),
+    pingTimeout: Math.max(1, Math.round(Math.min(config.pingTimeout * 1000, peerTimeout / 3)))
+  }
+}

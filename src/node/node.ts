@@ -1,0 +1,295 @@
+import { EventEmitter } from 'node:events'
+import { LevelDatastore } from 'datastore-level'
+import type { PeerId } from '@libp2p/interface'
+import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
+import { assembleLibp2p, KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from './libp2p.js'
+import type { KizunaConfig } from './config.js'
+import type { KizunaNodeEvents } from './events.js'
+import { Repo } from './repo.js'
+import type { RepoLock } from './lock.js'
+import { PeerView, type PeerRecord, type PeerSource } from '../peers/peer-view.js'
+import { LivenessService } from '../peers/liveness.js'
+import { JoinService, parsePeerMultiaddr, routingTableSize, type JoinEvent } from '../peers/join.js'
+import { DialError, KizunaError } from '../errors.js'
+
+/** Below this many known peers each liveness round also runs a random lookup to find more */
+export const DISCOVERY_TARGET_VIEW_SIZE = 32
+
+export interface CreateNodeOptions {
+  /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
+  repo: string
+  init?: boolean
+  overrides?: ConfigOverrides
+}
+
+export interface PeerSummary {
+  peerId: string
+  addrs: string[]
+  rttMs: number | null
+  lastSeen: string | null
+  source: PeerSource
+}
+
+export interface NodeStatus {
+  peerId: string
+  uptimeSeconds: number
+  peers: { known: number, connected: number, answeredLastRound: number }
+  routingTableSize: number
+  addrs: string[]
+}
+
+export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
+  const repo = new Repo(options.repo)
+  if (options.init === true && !(await repo.exists())) {
+    await repo.init()
+  }
+  const config = applyOverrides(await repo.loadConfig(), options.overrides)
+  return new KizunaNode(repo, config)
+}
+
+/**
+ * A Kizuna node: one libp2p host plus the services of the P2P model (join, liveness/eviction,
+ * and — attached by later layers — content exchange and replication). start/stop are idempotent.
+ */
+export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
+  readonly repo: Repo
+  readonly config: KizunaConfig
+  readonly view = new PeerView()
+  private libp2pNode?: KizunaLibp2p
+  private datastore?: LevelDatastore
+  private lock?: RepoLock
+  private liveness?: LivenessService
+  private joiner?: JoinService
+  private readonly evictedAt = new Map<string, number>()
+  private startedAt = 0
+  private lastRoundAnswered = 0
+  private stopController?: AbortController
+  private joinDone?: Promise<void>
+
+  constructor (repo: Repo, config: KizunaConfig) {
+    super()
+    this.repo = repo
+    this.config = config
+  }
+
+  get libp2p (): KizunaLibp2p {
+    if (this.libp2pNode == null) {
+      throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    }
+    return this.libp2pNode
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  isStarted (): boolean {
+    return this.libp2pNode != null
+  }
+
+  async start (): Promise<void> {
+    if (this.libp2pNode != null) {
+      return
+    }
+    const lock = this.repo.lock()
+    await lock.acquire()
+    try {
+      const identity = await this.repo.loadIdentity()
+      this.datastore = new LevelDatastore(this.repo.datastorePath)
+      await this.datastore.open()
+      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.datastore })
+      this.libp2pNode = libp2p
+      this.lock = lock
+      this.wireEvents(libp2p)
+    } catch (err) {
+      await this.datastore?.close().catch(() => {})
+      this.datastore = undefined
+      await lock.release()
+      throw translateStartError(err)
+    }
+    this.startedAt = Date.now()
+    this.stopController = new AbortController()
+
+    this.liveness = new LivenessService({
+      view: this.view,
+      ping: async (peerId, { signal }) => this.libp2p.services.ping.ping(peerId, { signal }),
+      evict: async (record, reason) => { await this.evict(record, reason) }
+    }, livenessTiming(this.config))
+    this.liveness.onRound(result => {
+      this.lastRoundAnswered = result.answered
+      this.emit('liveness:round', result)
+      if (this.view.size < DISCOVERY_TARGET_VIEW_SIZE && this.libp2p.getConnections().length > 0) {
+        void this.joiner?.discoverMore(this.stopController?.signal).catch(() => {})
+      }
+    })
+    this.liveness.start()
+
+    this.joiner = new JoinService({ libp2p: this.libp2p, view: this.view }, {
+      bootstrap: this.config.bootstrap,
+      lookups: this.config.joinLookups
+    })
+    this.joinDone = this.runJoin(this.stopController.signal)
+  }
+
+  /** Resolves when the initial join (dials + table-filling lookups) has finished */
+  async joined (): Promise<void> {
+    await this.joinDone
+  }
+
+  private async runJoin (signal: AbortSignal): Promise<void> {
+    try {
+      for await (const event of this.joiner!.join({ signal })) {
+        this.emit('join', event)
+        this.emit('log', describeJoinEvent(event))
+      }
+    } catch (err) {
+      if (!signal.aborted) {
+        this.emit('log', `join failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.libp2pNode == null) {
+      return
+    }
+    this.stopController?.abort()
+    await this.liveness?.stop()
+    await this.joinDone?.catch(() => {})
+    await this.libp2pNode.stop()
+    this.libp2pNode = undefined
+    await this.datastore?.close().catch(() => {})
+    this.datastore = undefined
+    await this.lock?.release()
+    this.lock = undefined
+  }
+
+  private wireEvents (libp2p: KizunaLibp2p): void {
+    libp2p.addEventListener('peer:discovery', (evt) => {
+      const { id, multiaddrs } = evt.detail
+      if (id.equals(libp2p.peerId) || this.recentlyEvicted(id)) {
+        return
+      }
+      this.learn(id, multiaddrs.map(ma => ma.toString()), 'dht')
+    })
+    libp2p.addEventListener('peer:identify', (evt) => {
+      const { peerId, listenAddrs, protocols } = evt.detail
+      // only Kizuna peers belong in the view
+      if (!protocols.includes(KIZUNA_DHT_PROTOCOL)) {
+        return
+      }
+      // it spoke to us, so it is alive whatever we thought before
+      this.evictedAt.delete(peerId.toString())
+      this.learn(peerId, listenAddrs.map(ma => ma.toString()), 'identify')
+      this.view.markAlive(peerId)
+    })
+  }
+
+  private learn (peerId: PeerId, addrs: string[], source: PeerSource): void {
+    if (this.view.learn(peerId, addrs, source)) {
+      this.emit('peer:joined', { peerId: peerId.toString(), addrs, source })
+    }
+  }
+
+  private recentlyEvicted (peerId: PeerId): boolean {
+    const at = this.evictedAt.get(peerId.toString())
+    if (at === undefined) {
+      return false
+    }
+    if (Date.now() - at > this.config.peerTimeout * 1000) {
+      this.evictedAt.delete(peerId.toString())
+      return false
+    }
+    return true
+  }
+
+  /** Drops a silent peer from every view we keep and closes its connections */
+  private async evict (record: PeerRecord, reason: string): Promise<void> {
+    const silentMs = this.view.silentFor(record)
+    this.view.remove(record.peerId)
+    this.evictedAt.set(record.peerId.toString(), Date.now())
+    const libp2p = this.libp2p
+    const dht = libp2p.services.dht as unknown as { routingTable?: { remove(peer: PeerId): Promise<void> } }
+    await dht.routingTable?.remove(record.peerId).catch(() => {})
+    // abort, not close: a hung peer would never acknowledge a graceful close
+    for (const connection of libp2p.getConnections(record.peerId)) {
+      connection.abort(new KizunaError('ERR_PEER_EVICTED', `peer evicted: ${reason}`))
+    }
+    await libp2p.peerStore.delete(record.peerId).catch(() => {})
+    this.emit('peer:evicted', { peerId: record.peerId.toString(), reason, silentMs })
+    this.emit('log', `evicted ${record.peerId.toString()}: ${reason}`)
+  }
+
+  /** Runs one liveness round now instead of waiting for the timer */
+  async refreshNow (): Promise<void> {
+    await this.liveness?.runRound(this.stopController?.signal)
+  }
+
+  async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<{ peerId: string, rttMs: number }> {
+    const { ma, peerId } = parsePeerMultiaddr(addr)
+    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(this.config.dialTimeout * 1000)])
+    try {
+      await this.libp2p.dial(ma, { signal })
+      const rttMs = await this.libp2p.services.ping.ping(peerId, { signal })
+      this.learn(peerId, [ma.decapsulateCode(421).toString()], 'manual')
+      this.view.markAlive(peerId, rttMs)
+      return { peerId: peerId.toString(), rttMs }
+    } catch (err) {
+      // the failed dial put the address in the peer store; an address that never answered
+      // is not a peer we know
+      const record = this.view.get(peerId)
+      if (record?.lastSeen == null) {
+        this.view.remove(peerId)
+        await this.libp2p.peerStore.delete(peerId).catch(() => {})
+      }
+      throw new DialError(addr, err)
+    }
+  }
+
+  addrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  peers (): PeerSummary[] {
+    return this.view.list().map(record => ({
+      peerId: record.peerId.toString(),
+      addrs: record.addrs,
+      rttMs: record.rttMs ?? null,
+      lastSeen: record.lastSeen != null ? new Date(record.lastSeen).toISOString() : null,
+      source: record.source
+    }))
+  }
+
+  status (): NodeStatus {
+    const connected = new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    return {
+      peerId: this.peerId.toString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      peers: { known: this.view.size, connected: connected.size, answeredLastRound: this.lastRoundAnswered },
+      routingTableSize: routingTableSize(this.libp2p),
+      addrs: this.addrs()
+    }
+  }
+}
+
+function translateStartError (err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  const message = (err as Error).message ?? String(err)
+  if (code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(message)) {
+    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen: address already in use (${message}); pick another --listen port or stop the other program`, { cause: err })
+  }
+  return err
+}
+
+export function describeJoinEvent (event: JoinEvent): string {
+  switch (event.type) {
+    case 'join:dial':
+      return event.ok
+        ? `joined via ${event.source} peer ${event.peerId}`
+        : `could not reach ${event.source} ${event.addr ?? event.peerId}: ${event.error}`
+    case 'join:lookup':
+      return `lookup (${event.key}) found ${event.peersFound} peers; routing table ${event.routingTableSize}`
+    case 'join:done':
+      return `join done in ${event.durationMs} ms: ${event.connected} connections, routing table ${event.routingTableSize}, view ${event.viewSize}`
+  }
+}

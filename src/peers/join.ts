@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { PeerView } from './peer-view.js'
+import { BadMultiaddrError } from '../errors.js'
+
+/** Saved peers dialled on restart: enough to be well connected, few enough to start fast */
+export const DEFAULT_REJOIN_DIALS = 8
+/** One lookup may take this long before the join moves on */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 20_000
+
+export type JoinEvent =
+  | { type: 'join:dial', source: 'bootstrap' | 'peerstore', peerId: string, addr?: string, ok: true }
+  | { type: 'join:dial', source: 'bootstrap' | 'peerstore', peerId?: string, addr?: string, ok: false, error: string }
+  | { type: 'join:lookup', key: 'self' | 'random', peersFound: number, routingTableSize: number }
+  | { type: 'join:done', connected: number, routingTableSize: number, viewSize: number, durationMs: number }
+
+export interface JoinComponents {
+  libp2p: KizunaLibp2p
+  view: PeerView
+}
+
+export interface JoinInit {
+  bootstrap: string[]
+  /** Random-key lookups after the self lookup */
+  lookups: number
+  rejoinDials?: number
+  lookupTimeoutMs?: number
+}
+
+/** Checks that a bootstrap/connect address is a multiaddr naming a peer, with a clear error if not */
+export function parsePeerMultiaddr (addr: string): { ma: Multiaddr, peerId: PeerId } {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(addr)
+  } catch (err) {
+    throw new BadMultiaddrError(addr, (err as Error).message)
+  }
+  const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+  if (id == null) {
+    throw new BadMultiaddrError(addr, 'it must end in /p2p/PEER_ID')
+  }
+  try {
+    return { ma, peerId: peerIdFromString(id) }
+  } catch (err) {
+    throw new BadMultiaddrError(addr, `bad peer id "${id}": ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Join (principle 1): dial saved peers from the last run and the bootstrap list, then fill the
+ * routing table actively with a lookup for our own key and for random keys — a bootstrap link
+ * alone leaves tables so sparse that lookups fail.
+ */
+export class JoinService {
+  private readonly components: JoinComponents
+  private readonly init: Required<JoinInit>
+
+  constructor (components: JoinComponents, init: JoinInit) {
+    this.components = components
+    this.init = { rejoinDials: DEFAULT_REJOIN_DIALS, lookupTimeoutMs: DEFAULT_LOOKUP_TIMEOUT_MS, ...init }
+  }
+
+  async * join (options: { signal?: AbortSignal } = {}): AsyncGenerator<JoinEvent> {
+    const started = Date.now()
+    const { libp2p } = this.components
+    const signal = options.signal
+
+    const dials: Array<Promise<JoinEvent>> = []
+    const bootstrapPeers = new Set<string>()
+    for (const addr of this.init.bootstrap) {
+      let parsed: { ma: Multiaddr, peerId: PeerId }
+      try {
+        parsed = parsePeerMultiaddr(addr)
+      } catch (err) {
+        dials.push(Promise.resolve({ type: 'join:dial', source: 'bootstrap', addr, ok: false, error: (err as Error).message }))
+        continue
+      }
+      if (parsed.peerId.equals(libp2p.peerId)) {
+        continue
+      }
+      bootstrapPeers.add(parsed.peerId.toString())
+      dials.push(this.dial(parsed.ma, 'bootstrap', addr, signal))
+    }
+    for (const peer of await this.savedPeers()) {
+      if (!bootstrapPeers.has(peer.id.toString())) {
+        dials.push(this.dial(peer.id, 'peerstore', undefined, signal))
+      }
+    }
+    for (const event of await Promise.all(dials)) {
+      yield event
+    }
+
+    if (libp2p.getConnections().length > 0) {
+      yield await this.lookup('self', libp2p.peerId.toMultihash().bytes, signal)
+      for (let i = 0; i < this.init.lookups && signal?.aborted !== true; i++) {
+        yield await this.lookup('random', randomBytes(32), signal)
+      }
+    }
+
+    yield {
+      type: 'join:done',
+      connected: libp2p.getConnections().length,
+      routingTableSize: routingTableSize(libp2p),
+      viewSize: this.components.view.size,
+      durationMs: Date.now() - started
+    }
+  }
+
+  /** One random-key lookup: used to keep growing a small view after the join */
+  async discoverMore (signal?: AbortSignal): Promise<JoinEvent> {
+    return this.lookup('random', randomBytes(32), signal)
+  }
+
+  private async savedPeers (): Promise<Array<{ id: PeerId }>> {
+    const { libp2p } = this.components
+    const peers = await libp2p.peerStore.all({
+      filters: [peer => peer.addresses.length > 0 && !peer.id.equals(libp2p.peerId)]
+    })
+    return peers.slice(0, this.init.rejoinDials)
+  }
+
+  private async dial (target: PeerId | Multiaddr, source: 'bootstrap' | 'peerstore', addr: string | undefined, signal?: AbortSignal): Promise<JoinEvent> {
+    try {
+      const connection = await this.components.libp2p.dial(target, { signal })
+      return { type: 'join:dial', source, peerId: connection.remotePeer.toString(), addr: addr ?? connection.remoteAddr.toString(), ok: true }
+    } catch (err) {
+      const peerId = 'toMultihash' in target ? target.toString() : undefined
+      return { type: 'join:dial', source, peerId, addr, ok: false, error: (err as Error).message }
+    }
+  }
+
+  private async lookup (key: 'self' | 'random', bytes: Uint8Array, outer?: AbortSignal): Promise<JoinEvent> {
+    const { libp2p } = this.components
+    const signals = [AbortSignal.timeout(this.init.lookupTimeoutMs)]
+    if (outer != null) signals.push(outer)
+    const found = new Set<string>()
+    try {
+      for await (const event of libp2p.services.dht.getClosestPeers(bytes, { signal: AbortSignal.any(signals) })) {
+        if (event.name === 'FINAL_PEER') {
+          found.add(event.peer.id.toString())
+        }
+      }
+    } catch {
+      // a lookup that times out still taught us the peers it met on the way
+    }
+    return { type: 'join:lookup', key, peersFound: found.size, routingTableSize: routingTableSize(libp2p) }
+  }
+}
+
+export function routingTableSize (libp2p: KizunaLibp2p): number {
+  const dht = libp2p.services.dht as unknown as { routingTable?: { size: number } }
+  return dht.routingTable?.size ?? 0
+}
