@@ -1,0 +1,10 @@
+import './shim.js'
+
+export { createNode, KizunaNode } from './node/node.js'
+export type { CreateNodeOptions, NodeStatus, PeerSummary } from './node/node.js'
+export type { KizunaConfig } from './node/config.js'
+export type { KizunaNodeEvents, PeerEvictedEvent, PeerJoinedEvent } from './node/events.js'
+export { Repo } from './node/repo.js'
+export { Testnet } from './testnet/testnet.js'
+export { ApiClient } from './api/client.js'
+export { KizunaError } from './errors.js'
