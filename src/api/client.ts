@@ -1,6 +1,7 @@
 import { Repo } from '../node/repo.js'
 import { ApiError, DaemonNotRunningError, KizunaError } from '../errors.js'
 import { API_PREFIX, DEFAULT_API_TIMEOUT_MS } from './constants.js'
+import { readEventStream } from './event-stream.js'
 
 export interface ApiClientOptions {
   /** HOST:PORT of the daemon's API */
@@ -31,19 +32,25 @@ export class ApiClient {
     return new ApiClient({ api: info.api, token: await repo.apiToken(), repoPath: repo.path })
   }
 
-  async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<T> {
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_API_TIMEOUT_MS)]
-    if (options.signal != null) signals.push(options.signal)
-    let response: Response
+  /** POSTs a long operation and yields its progress events as they arrive */
+  async * stream<T extends { type: string }> (path: string, body: unknown, options: { signal?: AbortSignal } = {}): AsyncGenerator<T> {
+    const response = await this.send('POST', path, body, options.signal)
+    if (!response.ok) {
+      await this.throwFor(response)
+    }
+    yield * readEventStream<T>(response)
+  }
+
+  private async send (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
     try {
-      response = await fetch(`http://${this.api}${API_PREFIX}${path}`, {
+      return await fetch(`http://${this.api}${API_PREFIX}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {})
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.any(signals)
+        signal
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause
@@ -55,16 +62,32 @@ export class ApiClient {
       }
       throw err
     }
+  }
+
+  private async throwFor (response: Response): Promise<never> {
+    const text = await response.text()
+    let error: { code?: string, message?: string } | undefined
+    try {
+      error = JSON.parse(text)
+    } catch {
+      throw new ApiError(response.status, 'ERR_BAD_RESPONSE', `daemon sent a non-JSON reply: ${text.slice(0, 200)}`)
+    }
+    throw new ApiError(response.status, error?.code ?? 'ERR_API', error?.message ?? `HTTP ${response.status}`)
+  }
+
+  async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<T> {
+    const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_API_TIMEOUT_MS)]
+    if (options.signal != null) signals.push(options.signal)
+    const response = await this.send(method, path, body, AbortSignal.any(signals))
+    if (!response.ok) {
+      await this.throwFor(response)
+    }
     const text = await response.text()
     let parsed: unknown
     try {
       parsed = text === '' ? undefined : JSON.parse(text)
     } catch {
       throw new ApiError(response.status, 'ERR_BAD_RESPONSE', `daemon sent a non-JSON reply: ${text.slice(0, 200)}`)
-    }
-    if (!response.ok) {
-      const error = parsed as { code?: string, message?: string } | undefined
-      throw new ApiError(response.status, error?.code ?? 'ERR_API', error?.message ?? `HTTP ${response.status}`)
     }
     return parsed as T
   }
