@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { DemandTracker } from '../../src/replication/demand.js'
+
+describe('decaying demand', () => {
+  it('estimates a steady request rate', () => {
+    let now = 0
+    const demand = new DemandTracker({ halfLifeMs: 60_000, now: () => now })
+    // 30 requests per minute for 10 minutes
+    for (let i = 0; i < 300; i++) {
+      now += 2000
+      demand.record('a')
+    }
+    expect(demand.ratePerMinute('a')).toBeGreaterThan(27)
+    expect(demand.ratePerMinute('a')).toBeLessThan(33)
+  })
+
+  it('halves per half-life once requests stop, and forgets faded entries', () => {
+    let now = 0
+    const demand = new DemandTracker({ halfLifeMs: 1000, now: () => now })
+    demand.record('a', 10)
+    const start = demand.ratePerMinute('a')
+    now += 1000
+    expect(demand.ratePerMinute('a')).toBeCloseTo(start / 2, 6)
+    now += 60_000
+    expect(demand.list()).toEqual([])
+    expect(demand.snapshot('a')).toBeUndefined()
+  })
+
+  it('is monotone: more requests never lower the rate', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 50 }), gaps => {
+      let now = 0
+      const demand = new DemandTracker({ halfLifeMs: 10_000, now: () => now })
+      for (const gap of gaps) {
+        now += gap
+        const before = demand.ratePerMinute('x')
+        demand.record('x')
+        expect(demand.ratePerMinute('x')).toBeGreaterThan(before)
+      }
+    }))
+  })
+})
