@@ -8,6 +8,9 @@ export interface BlockStoreOptions {
  * The narrow block storage every Kizuna component codes against (import, exchange, replication).
  * Implementations must verify on `put` that the bytes hash to the CID, and must make a block
  * either fully present and correct or absent, also after a crash.
+ *
+ * Blocks are identified by their multihash (see block-key.ts): a raw and a dag-pb CID with the
+ * same digest name the same block. Implementations: FsBlockStore (disk), InMemoryBlockStore (tests).
  */
 export interface BlockStore {
   has(cid: CID, options?: BlockStoreOptions): Promise<boolean>

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, type DecipherGCM } from 'node:crypto'
 import { KizunaError } from '../errors.js'
 
 /**
@@ -48,8 +48,8 @@ export async function * encryptStream (source: AsyncIterable<Uint8Array> | Itera
  */
 export async function * decryptStream (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, key: Uint8Array): AsyncGenerator<Uint8Array> {
   checkKey(key)
-  let pending = new Uint8Array(0)
-  let decipher: ReturnType<typeof createDecipheriv> | undefined
+  let pending: Uint8Array = new Uint8Array(0)
+  let decipher: DecipherGCM | undefined
   const append = (a: Uint8Array, b: Uint8Array): Uint8Array => {
     const out = new Uint8Array(a.length + b.length)
     out.set(a, 0)

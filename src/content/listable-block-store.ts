@@ -1,0 +1,18 @@
+import type { BlockStore, BlockStoreOptions } from './block-store.js'
+import type { CID } from 'multiformats/cid'
+
+export interface BlockEntry {
+  /**
+   * CIDv1 *raw* rebuilt from the stored multihash: stores key blocks by multihash only (see
+   * block-key.ts), so compare with blockKey(), never with CID.equals against a dag-pb CID.
+   */
+  cid: CID
+  size: number
+}
+
+/** A BlockStore that can enumerate what it holds: for quota accounting and garbage sweeps */
+export interface ListableBlockStore extends BlockStore {
+  entries(options?: BlockStoreOptions): AsyncGenerator<BlockEntry, void, undefined>
+  /** Sum of the sizes of all stored blocks */
+  totalBytes(options?: BlockStoreOptions): Promise<number>
+}
