@@ -1,0 +1,138 @@
+import { Uint8ArrayList } from 'uint8arraylist'
+import { CID } from 'multiformats/cid'
+import { KizunaError } from '../errors.js'
+
+export const REPLICATE_PROTOCOL = '/kizuna/replicate/1.0.0'
+/** Replication messages are small JSON documents; anything larger is refused unread */
+export const MAX_REPLICATION_FRAME = 16 * 1024
+export const MAX_HINTS = 8
+export const MAX_HINT_LENGTH = 512
+export const MAX_FLOOR = 64
+
+export type OfferReason = 'demand' | 'floor'
+export type HolderKind = 'pinned' | 'cached'
+
+export interface OfferMessage { type: 'offer', root: CID, size: number, reason: OfferReason, floor: number, hints: string[] }
+export interface OfferReplyMessage { type: 'offer-reply', accepted: boolean, reason?: string }
+export interface HolderQueryMessage { type: 'holder-query', root: CID }
+export interface HolderReplyMessage { type: 'holder-reply', has: 'none' | 'partial' | 'full', kind?: HolderKind, floor?: number }
+
+export type ReplicationMessage = OfferMessage | OfferReplyMessage | HolderQueryMessage | HolderReplyMessage
+
+export class ReplicationFrameError extends KizunaError {
+  constructor (message: string) {
+    super('ERR_MALFORMED_FRAME', message)
+  }
+}
+
+function encodeVarint (value: number): Uint8Array {
+  const out: number[] = []
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80)
+    value = Math.floor(value / 128)
+  }
+  out.push(value)
+  return new Uint8Array(out)
+}
+
+export function encodeReplicationMessage (message: ReplicationMessage): Uint8Array {
+  // CID.toJSON yields {"/": ...}; the wire carries the plain string form
+  const json = JSON.stringify('root' in message ? { ...message, root: message.root.toString() } : message)
+  const body = new TextEncoder().encode(json)
+  if (body.length > MAX_REPLICATION_FRAME) {
+    throw new ReplicationFrameError(`message of ${body.length} bytes exceeds ${MAX_REPLICATION_FRAME}`)
+  }
+  const prefix = encodeVarint(body.length)
+  const frame = new Uint8Array(prefix.length + body.length)
+  frame.set(prefix, 0)
+  frame.set(body, prefix.length)
+  return frame
+}
+
+/**
+ * Reads the length prefix of the frame at the start of `buffer`: undefined while incomplete,
+ * an error as soon as the declared length passes the limit — before any body is buffered.
+ */
+export function readFrameLength (buffer: Uint8ArrayList): { length: number, prefixBytes: number } | undefined {
+  let value = 0
+  for (let i = 0; i < Math.min(buffer.length, 4); i++) {
+    const byte = buffer.get(i)
+    value += (byte & 0x7f) * Math.pow(128, i)
+    if (value > MAX_REPLICATION_FRAME) {
+      throw new ReplicationFrameError(`frame claims ${value}+ bytes, more than ${MAX_REPLICATION_FRAME}`)
+    }
+    if ((byte & 0x80) === 0) return { length: value, prefixBytes: i + 1 }
+  }
+  if (buffer.length >= 4) throw new ReplicationFrameError('malformed length prefix')
+  return undefined
+}
+
+function fail (message: string): never {
+  throw new ReplicationFrameError(message)
+}
+
+function cidField (value: unknown, field: string): CID {
+  if (typeof value !== 'string' || value.length > 256) fail(`${field} must be a CID string`)
+  try {
+    return CID.parse(value)
+  } catch {
+    fail(`${field} is not a valid CID`)
+  }
+}
+
+export function decodeReplicationBody (body: Uint8Array): ReplicationMessage {
+  let parsed: Record<string, unknown>
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))
+  } catch {
+    fail('body is not UTF-8 JSON')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('body must be a JSON object')
+  switch (parsed.type) {
+    case 'offer': {
+      const { size, reason, floor, hints } = parsed
+      if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail('offer.size must be a whole number of bytes')
+      if (reason !== 'demand' && reason !== 'floor') fail('offer.reason must be "demand" or "floor"')
+      if (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0 || floor > MAX_FLOOR) fail(`offer.floor must be 0..${MAX_FLOOR}`)
+      if (!Array.isArray(hints) || hints.length > MAX_HINTS || hints.some(h => typeof h !== 'string' || h.length > MAX_HINT_LENGTH)) fail(`offer.hints must be at most ${MAX_HINTS} short strings`)
+      return { type: 'offer', root: cidField(parsed.root, 'offer.root'), size, reason, floor, hints: hints as string[] }
+    }
+    case 'offer-reply': {
+      if (typeof parsed.accepted !== 'boolean') fail('offer-reply.accepted must be a boolean')
+      if (parsed.reason !== undefined && (typeof parsed.reason !== 'string' || parsed.reason.length > 200)) fail('offer-reply.reason must be a short string')
+      return { type: 'offer-reply', accepted: parsed.accepted, reason: parsed.reason as string | undefined }
+    }
+    case 'holder-query':
+      return { type: 'holder-query', root: cidField(parsed.root, 'holder-query.root') }
+    case 'holder-reply': {
+      const { has, kind, floor } = parsed
+      if (has !== 'none' && has !== 'partial' && has !== 'full') fail('holder-reply.has must be none, partial or full')
+      if (kind !== undefined && kind !== 'pinned' && kind !== 'cached') fail('holder-reply.kind must be pinned or cached')
+      if (floor !== undefined && (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0 || floor > MAX_FLOOR)) fail('holder-reply.floor out of range')
+      return { type: 'holder-reply', has, kind: kind as HolderKind | undefined, floor: floor as number | undefined }
+    }
+    default:
+      fail(`unknown message type ${JSON.stringify(parsed.type)?.slice(0, 40)}`)
+  }
+}
+
+/** Incremental decoder: push chunks, take whole messages out */
+export class ReplicationDecoder {
+  private readonly buffer = new Uint8ArrayList()
+
+  push (chunk: Uint8Array | Uint8ArrayList): ReplicationMessage[] {
+    this.buffer.append(chunk)
+    const out: ReplicationMessage[] = []
+    while (true) {
+      const header = readFrameLength(this.buffer)
+      if (header == null || this.buffer.length < header.prefixBytes + header.length) return out
+      const body = this.buffer.subarray(header.prefixBytes, header.prefixBytes + header.length)
+      this.buffer.consume(header.prefixBytes + header.length)
+      out.push(decodeReplicationBody(body))
+    }
+  }
+
+  get pendingBytes (): number {
+    return this.buffer.length
+  }
+}

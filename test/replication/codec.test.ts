@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import * as raw from 'multiformats/codecs/raw'
+import { ReplicationDecoder, encodeReplicationMessage, MAX_REPLICATION_FRAME, type ReplicationMessage } from '../../src/replication/codec.js'
+
+const cidArb = fc.uint8Array({ maxLength: 32 }).map(bytes => CID.createV1(raw.code, sha256.digest(bytes) as any))
+
+const messageArb: fc.Arbitrary<ReplicationMessage> = fc.oneof(
+  fc.record({ type: fc.constant('offer' as const), root: cidArb, size: fc.nat(), reason: fc.constantFrom('demand' as const, 'floor' as const), floor: fc.integer({ min: 0, max: 64 }), hints: fc.array(fc.string({ maxLength: 100 }), { maxLength: 8 }) }),
+  fc.record({ type: fc.constant('offer-reply' as const), accepted: fc.boolean(), reason: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }) }),
+  fc.record({ type: fc.constant('holder-query' as const), root: cidArb }),
+  fc.record({ type: fc.constant('holder-reply' as const), has: fc.constantFrom('none' as const, 'partial' as const, 'full' as const), kind: fc.option(fc.constantFrom('pinned' as const, 'cached' as const), { nil: undefined }), floor: fc.option(fc.integer({ min: 0, max: 64 }), { nil: undefined }) })
+)
+
+function normalise (message: ReplicationMessage): unknown {
+  return JSON.parse(JSON.stringify('root' in message ? { ...message, root: message.root.toString() } : message))
+}
+
+describe('replication codec', () => {
+  it('round-trips any message sequence split at any chunk boundaries', () => {
+    fc.assert(fc.property(fc.array(messageArb, { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 10 }), (messages, cuts) => {
+      const wire = Buffer.concat(messages.map(encodeReplicationMessage))
+      const decoder = new ReplicationDecoder()
+      const out: ReplicationMessage[] = []
+      let offset = 0
+      let i = 0
+      while (offset < wire.length) {
+        const size = cuts[i++ % cuts.length]
+        out.push(...decoder.push(wire.subarray(offset, offset + size)))
+        offset += size
+      }
+      expect(out.map(normalise)).toEqual(messages.map(normalise))
+      expect(decoder.pendingBytes).toBe(0)
+    }))
+  })
+
+  it('refuses a frame claiming more than the limit from its prefix alone', () => {
+    const decoder = new ReplicationDecoder()
+    // varint of 1 GiB, with no body behind it
+    expect(() => decoder.push(new Uint8Array([0x80, 0x80, 0x80, 0x04]))).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }))
+    // MAX + 1 = 16385 = 0x81 0x80 0x01 as a varint
+    expect(MAX_REPLICATION_FRAME + 1).toBe(1 + 128 * 128)
+    expect(() => new ReplicationDecoder().push(new Uint8Array([0x81, 0x80, 0x01]))).toThrow(/more than/)
+  })
+
+  it.each([
+    ['{"type":"offer","root":"bafy","size":1,"reason":"demand","floor":0,"hints":[]}', /CID/],
+    ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":-1,"reason":"demand","floor":0,"hints":[]}', /size/],
+    ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":1,"reason":"greed","floor":0,"hints":[]}', /reason/],
+    ['{"type":"holder-reply","has":"maybe"}', /has/],
+    ['{"type":"nope"}', /unknown/],
+    ['[1,2]', /object/],
+    ['not json', /JSON/]
+  ])('rejects %s', (json, pattern) => {
+    const body = Buffer.from(json)
+    const frame = Buffer.concat([Buffer.from([body.length & 0x7f | (body.length > 127 ? 0x80 : 0), ...(body.length > 127 ? [body.length >> 7] : [])]), body])
+    expect(() => new ReplicationDecoder().push(frame)).toThrow(pattern)
+  })
+
+  it('garbage never throws anything but a coded frame error', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), bytes => {
+      try {
+        new ReplicationDecoder().push(bytes)
+      } catch (err) {
+        expect((err as { code: string }).code).toBe('ERR_MALFORMED_FRAME')
+      }
+    }), { numRuns: 500 })
+  })
+})
