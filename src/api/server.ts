@@ -4,6 +4,7 @@ import { KizunaError } from '../errors.js'
 import { parseApiAddress } from '../node/config.js'
 import type { KizunaNode } from '../node/node.js'
 import { registerPeerRoutes } from './routes/peers.js'
+import { registerContentRoutes } from './routes/content.js'
 import { API_BODY_LIMIT, API_PREFIX } from './constants.js'
 
 
@@ -77,6 +78,7 @@ export class ApiServer {
       return { stopping: true }
     })
     registerPeerRoutes(app, this.options.node)
+    registerContentRoutes(app, this.options.node)
     for (const register of this.options.routes ?? []) {
       register(app, this.options.node)
     }

@@ -3,7 +3,7 @@ import { blockKey } from './block-key.js'
 import { scanDag } from './dag.js'
 import { ContentNotFoundError } from './errors.js'
 import { exportTo } from './exporter.js'
-import { importBytes, importPath } from './importer.js'
+import { importStream, importBytes, importPath } from './importer.js'
 import { unixfsSize } from './unixfs-size.js'
 import type { BlockStore } from './block-store.js'
 import type { ExportEvent, ExportOptions } from './exporter.js'
@@ -71,6 +71,21 @@ export class ContentStore {
     return typeof source === 'string'
       ? importPath(source, components, options)
       : importBytes(source, components, options)
+  }
+
+  /** The blocks a kept root consists of (undefined when the root is not kept) */
+  async blockRefs (cid: CID, options: ContentOptions = {}): Promise<BlockRef[] | undefined> {
+    return this.index.blocks(cid, options)
+  }
+
+  /** Marks a kept root as used now (serving it counts), for the cache's recency */
+  async touch (cid: CID, options: ContentOptions = {}): Promise<void> {
+    await this.index.touch(cid, options)
+  }
+
+  /** Imports a byte stream as one file (content transformed on the way in, e.g. encrypted) */
+  addStream (source: AsyncIterable<Uint8Array>, totalBytes: number, options: ImportOptions = {}): AsyncGenerator<ImportEvent, void, undefined> {
+    return importStream(source, totalBytes, { blockStore: this.blockStore, index: this.index }, options)
   }
 
   /** Writes a kept or complete DAG to disk (see exportTo) and marks it as accessed */

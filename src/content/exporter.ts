@@ -43,11 +43,17 @@ export interface ExportOptions {
   signal?: AbortSignal
   /** replace whatever is at outPath (file or directory) */
   force?: boolean
+  /**
+   * Rewrites file content on its way to disk (decryption). It may throw at the end of the
+   * stream (a failed authentication tag): the temp file is then removed, nothing is published.
+   */
+  transform?: (content: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>
 }
 
 interface Context {
   store: ReadableStorage
   signal?: AbortSignal
+  transform?: (content: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>
   bytes: number
   totalBytes?: number
 }
@@ -84,7 +90,7 @@ export async function * exportTo (cid: CID, outPath: string, components: ExportC
   }
 
   const temp = path.join(parent, `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.tmp`)
-  const ctx: Context = { store: readableStorage(components.blockStore), signal, bytes: 0 }
+  const ctx: Context = { store: readableStorage(components.blockStore), signal, bytes: 0, transform: options.transform }
 
   try {
     const root = await resolve(cid, ctx)
@@ -150,7 +156,8 @@ async function * writeEntry (entry: UnixFSEntry, dest: string, inner: string, ct
   }
 }
 
-async function * writeFile (content: AsyncIterable<Uint8Array>, dest: string, inner: string, ctx: Context): AsyncGenerator<ExportEvent, void, undefined> {
+async function * writeFile (stored: AsyncIterable<Uint8Array>, dest: string, inner: string, ctx: Context): AsyncGenerator<ExportEvent, void, undefined> {
+  const content = ctx.transform != null ? ctx.transform(stored) : stored
   const handle = await fs.open(dest, 'wx').catch(err => { throw collision(err, inner) })
   try {
     for await (const chunk of content) {
@@ -206,6 +213,20 @@ async function moveIntoPlace (temp: string, out: string, force: boolean): Promis
 }
 
 /** The exporter wants interface-blockstore's get(), which streams chunks */
+/** The first bytes of a file DAG's content (to recognise encrypted content before exporting) */
+export async function readFileHead (cid: CID, length: number, blockStore: BlockStore, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
+  const entry = await exporter(cid, readableStorage(blockStore), { signal: options.signal })
+  if (entry.type !== 'file' && entry.type !== 'raw') return undefined
+  const parts: Uint8Array[] = []
+  let have = 0
+  for await (const chunk of entry.content({ offset: 0, length, signal: options.signal })) {
+    parts.push(chunk)
+    have += chunk.byteLength
+    if (have >= length) break
+  }
+  return new Uint8Array(Buffer.concat(parts)).subarray(0, length)
+}
+
 function readableStorage (store: BlockStore): ReadableStorage {
   return {
     get: (cid, options) => (async function * () {

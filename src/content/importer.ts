@@ -138,6 +138,27 @@ export async function * importBytes (bytes: Uint8Array, components: ImportCompon
   }, components, options)
 }
 
+/**
+ * Imports a byte stream as one file — for content transformed on the way in (encryption),
+ * where no file on disk holds the bytes to be stored. `totalBytes` is for progress only.
+ */
+export async function * importStream (source: AsyncIterable<Uint8Array>, totalBytes: number, components: ImportComponents, options: ImportOptions = {}): AsyncGenerator<ImportEvent, void, undefined> {
+  yield * runImport({
+    name: options.name,
+    totalBytes,
+    skipped: [],
+    candidates: (onBytes, signal) => [{
+      content: (async function * () {
+        for await (const chunk of source) {
+          signal.throwIfAborted()
+          onBytes(chunk.byteLength)
+          yield chunk
+        }
+      })()
+    }]
+  }, components, options)
+}
+
 async function * runImport (plan: ImportPlan, components: ImportComponents, options: ImportOptions): AsyncGenerator<ImportEvent, void, undefined> {
   const { blockStore, index } = components
   yield * plan.skipped

@@ -33,6 +33,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
 
   await node.start()
+  if (node.config.replication) {
+    const replicationEvents = node.replication.events
+    replicationEvents.on('replication:offer', e => { options.print(`[${stamp()}] offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
+    replicationEvents.on('replication:stored', e => { options.print(`[${stamp()}] now holding a ${e.reason} replica of ${e.root}`) })
+    replicationEvents.on('replication:failed', e => { options.print(`[${stamp()}] replica of ${e.root} failed: ${e.error}`) })
+    replicationEvents.on('replication:dropped', e => { options.print(`[${stamp()}] dropped cached ${e.root}: ${e.why}`) })
+    replicationEvents.on('replication:declined', e => { options.print(`[${stamp()}] declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
+  }
   let stopping: Promise<void> | undefined
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
   const stop = async (): Promise<void> => {

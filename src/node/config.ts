@@ -22,6 +22,20 @@ export interface KizunaConfig {
   dialTimeout: number
   /** Random-key lookups done while joining, to fill the routing table beyond the bootstrap peer */
   joinLookups: number
+  /** Live copies `add` keeps in the network unless --replicas says otherwise (1 = only ours) */
+  replicas: number
+  /** Bytes of cached content (copies held for others, unpinned downloads) this node keeps */
+  cacheBytes: number
+  /** Demand-driven replication on or off */
+  replication: boolean
+  /** Seconds between replication rounds (demand check, floor repair, ageing) */
+  replicationInterval: number
+  /** A cached copy nobody asked for in this many seconds ages out */
+  cacheIdleTimeout: number
+  /** Requests per minute above which a holder recruits more holders */
+  hotDemand: number
+  /** Seconds for the demand estimate to halve once requests stop */
+  demandHalfLife: number
   limits: {
     maxConnections: number
     /** New inbound connections accepted per second from one IP (loopback swarms share one IP) */
@@ -39,6 +53,13 @@ export const DEFAULT_CONFIG: KizunaConfig = {
   pingTimeout: 10,
   dialTimeout: 10,
   joinLookups: 3,
+  replicas: 3,
+  cacheBytes: 10 * 1024 * 1024 * 1024,
+  replication: true,
+  replicationInterval: 10,
+  cacheIdleTimeout: 600,
+  hotDemand: 6,
+  demandHalfLife: 60,
   limits: {
     maxConnections: 300,
     inboundConnectionsPerIpPerSecond: 5
@@ -115,6 +136,16 @@ const SCHEMA: Record<string, Check> = {
   pingTimeout: positiveNumber,
   dialTimeout: positiveNumber,
   joinLookups: wholeNumber,
+  replicas: (value, field) => {
+    wholeNumber(value, field)
+    if ((value as number) < 1 || (value as number) > 64) throw new ConfigError(field, 'must be between 1 and 64')
+  },
+  cacheBytes: wholeNumber,
+  replication: boolean,
+  replicationInterval: positiveNumber,
+  cacheIdleTimeout: positiveNumber,
+  hotDemand: positiveNumber,
+  demandHalfLife: positiveNumber,
   'limits.maxConnections': positiveNumber,
   'limits.inboundConnectionsPerIpPerSecond': positiveNumber
 }

@@ -10,6 +10,12 @@ export interface ConfigOverrides {
   refreshInterval?: number
   pingTimeout?: number
   inboundConnectionsPerIpPerSecond?: number
+  cacheBytes?: number
+  replication?: boolean
+  replicationInterval?: number
+  cacheIdleTimeout?: number
+  hotDemand?: number
+  demandHalfLife?: number
 }
 
 export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides = {}): KizunaConfig {
@@ -21,6 +27,12 @@ export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides
   if (overrides.peerTimeout != null) next.peerTimeout = overrides.peerTimeout
   if (overrides.refreshInterval != null) next.refreshInterval = overrides.refreshInterval
   if (overrides.pingTimeout != null) next.pingTimeout = overrides.pingTimeout
+  if (overrides.cacheBytes != null) next.cacheBytes = overrides.cacheBytes
+  if (overrides.replication != null) next.replication = overrides.replication
+  if (overrides.replicationInterval != null) next.replicationInterval = overrides.replicationInterval
+  if (overrides.cacheIdleTimeout != null) next.cacheIdleTimeout = overrides.cacheIdleTimeout
+  if (overrides.hotDemand != null) next.hotDemand = overrides.hotDemand
+  if (overrides.demandHalfLife != null) next.demandHalfLife = overrides.demandHalfLife
   if (overrides.inboundConnectionsPerIpPerSecond != null) {
     next.limits.inboundConnectionsPerIpPerSecond = overrides.inboundConnectionsPerIpPerSecond
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { LevelDatastore } from 'datastore-level'
 import type { PeerId } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
 import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
 import { assembleLibp2p, KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from './libp2p.js'
 import type { KizunaConfig } from './config.js'
@@ -11,6 +12,10 @@ import { PeerView, type PeerRecord, type PeerSource } from '../peers/peer-view.j
 import { LivenessService } from '../peers/liveness.js'
 import { JoinService, parsePeerMultiaddr, routingTableSize, type JoinEvent } from '../peers/join.js'
 import { DialError, KizunaError } from '../errors.js'
+import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
+import { SharingService } from '../sharing/sharing-service.js'
+import { ReplicationService } from '../replication/replication-service.js'
+import type { AddEvent } from '../sharing/events.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -36,6 +41,10 @@ export interface NodeStatus {
   peers: { known: number, connected: number, answeredLastRound: number }
   routingTableSize: number
   addrs: string[]
+  /** content bytes served to peers since start */
+  uploadedBytes: number
+  /** content bytes fetched from peers since start */
+  downloadedBytes: number
 }
 
 export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
@@ -57,6 +66,10 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   readonly view = new PeerView()
   private libp2pNode?: KizunaLibp2p
   private datastore?: LevelDatastore
+  private blocks?: FsBlockStore
+  private contentStore?: ContentStore
+  private sharingService?: SharingService
+  private replicationService?: ReplicationService
   private lock?: RepoLock
   private liveness?: LivenessService
   private joiner?: JoinService
@@ -83,6 +96,26 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return this.libp2p.peerId
   }
 
+  get content (): ContentStore {
+    if (this.contentStore == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.contentStore
+  }
+
+  get sharing (): SharingService {
+    if (this.sharingService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.sharingService
+  }
+
+  get replication (): ReplicationService {
+    if (this.replicationService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.replicationService
+  }
+
+  get blockStore (): FsBlockStore {
+    if (this.blocks == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.blocks
+  }
+
   isStarted (): boolean {
     return this.libp2pNode != null
   }
@@ -97,11 +130,30 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       const identity = await this.repo.loadIdentity()
       this.datastore = new LevelDatastore(this.repo.datastorePath)
       await this.datastore.open()
+      this.blocks = new FsBlockStore(this.repo.blocksPath)
+      await this.blocks.open()
       const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.datastore })
       this.libp2pNode = libp2p
       this.lock = lock
       this.wireEvents(libp2p)
+      this.contentStore = new ContentStore({ blockStore: this.blocks, index: new ContentIndex({ datastore: this.datastore }) })
+      this.sharingService = new SharingService({ libp2p, blockStore: this.blocks, content: this.contentStore })
+      await this.sharingService.start()
+      this.replicationService = new ReplicationService({ libp2p, view: this.view, content: this.contentStore, sharing: this.sharingService, datastore: this.datastore }, {
+        cacheBytes: this.config.cacheBytes,
+        hotRatePerMinute: this.config.hotDemand,
+        checkIntervalMs: Math.round(this.config.replicationInterval * 1000),
+        cacheIdleMs: Math.round(this.config.cacheIdleTimeout * 1000),
+        demandHalfLifeMs: Math.round(this.config.demandHalfLife * 1000)
+      })
+      if (this.config.replication) {
+        await this.replicationService.start()
+        this.on('peer:evicted', () => { void this.replicationService?.checkNow().catch(() => {}) })
+      }
     } catch (err) {
+      await Promise.resolve(this.libp2pNode?.stop()).catch(() => {})
+      this.libp2pNode = undefined
+      await Promise.resolve(this.blocks?.close()).catch(() => {})
       await this.datastore?.close().catch(() => {})
       this.datastore = undefined
       await lock.release()
@@ -156,8 +208,11 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.stopController?.abort()
     await this.liveness?.stop()
     await this.joinDone?.catch(() => {})
+    await this.replicationService?.stop()
+    await this.sharingService?.stop()
     await this.libp2pNode.stop()
     this.libp2pNode = undefined
+    await Promise.resolve(this.blocks?.close()).catch(() => {})
     await this.datastore?.close().catch(() => {})
     this.datastore = undefined
     await this.lock?.release()
@@ -220,6 +275,23 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.emit('log', `evicted ${record.peerId.toString()}: ${reason}`)
   }
 
+  /**
+   * `kizuna add`: import, pin, announce, and keep at least `replicas` live copies in the
+   * network (1 = only ours).
+   */
+  async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
+    const replicas = options.replicas ?? this.config.replicas
+    for await (const event of this.sharing.add(path, options)) {
+      if (event.type === 'add:imported' && replicas > 1) {
+        await this.replication.setFloor(CID.parse(event.cid), replicas, 'origin')
+      }
+      yield event
+    }
+    if (replicas > 1 && this.config.replication) {
+      void this.replication.checkNow().catch(() => {})
+    }
+  }
+
   /** Runs one liveness round now instead of waiting for the timer */
   async refreshNow (): Promise<void> {
     await this.liveness?.runRound(this.stopController?.signal)
@@ -267,7 +339,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       peers: { known: this.view.size, connected: connected.size, answeredLastRound: this.lastRoundAnswered },
       routingTableSize: routingTableSize(this.libp2p),
-      addrs: this.addrs()
+      addrs: this.addrs(),
+      ...this.sharing.stats()
     }
   }
 }

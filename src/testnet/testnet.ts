@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ChildNode } from './child-node.js'
 import { createNode, type KizunaNode } from '../node/node.js'
 import { Repo } from '../node/repo.js'
-import { DEFAULT_CONFIG } from '../node/config.js'
+import { DEFAULT_CONFIG, type KizunaConfig } from '../node/config.js'
 
 export type TestnetMode = 'process' | 'in-process'
 
@@ -19,6 +19,8 @@ export interface TestnetOptions {
   /** Extra `kizuna daemon` flags (process mode) */
   extraArgs?: string[]
   onLine?: (index: number, line: string) => void
+  /** config.json fields for every repo, on top of the testnet defaults */
+  config?: Partial<KizunaConfig>
 }
 
 export interface TestnetMember {
@@ -30,11 +32,16 @@ export interface TestnetMember {
   node?: KizunaNode
 }
 
-/** Config every testnet repo gets: loopback only, no mDNS, no per-IP inbound limit */
-const TESTNET_CONFIG = {
+/**
+ * Config every testnet repo gets: loopback only, no mDNS, no per-IP inbound limit, fast
+ * replication rounds, and no replica floor unless a test asks for one (`add --replicas N`).
+ */
+const TESTNET_CONFIG: Partial<KizunaConfig> = {
   listen: ['/ip4/127.0.0.1/tcp/0'],
   api: '127.0.0.1:0',
   mdns: false,
+  replicas: 1,
+  replicationInterval: 2,
   limits: { ...DEFAULT_CONFIG.limits, inboundConnectionsPerIpPerSecond: 1000 }
 }
 
@@ -44,7 +51,7 @@ const TESTNET_CONFIG = {
  */
 export class Testnet {
   readonly members: TestnetMember[] = []
-  private readonly options: Required<Omit<TestnetOptions, 'onLine' | 'extraArgs' | 'peerTimeout'>> & TestnetOptions
+  private readonly options: Required<Pick<TestnetOptions, 'bootstrap' | 'startConcurrency'>> & TestnetOptions
   private readonly tempDirs: string[] = []
   private stopped = false
 
@@ -125,7 +132,7 @@ export class Testnet {
     const dir = await mkdtemp(join(tmpdir(), 'kizuna-testnet-'))
     this.tempDirs.push(dir)
     const repoPath = join(dir, 'repo')
-    await new Repo(repoPath).init(TESTNET_CONFIG)
+    await new Repo(repoPath).init({ ...TESTNET_CONFIG, ...this.options.config })
     return repoPath
   }
 

@@ -13,6 +13,11 @@ interface DaemonFlags extends CommonOptions {
   mdns: boolean
   peerTimeout?: string
   lanSwarm?: boolean
+  cacheBytes?: string
+  replication: boolean
+  replicationInterval?: string
+  cacheIdle?: string
+  hotDemand?: string
 }
 
 function parsePositiveSeconds (flag: string, value: string): number {
@@ -23,6 +28,14 @@ function parsePositiveSeconds (flag: string, value: string): number {
   return seconds
 }
 
+function parseWhole (flag: string, value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new KizunaError('ERR_BAD_FLAG', `${flag} must be a whole number, got "${value}"`)
+  }
+  return n
+}
+
 export function daemonCommand (): Command {
   return withCommonOptions(new Command('daemon'))
     .description('run a Kizuna node with its local HTTP API')
@@ -31,6 +44,11 @@ export function daemonCommand (): Command {
     .addOption(new Option('--api <host:port>', 'API address (loopback; port 0 picks a free port)'))
     .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
     .addOption(new Option('--peer-timeout <seconds>', 'evict peers silent for this long'))
+    .addOption(new Option('--cache-bytes <bytes>', 'quota for cached copies held for others'))
+    .option('--no-replication', 'turn demand-driven replication off')
+    .addOption(new Option('--replication-interval <seconds>', 'seconds between replication rounds'))
+    .addOption(new Option('--cache-idle <seconds>', 'cached copies unrequested this long age out'))
+    .addOption(new Option('--hot-demand <per-minute>', 'requests per minute that make content hot'))
     .addOption(new Option('--lan-swarm', 'accept many connections per second from one IP (local test swarms share 127.0.0.1)'))
     .action(action(async (flags: DaemonFlags) => {
       // check flags before touching the repo, so a typo never leaves a half-started daemon
@@ -40,6 +58,10 @@ export function daemonCommand (): Command {
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
       const peerTimeout = flags.peerTimeout != null ? parsePositiveSeconds('--peer-timeout', flags.peerTimeout) : undefined
+      const cacheBytes = flags.cacheBytes != null ? parseWhole('--cache-bytes', flags.cacheBytes) : undefined
+      const replicationInterval = flags.replicationInterval != null ? parsePositiveSeconds('--replication-interval', flags.replicationInterval) : undefined
+      const cacheIdleTimeout = flags.cacheIdle != null ? parsePositiveSeconds('--cache-idle', flags.cacheIdle) : undefined
+      const hotDemand = flags.hotDemand != null ? parsePositiveSeconds('--hot-demand', flags.hotDemand) : undefined
 
       const repo = repoFrom(flags)
       const daemon = await startDaemon({
@@ -50,7 +72,12 @@ export function daemonCommand (): Command {
           api: flags.api,
           mdns: flags.mdns === false ? false : undefined,
           peerTimeout,
-          inboundConnectionsPerIpPerSecond: flags.lanSwarm === true ? 1000 : undefined
+          inboundConnectionsPerIpPerSecond: flags.lanSwarm === true ? 1000 : undefined,
+          cacheBytes,
+          replication: flags.replication === false ? false : undefined,
+          replicationInterval,
+          cacheIdleTimeout,
+          hotDemand
         },
         print: line => { process.stdout.write(line + '\n') }
       })

@@ -1,0 +1,156 @@
+import { resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
+import { TransferProgress, formatBytes } from '../progress.js'
+import type { AddEvent, GetEvent } from '../../sharing/events.js'
+import { KizunaError } from '../../errors.js'
+import { parseCidOrLink } from '../../links/share-link.js'
+
+interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string }
+interface GetFlags extends CommonOptions { output?: string, force?: boolean, timeout?: string, pin?: boolean }
+
+export function addCommand (): Command {
+  return withCommonOptions(new Command('add'))
+    .description('add a file or directory: store, pin and announce it; prints its CID and a share link')
+    .argument('<path>')
+    .addOption(new Option('--encrypt', 'encrypt the file first (the key goes only into the share link)'))
+    .addOption(new Option('--replicas <n>', 'keep at least this many live copies in the network (default: config "replicas")'))
+    .action(action(async (path: string, flags: AddFlags) => {
+      const replicas = flags.replicas != null ? Number(flags.replicas) : undefined
+      if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 64)) {
+        throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from 1 to 64, got "${flags.replicas}"`)
+      }
+      const client = await clientFrom(flags)
+      const progress = TransferProgress.forOutput(flags.json === true, 'adding')
+      const controller = new AbortController()
+      process.once('SIGINT', () => { controller.abort() })
+      let done: (AddEvent & { type: 'add:done' }) | undefined
+      try {
+        for await (const event of client.stream<AddEvent>('/add', { path: resolve(path), encrypt: flags.encrypt === true, replicas }, { signal: controller.signal })) {
+          if (event.type === 'add:progress') progress.update(event.bytes, event.totalBytes, 0)
+          if (event.type === 'add:skipped' && flags.json !== true) process.stderr.write(`skipped ${event.path} (${event.reason})\n`)
+          if (event.type === 'add:announced' && flags.json !== true) {
+            progress.stop()
+            console.log(event.ok ? `announced to the DHT in ${event.durationMs} ms` : `not yet announced (${event.error ?? 'unknown'}); the daemon will retry`)
+          }
+          if (event.type === 'add:done') done = event
+        }
+      } finally {
+        progress.stop()
+      }
+      if (done == null) throw new KizunaError('ERR_ADD_FAILED', 'the daemon ended the add without a result')
+      if (flags.json === true) {
+        printJson({ cid: done.cid, link: done.link, size: done.size })
+      } else {
+        console.log(`added ${done.cid} (${formatBytes(done.size)})${done.encrypted ? ', encrypted' : ''}`)
+        console.log(`share link: ${done.link}`)
+      }
+    }))
+}
+
+export function getCommand (): Command {
+  return withCommonOptions(new Command('get'))
+    .description('fetch content by CID or kizuna:// link, from the local store or from peers')
+    .argument('<cid-or-link>')
+    .addOption(new Option('-o, --output <path>', 'write the file or directory here'))
+    .addOption(new Option('--force', 'overwrite an existing output path'))
+    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
+    .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
+    .action(action(async (target: string, flags: GetFlags) => {
+      parseCidOrLink(target)
+      const timeoutSeconds = Number(flags.timeout)
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw new KizunaError('ERR_BAD_FLAG', `--timeout must be a positive number of seconds, got "${flags.timeout}"`)
+      }
+      const client = await clientFrom(flags)
+      const progress = TransferProgress.forOutput(flags.json === true, 'fetching')
+      const controller = new AbortController()
+      process.once('SIGINT', () => { controller.abort() })
+      const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000 }
+      let done: (GetEvent & { type: 'get:done' }) | undefined
+      try {
+        for await (const event of client.stream<GetEvent>('/get', body, { signal: controller.signal })) {
+          if (event.type === 'get:progress') progress.update(event.bytesDone, event.totalBytes, event.peers)
+          if (flags.json !== true) {
+            if (event.type === 'get:local') console.log('found in the local store')
+            if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
+          }
+          if (event.type === 'get:done') done = event
+        }
+      } finally {
+        progress.stop()
+      }
+      if (done == null) throw new KizunaError('ERR_GET_FAILED', 'the daemon ended the get without a result')
+      if (flags.json === true) {
+        printJson(done)
+        return
+      }
+      const seconds = Math.max(0.001, done.durationMs / 1000)
+      console.log(`got ${done.cid}: ${formatBytes(done.size)}, ${formatBytes(done.bytesFetched)} fetched in ${seconds.toFixed(1)} s (${formatBytes(done.bytesFetched / seconds)}/s)`)
+      for (const provider of done.providers) {
+        console.log(`  from ${provider.peerId}: ${formatBytes(provider.bytes)} in ${provider.blocks} blocks`)
+      }
+      if (done.output != null) console.log(`written to ${done.output}`)
+    }))
+}
+
+export function providersCommand (): Command {
+  return withCommonOptions(new Command('providers'))
+    .description('list peers that hold a CID')
+    .argument('<cid>')
+    .action(action(async (cid: string, flags: CommonOptions) => {
+      const parsed = parseCidOrLink(cid).cid
+      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, origin: string, has?: string, addrs: string[] }>>(`/providers/${parsed.toString()}`)
+      if (flags.json === true) { printJson(list); return }
+      if (list.length === 0) { console.log('no providers found'); return }
+      for (const p of list) console.log(`${p.peerId}  ${(p.has ?? '').padEnd(7)}  via ${p.origin}  ${p.addrs[0] ?? ''}`)
+    }))
+}
+
+export function lsCommand (): Command {
+  return withCommonOptions(new Command('ls'))
+    .description('list local content (pinned or cached)')
+    .action(action(async (flags: CommonOptions) => {
+      const list = await (await clientFrom(flags)).get<Array<{ cid: string, kind: string, size: number, name: string | null }>>('/ls')
+      if (flags.json === true) { printJson(list); return }
+      if (list.length === 0) { console.log('no local content'); return }
+      for (const item of list) console.log(`${item.cid}  ${item.kind.padEnd(6)}  ${formatBytes(item.size).padStart(10)}  ${item.name ?? ''}`)
+    }))
+}
+
+export function rmCommand (): Command {
+  return withCommonOptions(new Command('rm'))
+    .description('unpin content and free the space its blocks use')
+    .argument('<cid>')
+    .action(action(async (cid: string, flags: CommonOptions) => {
+      const parsed = parseCidOrLink(cid).cid
+      const result = await (await clientFrom(flags)).post<{ cid: string, freedBytes: number, freedBlocks: number }>('/rm', { cid: parsed.toString() })
+      if (flags.json === true) printJson(result)
+      else console.log(`removed ${result.cid}: freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks`)
+    }))
+}
+
+export function replicasCommand (): Command {
+  return withCommonOptions(new Command('replicas'))
+    .description('list the live holders of a CID (each asked directly and checked with a random block)')
+    .argument('<cid>')
+    .action(action(async (cid: string, flags: CommonOptions) => {
+      const parsed = parseCidOrLink(cid).cid
+      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, kind: string, verified: boolean }>>(`/replicas/${parsed.toString()}`)
+      if (flags.json === true) { printJson(list.map(({ peerId, kind }) => ({ peerId, kind }))); return }
+      if (list.length === 0) { console.log('no live holders found'); return }
+      for (const h of list) console.log(`${h.peerId}  ${h.kind}${h.verified ? '' : '  (claimed, not verified)'}`)
+    }))
+}
+
+export function statsCommand (): Command {
+  return withCommonOptions(new Command('stats'))
+    .description('demand this node sees for a CID (decaying requests per minute) and its replica floor')
+    .argument('<cid>')
+    .action(action(async (cid: string, flags: CommonOptions) => {
+      const parsed = parseCidOrLink(cid).cid
+      const stats = await (await clientFrom(flags)).get<Record<string, unknown>>(`/stats/${parsed.toString()}`)
+      if (flags.json === true) { printJson(stats); return }
+      for (const [key, value] of Object.entries(stats)) console.log(`${(key + ':').padEnd(20)}${String(value)}`)
+    }))
+}

@@ -1,0 +1,344 @@
+import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
+import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_REQUEST_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
+import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from './errors.js'
+import { FramedStream } from './framed-stream.js'
+import type { BlockStore } from '../content/block-store.js'
+import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** Requests one peer may have in progress at once (all its streams together); more get BUSY */
+export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
+/** Block bytes loaded for one peer and not yet taken by the transport; more get BUSY */
+export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
+/** Suggested back-off sent with BUSY */
+export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
+/** A response that cannot be handed to the transport in this long means the peer stopped reading */
+export const DEFAULT_SERVE_TIMEOUT_MS = 60_000
+/** Clients keep one stream per peer; a few more allow reconnects and parallel sessions */
+export const DEFAULT_MAX_INBOUND_STREAMS = 16
+
+export interface HaveAnswer {
+  has: HaveState
+  /** Number of the DAG's blocks held, when known */
+  count?: number
+}
+
+/** What the server needs from libp2p; a Libp2p node fits */
+export interface ProtocolRegistrar {
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+  unhandle(protocol: string, options?: AbortOptions): Promise<void>
+}
+
+export interface ExchangeServerComponents {
+  registrar: ProtocolRegistrar
+  blockStore: BlockStore
+  /** Answers HAVE_QUERY precisely; without it the server only knows whether it has the root */
+  hasContent?: (root: CID, options: AbortOptions) => Promise<HaveState | HaveAnswer>
+}
+
+export interface ExchangeServerInit {
+  protocol?: string
+  maxRequestsPerPeer?: number
+  maxBytesInFlightPerPeer?: number
+  busyRetryAfterMs?: number
+  serveTimeoutMs?: number
+  maxInboundStreams?: number
+}
+
+export interface BlockServedEvent {
+  peer: PeerId
+  cid: CID
+  bytes: number
+}
+
+export interface RequestRefusedEvent {
+  peer: PeerId
+  cid: CID
+  reason: 'busy' | 'dont-have'
+}
+
+export interface ExchangeServerEvents {
+  'block:served': CustomEvent<BlockServedEvent>
+  'request:refused': CustomEvent<RequestRefusedEvent>
+}
+
+export interface PeerServeStats {
+  bytesServed: number
+  blocksServed: number
+  busyReplies: number
+  dontHaveReplies: number
+  requestsInFlight: number
+  bytesInFlight: number
+}
+
+export interface ExchangeServerStats {
+  bytesServed: number
+  blocksServed: number
+  busyReplies: number
+  dontHaveReplies: number
+  /** Keyed by peer id string */
+  peers: Map<string, PeerServeStats>
+}
+
+function emptyPeerStats (): PeerServeStats {
+  return { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, requestsInFlight: 0, bytesInFlight: 0 }
+}
+
+function isNotFound (err: unknown): boolean {
+  const e = err as { code?: string, name?: string } | undefined
+  // blockstore-core throws name NotFoundError; Kizuna stores use code ERR_BLOCK_NOT_FOUND
+  return e?.code === 'ERR_BLOCK_NOT_FOUND' || e?.name === 'NotFoundError' || e?.name === 'ERR_BLOCK_NOT_FOUND'
+}
+
+interface ServedStream {
+  framed: FramedStream
+  peer: PeerId
+  stats: PeerServeStats
+  /** Request ids in progress on this stream, with their cancel flag */
+  active: Map<number, { cancelled: boolean }>
+  controller: AbortController
+  remoteEnded: boolean
+  pausedForDrain: boolean
+}
+
+/**
+ * Serves blocks from the local BlockStore over `/kizuna/exchange/1.0.0`. Requests are answered
+ * concurrently and out of order; per-peer limits turn excess into BUSY instead of queueing, and
+ * a stream whose frames are malformed is aborted without affecting any other stream.
+ */
+export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
+  readonly protocol: string
+  private readonly components: ExchangeServerComponents
+  private readonly maxRequestsPerPeer: number
+  private readonly maxBytesInFlightPerPeer: number
+  private readonly busyRetryAfterMs: number
+  private readonly serveTimeoutMs: number
+  private readonly maxInboundStreams: number
+  private readonly streams = new Set<ServedStream>()
+  private readonly peerStats = new Map<string, PeerServeStats>()
+  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0 }
+  private started = false
+
+  constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
+    super()
+    this.components = components
+    this.protocol = init.protocol ?? EXCHANGE_PROTOCOL
+    this.maxRequestsPerPeer = init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER
+    this.maxBytesInFlightPerPeer = init.maxBytesInFlightPerPeer ?? DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER
+    this.busyRetryAfterMs = init.busyRetryAfterMs ?? DEFAULT_BUSY_RETRY_AFTER_MS
+    this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
+    this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'kizuna/exchange-server'
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    if (this.started) {
+      return
+    }
+    this.started = true
+    await this.components.registrar.handle(this.protocol, this.handleStream, {
+      maxInboundStreams: this.maxInboundStreams,
+      runOnLimitedConnection: false
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) {
+      return
+    }
+    this.started = false
+    await this.components.registrar.unhandle(this.protocol)
+    for (const s of [...this.streams]) {
+      s.framed.abort(new ChannelClosedError('server stopping'))
+    }
+  }
+
+  stats (): ExchangeServerStats {
+    const peers = new Map<string, PeerServeStats>()
+    for (const [k, v] of this.peerStats) {
+      peers.set(k, { ...v })
+    }
+    return { ...this.totals, peers }
+  }
+
+  private statsFor (peer: PeerId): PeerServeStats {
+    const key = peer.toString()
+    let s = this.peerStats.get(key)
+    if (s === undefined) {
+      s = emptyPeerStats()
+      this.peerStats.set(key, s)
+    }
+    return s
+  }
+
+  private handleStream (stream: Stream, connection: Connection): void {
+    const served: ServedStream = {
+      peer: connection.remotePeer,
+      stats: this.statsFor(connection.remotePeer),
+      active: new Map(),
+      controller: new AbortController(),
+      remoteEnded: false,
+      pausedForDrain: false,
+      framed: undefined as unknown as FramedStream
+    }
+    // every request in progress on the stream listens on this signal
+    setMaxListeners(Infinity, served.controller.signal)
+    served.framed = new FramedStream(stream, {
+      maxFrameLength: MAX_REQUEST_FRAME_LENGTH,
+      onMessage: (msg) => { this.onRequest(served, msg) },
+      onRemoteEnd: () => {
+        served.remoteEnded = true
+        this.maybeFinish(served)
+      },
+      onClose: () => {
+        served.controller.abort()
+        this.streams.delete(served)
+      }
+    })
+    if (!served.framed.closed) {
+      this.streams.add(served)
+    }
+  }
+
+  private onRequest (s: ServedStream, msg: Message): void {
+    switch (msg.type) {
+      case 'want':
+      case 'have-query': {
+        if (s.active.has(msg.id)) {
+          throw new ProtocolViolationError(`request id ${msg.id} reused while in progress`)
+        }
+        if (s.stats.requestsInFlight >= this.maxRequestsPerPeer) {
+          this.refuseBusy(s, msg.id, msg.cid)
+          break
+        }
+        const state = { cancelled: false }
+        s.active.set(msg.id, state)
+        s.stats.requestsInFlight++
+        const work = msg.type === 'want' ? this.serveWant(s, msg.id, msg.cid, state) : this.serveHave(s, msg.id, msg.cid)
+        void work.finally(() => {
+          s.stats.requestsInFlight--
+          s.active.delete(msg.id)
+          this.maybeFinish(s)
+        })
+        break
+      }
+      case 'cancel': {
+        const state = s.active.get(msg.id)
+        if (state !== undefined) {
+          state.cancelled = true
+        }
+        break
+      }
+      default:
+        throw new ProtocolViolationError(`a client may not send ${msg.type}`)
+    }
+    // stop reading while the peer is not taking our replies, so BUSY/DONT_HAVE cannot pile up
+    if (s.framed.congested && !s.pausedForDrain && !s.framed.closed) {
+      s.pausedForDrain = true
+      s.framed.pause()
+      s.framed.drained().then(() => {
+        s.pausedForDrain = false
+        if (!s.framed.closed) {
+          s.framed.resume()
+        }
+      }, () => {})
+    }
+  }
+
+  private refuseBusy (s: ServedStream, id: number, cid: CID): void {
+    s.framed.sendNow({ type: 'busy', id, retryAfterMs: this.busyRetryAfterMs })
+    s.stats.busyReplies++
+    this.totals.busyReplies++
+    this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
+  }
+
+  private async serveWant (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }): Promise<void> {
+    const signal = s.controller.signal
+    let reserved = 0
+    const timer = setTimeout(() => {
+      s.framed.abort(new RequestTimeoutError(`serving ${cid.toString()} to ${s.peer.toString()}`, this.serveTimeoutMs))
+    }, this.serveTimeoutMs)
+    try {
+      let bytes: Uint8Array
+      try {
+        bytes = await this.components.blockStore.get(cid, { signal })
+      } catch (err) {
+        if (signal.aborted) {
+          return
+        }
+        if (isNotFound(err)) {
+          s.framed.sendNow({ type: 'dont-have', id })
+          s.stats.dontHaveReplies++
+          this.totals.dontHaveReplies++
+          this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'dont-have' } })
+        } else {
+          s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
+        }
+        return
+      }
+      if (state.cancelled || s.framed.closed) {
+        return
+      }
+      if (bytes.byteLength > MAX_BLOCK_SIZE) {
+        s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
+        return
+      }
+      // the first request always proceeds, so one oversized block cannot starve a peer
+      if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + bytes.byteLength > this.maxBytesInFlightPerPeer) {
+        this.refuseBusy(s, id, cid)
+        return
+      }
+      reserved = bytes.byteLength
+      s.stats.bytesInFlight += reserved
+      await s.framed.write({ type: 'block', id, bytes }, { signal })
+      s.stats.bytesServed += bytes.byteLength
+      s.stats.blocksServed++
+      this.totals.bytesServed += bytes.byteLength
+      this.totals.blocksServed++
+      this.safeDispatchEvent<BlockServedEvent>('block:served', { detail: { peer: s.peer, cid, bytes: bytes.byteLength } })
+    } catch {
+      // the stream closed or was aborted under us; its own close handling reports why
+    } finally {
+      clearTimeout(timer)
+      s.stats.bytesInFlight -= reserved
+    }
+  }
+
+  private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {
+    const signal = s.controller.signal
+    try {
+      let answer: HaveAnswer
+      if (this.components.hasContent !== undefined) {
+        const a = await this.components.hasContent(root, { signal })
+        answer = typeof a === 'string' ? { has: a } : a
+      } else {
+        const has = await this.components.blockStore.has(root, { signal })
+        // a raw root has no children, so having it means having everything
+        answer = { has: has ? (root.code === RAW_CODEC ? 'full' : 'partial') : 'none' }
+      }
+      if (!s.framed.closed) {
+        await s.framed.write({ type: 'have-reply', id, has: answer.has, count: answer.count }, { signal })
+      }
+    } catch {
+      if (!s.framed.closed && !signal.aborted) {
+        try {
+          s.framed.sendNow({ type: 'error', id, message: 'could not answer HAVE_QUERY' })
+        } catch {}
+      }
+    }
+  }
+
+  private maybeFinish (s: ServedStream): void {
+    if (s.remoteEnded && s.active.size === 0 && !s.framed.closed) {
+      s.framed.closeWrite().catch(() => {})
+    }
+  }
+}
+
+const RAW_CODEC = 0x55

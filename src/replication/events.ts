@@ -1,0 +1,13 @@
+import { EventEmitter } from 'node:events'
+
+export interface ReplicationEventMap {
+  'replication:offer': [{ root: string, peerId: string, reason: string, accepted: boolean, why?: string }]
+  'replication:accepted': [{ root: string, from: string, reason: string }]
+  'replication:declined': [{ root: string, from: string, reason: string }]
+  'replication:stored': [{ root: string, from: string, reason: string }]
+  'replication:failed': [{ root: string, from: string, error: string }]
+  'replication:dropped': [{ root: string, why: string, bytes: number }]
+}
+
+/** What replication does, for logs, the demo and tests */
+export class ReplicationEvents extends EventEmitter<ReplicationEventMap> {}

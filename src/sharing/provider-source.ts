@@ -1,0 +1,102 @@
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { parsePeerMultiaddr } from '../peers/join.js'
+import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { ExchangeClient } from '../exchange/client.js'
+import type { PenaltyBox } from './penalties.js'
+
+/** DHT provider queries repeated while a download still runs, for providers that appear late */
+export const DEFAULT_DHT_ROUNDS = 4
+/** Pause between DHT provider query rounds */
+export const DHT_ROUND_PAUSE_MS = 3_000
+/** A HAVE query to one connected peer may take this long */
+export const HAVE_QUERY_TIMEOUT_MS = 5_000
+
+export type ProviderOrigin = 'hint' | 'connected' | 'dht'
+
+export interface FoundProvider {
+  peerId: PeerId
+  origin: ProviderOrigin
+  /** what the peer said it has, when it was asked directly */
+  has?: 'partial' | 'full'
+}
+
+export interface ProviderSourceComponents {
+  libp2p: KizunaLibp2p
+  client: ExchangeClient
+  penalties: PenaltyBox
+}
+
+/**
+ * Finds holders of `root` three ways at once — link hints, a direct HAVE query to every
+ * connected peer, and the DHT — yielding each new one as soon as it is known, so a download
+ * starts on the first answer and keeps gaining providers as the others come in.
+ */
+export async function * findProviders (root: CID, components: ProviderSourceComponents, options: { hints?: string[], signal: AbortSignal, dhtRounds?: number, askConnected?: boolean }): AsyncGenerator<FoundProvider> {
+  const { libp2p, client, penalties } = components
+  const seen = new Set<string>([libp2p.peerId.toString()])
+  const queue: FoundProvider[] = []
+  let wake: (() => void) | undefined
+  let running = 0
+
+  const offer = (found: FoundProvider): void => {
+    const id = found.peerId.toString()
+    if (seen.has(id) || penalties.isPenalised(id)) return
+    seen.add(id)
+    queue.push(found)
+    wake?.()
+  }
+  const task = (body: () => Promise<void>): void => {
+    running++
+    body().catch(() => {}).finally(() => { running--; wake?.() })
+  }
+
+  for (const hint of options.hints ?? []) {
+    task(async () => {
+      const { ma, peerId } = parsePeerMultiaddr(hint)
+      await libp2p.peerStore.merge(peerId, { multiaddrs: [ma.decapsulateCode(421)] })
+      offer({ peerId, origin: 'hint' })
+    })
+  }
+
+  for (const connection of options.askConnected === false ? [] : libp2p.getConnections()) {
+    const peerId = connection.remotePeer
+    task(async () => {
+      const signal = AbortSignal.any([options.signal, AbortSignal.timeout(HAVE_QUERY_TIMEOUT_MS)])
+      const answer = await client.queryHave(peerId, root, { signal })
+      if (answer.has !== 'none') offer({ peerId, origin: 'connected', has: answer.has })
+    })
+  }
+
+  task(async () => {
+    const rounds = options.dhtRounds ?? DEFAULT_DHT_ROUNDS
+    for (let round = 0; round < rounds && !options.signal.aborted; round++) {
+      if (round > 0) await abortableSleep(DHT_ROUND_PAUSE_MS * round, options.signal)
+      for await (const event of libp2p.services.dht.findProviders(root, { signal: options.signal })) {
+        if (event.name !== 'PROVIDER') continue
+        for (const provider of event.providers) {
+          if (provider.multiaddrs.length > 0) {
+            await libp2p.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+          }
+          offer({ peerId: provider.id, origin: 'dht' })
+        }
+      }
+    }
+  })
+
+  while (true) {
+    while (queue.length > 0) {
+      yield queue.shift()!
+    }
+    if (running === 0 || options.signal.aborted) return
+    await new Promise<void>(resolve => { wake = resolve })
+    wake = undefined
+  }
+}
+
+async function abortableSleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+  })
+}

@@ -1,0 +1,269 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { ExchangeServer } from '../exchange/server.js'
+import { ExchangeClient } from '../exchange/client.js'
+import { fetchDag, type FetchEvent } from '../exchange/session.js'
+import { ContentStore, readFileHead, type ContentKind, type ImportEvent } from '../content/index.js'
+import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
+import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
+import { KizunaError } from '../errors.js'
+import type { KizunaLibp2p } from '../node/libp2p.js'
+import { findProviders, type ProviderOrigin } from './provider-source.js'
+import { PenaltyBox } from './penalties.js'
+import type { AddEvent, GetEvent, ProviderUse } from './events.js'
+import type { BlockStore } from '../content/block-store.js'
+
+/** How long the first DHT announcement of new content may take before add reports it failed */
+export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
+/** A get with no provider at all after this long fails with ERR_NO_PROVIDERS */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
+
+export interface SharingComponents {
+  libp2p: KizunaLibp2p
+  blockStore: BlockStore
+  content: ContentStore
+}
+
+export interface SharingInit {
+  announceTimeoutMs?: number
+  providerTimeoutMs?: number
+}
+
+export interface FetchRequest {
+  hints?: string[]
+  kind?: ContentKind
+  signal?: AbortSignal
+  providerTimeoutMs?: number
+  /** providers to leave out (a replica fetched for others should not come from itself) */
+  announce?: boolean
+}
+
+/**
+ * Principles 4 and 5: add content (import, pin, announce), look it up (local store, then
+ * connected peers, link hints and the DHT in parallel), fetch it from everyone who has it
+ * with verification, and serve it onward. The libp2p wiring of content lives here.
+ */
+export class SharingService {
+  readonly server: ExchangeServer
+  readonly client: ExchangeClient
+  readonly penalties = new PenaltyBox()
+  private readonly components: SharingComponents
+  private readonly init: Required<SharingInit>
+  private downloaded = 0
+  private started = false
+  /** Hooks for the replication layer: content stored locally / a peer asked whether we have it */
+  onStored?: (root: CID, kind: ContentKind) => void
+  onHaveQuery?: (root: CID) => void
+
+  constructor (components: SharingComponents, init: SharingInit = {}) {
+    this.components = components
+    this.init = {
+      announceTimeoutMs: init.announceTimeoutMs ?? DEFAULT_ANNOUNCE_TIMEOUT_MS,
+      providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
+    }
+    this.server = new ExchangeServer({
+      registrar: components.libp2p,
+      blockStore: components.blockStore,
+      hasContent: async (root, options) => {
+        this.onHaveQuery?.(root)
+        const stat = await components.content.stat(root, options).catch(() => undefined)
+        if (stat == null || stat.localBlocks === 0) return 'none'
+        return { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
+      }
+    })
+    this.client = new ExchangeClient({ dialer: components.libp2p })
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.client.start()
+    await this.server.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.server.stop()
+    await this.client.stop()
+  }
+
+  stats (): { uploadedBytes: number, downloadedBytes: number } {
+    return { uploadedBytes: this.server.stats().bytesServed, downloadedBytes: this.downloaded }
+  }
+
+  /** Imports a file or directory, pins it, announces it; `encrypt` seals a file first */
+  async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, kind?: ContentKind } = {}): AsyncGenerator<AddEvent> {
+    const key = options.encrypt === true ? generateContentKey() : undefined
+    let imports: AsyncGenerator<ImportEvent>
+    if (key != null) {
+      const info = await stat(path).catch(err => { throw new KizunaError('ERR_PATH_NOT_FOUND', `cannot read ${path}: ${(err as Error).message}`) })
+      if (!info.isFile()) {
+        throw new KizunaError('ERR_ENCRYPT_FILE_ONLY', `--encrypt takes a file; ${path} is not one (archive a directory first)`)
+      }
+      const plaintext = createReadStream(path) as AsyncIterable<Uint8Array>
+      imports = this.components.content.addStream(encryptStream(plaintext, key), encryptedSize(info.size), { signal: options.signal, kind: options.kind, name: basename(path) })
+    } else {
+      imports = this.components.content.add(path, { signal: options.signal, kind: options.kind })
+    }
+    let root: CID | undefined
+    let size = 0
+    for await (const event of imports) {
+      if (event.type === 'import:progress') yield { type: 'add:progress', bytes: event.bytes, totalBytes: event.totalBytes }
+      else if (event.type === 'import:skipped') yield { type: 'add:skipped', path: event.path, reason: event.reason }
+      else if (event.type === 'import:done') {
+        root = event.cid
+        size = event.size
+        yield { type: 'add:imported', cid: root.toString(), size, blocks: event.blocks }
+      }
+    }
+    if (root == null) throw new KizunaError('ERR_IMPORT_FAILED', 'import produced no root')
+    this.onStored?.(root, options.kind ?? 'pinned')
+    yield await this.announce(root, options.signal)
+    const link = formatShareLink({ cid: root, hints: this.components.libp2p.getMultiaddrs().map(ma => ma.toString()), key })
+    yield { type: 'add:done', cid: root.toString(), size, link, encrypted: key != null }
+  }
+
+  /** Puts a provider record for `root` in the DHT (kad-dht re-provides it before it expires) */
+  async announce (root: CID, signal?: AbortSignal): Promise<AddEvent & { type: 'add:announced' }> {
+    const started = Date.now()
+    const signals = [AbortSignal.timeout(this.init.announceTimeoutMs)]
+    if (signal != null) signals.push(signal)
+    try {
+      for await (const _ of this.components.libp2p.services.dht.provide(root, { signal: AbortSignal.any(signals) })) { /* drain */ }
+      return { type: 'add:announced', cid: root.toString(), ok: true, durationMs: Date.now() - started }
+    } catch (err) {
+      return { type: 'add:announced', cid: root.toString(), ok: false, error: (err as Error).message, durationMs: Date.now() - started }
+    }
+  }
+
+  /**
+   * Makes the whole DAG local: blocks already stored are kept (resume), the rest come from
+   * every provider found, each verified against its CID before it is stored.
+   */
+  async * fetch (root: CID, request: FetchRequest = {}): AsyncGenerator<GetEvent> {
+    const controller = new AbortController()
+    const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
+    const origins = new Map<string, ProviderOrigin>()
+    const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
+      for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal })) {
+        origins.set(found.peerId.toString(), found.origin)
+        yield found.peerId
+      }
+    })(this)
+    let totalBytes: number | undefined
+    try {
+      for await (const event of fetchDag(root, {
+        blockStore: this.components.blockStore,
+        providers,
+        client: this.client,
+        signal,
+        providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
+        onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
+      })) {
+        const mapped = this.mapFetchEvent(event, origins)
+        if (event.type === 'fetch:block') {
+          this.downloaded += event.bytes
+          if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
+        }
+        if (mapped != null) {
+          if (mapped.type === 'get:progress') mapped.totalBytes = totalBytes
+          yield mapped
+        }
+      }
+    } catch (err) {
+      throw translateFetchError(err)
+    } finally {
+      controller.abort()
+    }
+    const kind = request.kind ?? 'cached'
+    await this.components.content.record(root, { kind, signal: request.signal })
+    this.onStored?.(root, kind)
+    if (request.announce !== false) {
+      void this.announce(root, request.signal)
+    }
+  }
+
+  private async rootSize (root: CID): Promise<number | undefined> {
+    try {
+      const { unixfsSize } = await import('../content/unixfs-size.js')
+      return await unixfsSize(root, this.components.blockStore)
+    } catch {
+      return undefined
+    }
+  }
+
+  private mapFetchEvent (event: FetchEvent, origins: Map<string, ProviderOrigin>): GetEvent | undefined {
+    switch (event.type) {
+      case 'fetch:provider-added':
+        return { type: 'get:provider', peerId: event.peer.toString(), origin: origins.get(event.peer.toString()) ?? 'session' }
+      case 'fetch:provider-dropped':
+        return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
+      case 'fetch:progress':
+        return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, peers: event.peers }
+      case 'fetch:done':
+        return {
+          type: 'get:fetched',
+          cid: event.root.toString(),
+          blocksFetched: event.blocksFetched,
+          bytesFetched: event.bytesFetched,
+          blocksLocal: event.blocksLocal,
+          durationMs: event.durationMs,
+          providers: event.providers.map(p => ({ peerId: p.peer.toString(), blocks: p.blocks, bytes: p.bytes }))
+        }
+      default:
+        return undefined
+    }
+  }
+
+  /** `kizuna get`: local store first, else fetch; then write to `output` if given */
+  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+    const started = Date.now()
+    const link = parseCidOrLink(cidOrLink)
+    const cid = link.cid.toV1()
+    let bytesFetched = 0
+    let providers: ProviderUse[] = []
+    if (await this.components.content.hasAll(cid, { signal: options.signal })) {
+      yield { type: 'get:local', cid: cid.toString() }
+      if (options.pin === true) await this.components.content.setKind(cid, 'pinned')
+    } else {
+      yield { type: 'get:searching', cid: cid.toString() }
+      for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached' })) {
+        if (event.type === 'get:fetched') {
+          bytesFetched = event.bytesFetched
+          providers = event.providers
+        }
+        yield event
+      }
+    }
+    const stat = await this.components.content.stat(cid, { signal: options.signal })
+    const size = stat.record?.size ?? stat.localBytes
+    if (options.output != null) {
+      yield { type: 'get:exporting', output: options.output }
+      await this.exportContent(cid, options.output, link.key, options)
+    }
+    yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
+  }
+
+  private async exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal }): Promise<void> {
+    if (key == null) {
+      const head = await readFileHead(cid, CIPHER_MAGIC.length, this.components.blockStore, options).catch(() => undefined)
+      if (head != null && head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)) {
+        throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
+      }
+    }
+    const transform = key != null ? (content: AsyncIterable<Uint8Array>) => decryptStream(content, key) : undefined
+    for await (const _ of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform })) { /* progress is the fetch's */ }
+  }
+}
+
+function translateFetchError (err: unknown): unknown {
+  const code = (err as { code?: string }).code
+  if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
+    return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
+  }
+  return err
+}

@@ -1,0 +1,160 @@
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet } from '../../src/testnet/testnet.js'
+import type { GetEvent } from '../../src/sharing/events.js'
+import { runCli } from '../helpers/cli.js'
+import { cliJson } from '../helpers/cli-json.js'
+import { sha256File, writeRandomFile, writeTree } from '../helpers/files.js'
+
+const MiB = 1024 * 1024
+
+const cli = cliJson
+
+describe('add and get between daemons over the DHT', () => {
+  let testnet: Testnet
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kizuna-share-'))
+    testnet = await Testnet.start({ size: 4, mode: 'process', bootstrap: 'random', peerTimeout: 60 })
+  })
+
+  afterAll(async () => {
+    await testnet?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a file added on one node is fetched byte-identical by another that only knows the CID', async () => {
+    const [publisher, , , downloader] = testnet.members
+    const source = join(dir, 'photo.bin')
+    const hash = await writeRandomFile(source, 9 * MiB + 123)
+    const added = await cli(publisher, 'add', source)
+    expect(added.cid).toMatch(/^bafy/)
+    expect(added.size).toBe(9 * MiB + 123)
+    expect(added.link).toContain(`kizuna://${added.cid}`)
+
+    const out = join(dir, 'photo.out')
+    const got = await cli(downloader, 'get', added.cid, '-o', out)
+    expect(got.cid).toBe(added.cid)
+    expect(got.providers.map((p: { peerId: string }) => p.peerId)).toContain(publisher.peerId)
+    expect(await sha256File(out)).toBe(hash)
+
+    // the downloader now holds it (cached) and serves it: another node can get it from there
+    const listed = await cli(downloader, 'ls')
+    expect(listed).toContainEqual(expect.objectContaining({ cid: added.cid, kind: 'cached' }))
+    const status = await cli(downloader, 'status')
+    expect(status.downloadedBytes).toBeGreaterThanOrEqual(9 * MiB)
+    const publisherStatus = await cli(publisher, 'status')
+    expect(publisherStatus.uploadedBytes).toBeGreaterThanOrEqual(9 * MiB)
+
+    // refuses to overwrite without --force, and a second get is served from the local store
+    const again = await runCli(['get', added.cid, '-o', out, '--repo', downloader.repo])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/exists/)
+    const forced = await cli(downloader, 'get', added.cid, '-o', out, '--force')
+    expect(forced.bytesFetched).toBe(0)
+  })
+
+  it('a nested directory round-trips, and the share link works without the DHT record', async () => {
+    const [, publisher, downloader] = testnet.members
+    const tree = join(dir, 'album')
+    const hashes = await writeTree(tree)
+    const added = await cli(publisher, 'add', tree)
+    const out = join(dir, 'album.out')
+    await cli(downloader, 'get', added.link, '-o', out)
+    for (const [name, hash] of Object.entries(hashes)) {
+      expect(await sha256File(join(out, name))).toBe(hash)
+    }
+    expect((await stat(join(out, 'empty'))).isDirectory()).toBe(true)
+    expect(await readdir(join(out, 'empty'))).toEqual([])
+  })
+
+  it('bad input fails clearly: missing path, invalid CID, content nobody has', async () => {
+    const node = testnet.members[0]
+    const missing = await runCli(['add', join(dir, 'does-not-exist'), '--repo', node.repo])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/does-not-exist/)
+    const badCid = await runCli(['get', 'bafy-not-a-cid', '--repo', node.repo, '--json'])
+    expect(badCid.code).toBe(1)
+    expect(JSON.parse(badCid.stdout).error.code).toBe('ERR_BAD_CID')
+    // a valid CID of bytes nobody added
+    const nobody = await runCli(['get', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--repo', node.repo, '--timeout', '3', '--json'])
+    expect(nobody.code).toBe(1)
+    expect(JSON.parse(nobody.stdout).error.code).toMatch(/ERR_NO_PROVIDERS|ERR_FETCH_FAILED/)
+    // the daemon keeps serving
+    expect((await runCli(['id', '--repo', node.repo])).code).toBe(0)
+  })
+})
+
+describe('downloads survive providers and downloaders dying', () => {
+  let testnet: Testnet
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kizuna-share-'))
+    testnet = await Testnet.start({ size: 3, mode: 'process', bootstrap: 'first', peerTimeout: 60 })
+  })
+
+  afterAll(async () => {
+    await testnet?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('uses two providers, and completes from one when the other is killed mid-download', async () => {
+    const [a, b, downloader] = testnet.members
+    const source = join(dir, 'big.bin')
+    const hash = await writeRandomFile(source, 48 * MiB)
+    const added = await cli(a, 'add', source)
+    await cli(b, 'get', added.cid, '--pin')
+
+    let killed = false
+    let done: (GetEvent & { type: 'get:done' }) | undefined
+    const dropped: string[] = []
+    for await (const event of downloader.child!.api.stream<GetEvent>('/get', { target: added.cid, output: join(dir, 'big.out') })) {
+      if (event.type === 'get:progress' && !killed && event.bytesDone >= 8 * MiB) {
+        killed = true
+        await b.child!.kill()
+      }
+      if (event.type === 'get:provider-dropped') dropped.push(event.peerId)
+      if (event.type === 'get:done') done = event
+    }
+    expect(killed).toBe(true)
+    expect(done).toBeDefined()
+    expect(await sha256File(join(dir, 'big.out'))).toBe(hash)
+    const used = new Map(done!.providers.map(p => [p.peerId, p.bytes]))
+    // both providers delivered blocks before one died
+    expect(used.get(a.peerId) ?? 0).toBeGreaterThan(0)
+    expect(used.get(b.peerId) ?? 0).toBeGreaterThan(0)
+  })
+
+  it('resumes after kill -9 of the downloader without refetching stored blocks', async () => {
+    const a = testnet.members[0]
+    const source = join(dir, 'resume.bin')
+    const hash = await writeRandomFile(source, 40 * MiB)
+    const added = await cli(a, 'add', source)
+    const downloader = await testnet.add({ bootstrap: [a.addrs[0]] })
+
+    let fetchedBeforeKill = 0
+    try {
+      for await (const event of downloader.child!.api.stream<GetEvent>('/get', { target: added.cid })) {
+        if (event.type === 'get:progress' && event.bytesDone >= 12 * MiB) {
+          fetchedBeforeKill = event.bytesDone
+          await downloader.child!.kill()
+          break
+        }
+      }
+    } catch {
+      // the stream breaks when its daemon dies
+    }
+    expect(fetchedBeforeKill).toBeGreaterThanOrEqual(12 * MiB)
+
+    const restarted = await testnet.restart(downloader)
+    const got = await cli(restarted, 'get', added.cid, '-o', join(dir, 'resume.out'), '--timeout', '60')
+    expect(await sha256File(join(dir, 'resume.out'))).toBe(hash)
+    // blocks verified and stored before the kill are not fetched again
+    expect(got.bytesFetched).toBeLessThanOrEqual(40 * MiB - fetchedBeforeKill + 2 * MiB)
+    expect(got.bytesFetched).toBeGreaterThan(0)
+  })
+})
