@@ -8,7 +8,7 @@ export async function runCli (args: string[], options: { env?: Record<string, st
   return new Promise(resolve => {
     execFile(process.execPath, [KIZUNA_BIN, ...args], {
       env: { ...process.env, ...options.env },
-      timeout: options.timeoutMs ?? 60_000
+      timeout: options.timeoutMs ?? 240_000
     }, (error, stdout, stderr) => {
       const code = error == null ? 0 : (typeof error.code === 'number' ? error.code : 1)
       resolve({ code, stdout, stderr })
