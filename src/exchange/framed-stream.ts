@@ -23,6 +23,10 @@ export class FramedStream {
   private readonly decoder: FrameDecoder
   private readonly init: FramedStreamInit
   private finished = false
+  private nextDrain?: Promise<void>
+  /** performance.now() of the last inbound bytes / the last time the transport took our bytes */
+  lastReadAt = performance.now()
+  lastDrainAt = performance.now()
 
   constructor (stream: Stream, init: FramedStreamInit) {
     this.stream = stream
@@ -31,7 +35,9 @@ export class FramedStream {
     this.onData = this.onData.bind(this)
     this.onStreamClose = this.onStreamClose.bind(this)
     this.onEnd = this.onEnd.bind(this)
+    this.onDrain = this.onDrain.bind(this)
     stream.addEventListener('message', this.onData)
+    stream.addEventListener('drain', this.onDrain)
     stream.addEventListener('close', this.onStreamClose)
     stream.addEventListener('end', this.onEnd)
     if (stream.status !== 'open') {
@@ -75,28 +81,39 @@ export class FramedStream {
   /**
    * Resolves on the next 'drain'. Stream.onDrain() is not used: in @libp2p/utils 7 its promise is
    * never reset after the first drain, so later calls resolve at once and give no backpressure.
+   * All writers waiting for the same drain share one pair of listeners.
    */
   drained (options?: AbortOptions): Promise<void> {
     if (!this.stream.writableNeedsDrain) {
       return Promise.resolve()
     }
+    if (this.nextDrain === undefined) {
+      this.nextDrain = new Promise<void>((resolve, reject) => {
+        const cleanup = (): void => {
+          this.stream.removeEventListener('drain', onDrain)
+          this.stream.removeEventListener('close', onClose)
+          this.nextDrain = undefined
+        }
+        const onDrain = (): void => { cleanup(); resolve() }
+        const onClose = (): void => { cleanup(); reject(new ChannelClosedError('stream closed while waiting to write')) }
+        this.stream.addEventListener('drain', onDrain)
+        this.stream.addEventListener('close', onClose)
+      })
+      // a drain nobody waits for any more must not surface as an unhandled rejection
+      this.nextDrain.catch(() => {})
+    }
+    const signal = options?.signal
+    if (signal === undefined) {
+      return this.nextDrain
+    }
+    if (signal.aborted) {
+      return Promise.reject(new AbortedError('aborted while waiting to write', { cause: signal.reason }))
+    }
+    const drain = this.nextDrain
     return new Promise<void>((resolve, reject) => {
-      const signal = options?.signal
-      const cleanup = (): void => {
-        this.stream.removeEventListener('drain', onDrain)
-        this.stream.removeEventListener('close', onClose)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const onDrain = (): void => { cleanup(); resolve() }
-      const onClose = (): void => { cleanup(); reject(new ChannelClosedError('stream closed while waiting to write')) }
-      const onAbort = (): void => { cleanup(); reject(new AbortedError('aborted while waiting to write', { cause: signal?.reason })) }
-      if (signal?.aborted === true) {
-        onAbort()
-        return
-      }
-      this.stream.addEventListener('drain', onDrain)
-      this.stream.addEventListener('close', onClose)
-      signal?.addEventListener('abort', onAbort)
+      const onAbort = (): void => { reject(new AbortedError('aborted while waiting to write', { cause: signal.reason })) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      drain.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
     })
   }
 
@@ -125,10 +142,15 @@ export class FramedStream {
     this.stream.abort(err)
   }
 
+  private onDrain (): void {
+    this.lastDrainAt = performance.now()
+  }
+
   private onData (evt: { data: Uint8Array | Uint8ArrayList }): void {
     if (this.finished) {
       return
     }
+    this.lastReadAt = performance.now()
     try {
       this.decoder.push(evt.data)
       for (let msg = this.decoder.next(); msg !== undefined; msg = this.decoder.next()) {
@@ -165,6 +187,7 @@ export class FramedStream {
     }
     this.finished = true
     this.stream.removeEventListener('message', this.onData)
+    this.stream.removeEventListener('drain', this.onDrain)
     this.stream.removeEventListener('close', this.onStreamClose)
     this.stream.removeEventListener('end', this.onEnd)
     this.init.onClose(err)

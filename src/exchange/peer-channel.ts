@@ -10,8 +10,14 @@ import type { CID } from 'multiformats/cid'
  * binds first; the count only matters for small blocks such as intermediate DAG nodes.
  */
 export const DEFAULT_CHANNEL_MAX_IN_FLIGHT = 64
-/** Generous: a request can sit behind a full window of 1 MiB blocks on a slow link */
+/**
+ * A request times out after this long without progress: counted from when it was sent, or from
+ * the last bytes received on the channel if later, so a request queued behind a window of
+ * blocks on a slow but working link is not given up on.
+ */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+/** However busy the channel, a request older than this many timeouts is given up on */
+const HARD_TIMEOUT_FACTOR = 4
 /** Abandoned request ids remembered so their late replies can be told from unsolicited ones */
 const MAX_ABANDONED = 4096
 
@@ -43,7 +49,7 @@ export interface PeerChannelEvents {
 interface Pending {
   kind: 'want' | 'have'
   cid: CID
-  deadline: number
+  sentAt: number
   timeoutMs: number
   resolve: (value: any) => void
   reject: (err: Error) => void
@@ -145,7 +151,7 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
         kind,
         cid,
         timeoutMs,
-        deadline: Date.now() + timeoutMs,
+        sentAt: performance.now(),
         resolve,
         reject,
         cleanup: () => signal?.removeEventListener('abort', onAbort)
@@ -270,9 +276,11 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
   }
 
   private sweep (): void {
-    const now = Date.now()
+    const now = performance.now()
+    const lastRead = this.framed.lastReadAt
     for (const [id, p] of this.pending) {
-      if (p.deadline <= now) {
+      const idle = now - Math.max(p.sentAt, lastRead)
+      if (idle >= p.timeoutMs || now - p.sentAt >= p.timeoutMs * HARD_TIMEOUT_FACTOR) {
         this.settle(id)?.reject(new RequestTimeoutError(`${p.kind === 'want' ? 'WANT' : 'HAVE_QUERY'} ${p.cid.toString()} to ${this.peer.toString()}`, p.timeoutMs))
         this.abandon(id)
       }

@@ -2,6 +2,31 @@ import { ThroughputMeter } from './throughput.js'
 import type { PeerChannel } from './peer-channel.js'
 import type { PeerId } from '@libp2p/interface'
 
+/**
+ * A DONT_HAVE is remembered this long: a peer that is itself downloading (a swarm, a flash
+ * crowd) may have the block a moment later, so it is asked again after this.
+ */
+export const LACK_MEMORY_MS = 1_000
+
+/** Blocks a provider said it lacks, each forgotten after LACK_MEMORY_MS */
+export class LackSet {
+  private readonly until = new Map<string, number>()
+
+  add (key: string, now = Date.now()): void {
+    this.until.set(key, now + LACK_MEMORY_MS)
+  }
+
+  has (key: string, now = Date.now()): boolean {
+    const until = this.until.get(key)
+    if (until === undefined) return false
+    if (until <= now) {
+      this.until.delete(key)
+      return false
+    }
+    return true
+  }
+}
+
 /** First back-off after a BUSY when the server suggests none */
 export const INITIAL_BUSY_BACKOFF_MS = 50
 export const MAX_BUSY_BACKOFF_MS = 5_000
@@ -26,9 +51,11 @@ export class Provider {
   readonly outstanding = new Map<string, Outstanding>()
   bytesOut = 0
   readonly meter = new ThroughputMeter()
-  /** Blocks this provider said it does not have */
-  readonly lacks = new Set<string>()
+  /** Blocks this provider said it does not have (recently) */
+  readonly lacks = new LackSet()
   consecutiveDontHave = 0
+  /** Times it was rested after a run of DONT_HAVE; too many and it is dropped */
+  rests = 0
   timeouts = 0
   busyUntil = 0
   private backoffMs = INITIAL_BUSY_BACKOFF_MS
@@ -90,6 +117,7 @@ export class Provider {
     this.blocks++
     this.bytes += bytes
     this.consecutiveDontHave = 0
+    this.rests = 0
     this.timeouts = 0
     this.backoffMs = INITIAL_BUSY_BACKOFF_MS
     if (Number.isFinite(this.cap)) {

@@ -1,7 +1,8 @@
 import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
-import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_REQUEST_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
+import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_FRAME_LENGTH, MAX_REQUEST_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
 import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from './errors.js'
 import { FramedStream } from './framed-stream.js'
+import { blockKey } from '../content/block-key.js'
 import type { BlockStore } from '../content/block-store.js'
 import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -10,9 +11,26 @@ import type { CID } from 'multiformats/cid'
 export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
 /** Block bytes loaded for one peer and not yet taken by the transport; more get BUSY */
 export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
+/** Unsent reply bytes beyond which the server stops reading a stream's requests */
+const MAX_QUEUED_REPLY_BYTES = MAX_FRAME_LENGTH + 64 * 1024
+/**
+ * Crowd spreading ("super-seeding"): while at least SPREAD_MIN_PEERS peers are fetching from
+ * us, a block we already uploaded SPREAD_COPIES times in the last SPREAD_WINDOW_MS is answered
+ * with DONT_HAVE, so the crowd fetches it from the peers that already got it. Each block then
+ * leaves the publisher a bounded number of times however large the crowd; the window expiring
+ * guarantees nobody waits forever if the crowd cannot find each other.
+ */
+export const SPREAD_MIN_PEERS = 3
+export const SPREAD_COPIES = 2
+export const SPREAD_WINDOW_MS = 8_000
+/** A peer counts as part of the crowd while its last request is this recent */
+export const CROWD_WINDOW_MS = 3_000
 /** Suggested back-off sent with BUSY */
 export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
-/** A response that cannot be handed to the transport in this long means the peer stopped reading */
+/**
+ * Replies waiting to be written with no progress (no drain, nothing written) for this long mean
+ * the peer stopped reading: its stream is aborted. Progress, not age, so slow links survive.
+ */
 export const DEFAULT_SERVE_TIMEOUT_MS = 60_000
 /** Clients keep one stream per peer; a few more allow reconnects and parallel sessions */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
@@ -76,6 +94,8 @@ export interface ExchangeServerStats {
   blocksServed: number
   busyReplies: number
   dontHaveReplies: number
+  /** DONT_HAVE answers sent to spread a crowd over its own members (see SPREAD_*) */
+  spreadReplies: number
   /** Keyed by peer id string */
   peers: Map<string, PeerServeStats>
 }
@@ -99,6 +119,10 @@ interface ServedStream {
   controller: AbortController
   remoteEnded: boolean
   pausedForDrain: boolean
+  /** Replies waiting for the transport, and the last time one got through */
+  waitingWrites: number
+  lastWriteAt: number
+  watchdog?: ReturnType<typeof setInterval>
 }
 
 /**
@@ -116,7 +140,11 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly maxInboundStreams: number
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new Map<string, PeerServeStats>()
-  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0 }
+  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0 }
+  /** peer id → time of its last WANT, to tell when a crowd is fetching from us */
+  private readonly recentRequesters = new Map<string, number>()
+  /** block multihash → uploads within the current spread window */
+  private readonly recentUploads = new Map<string, { count: number, since: number }>()
   private started = false
 
   constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
@@ -185,6 +213,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       controller: new AbortController(),
       remoteEnded: false,
       pausedForDrain: false,
+      waitingWrites: 0,
+      lastWriteAt: 0,
       framed: undefined as unknown as FramedStream
     }
     // every request in progress on the stream listens on this signal
@@ -198,6 +228,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       },
       onClose: () => {
         served.controller.abort()
+        clearInterval(served.watchdog)
         this.streams.delete(served)
       }
     })
@@ -238,8 +269,10 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       default:
         throw new ProtocolViolationError(`a client may not send ${msg.type}`)
     }
-    // stop reading while the peer is not taking our replies, so BUSY/DONT_HAVE cannot pile up
-    if (s.framed.congested && !s.pausedForDrain && !s.framed.closed) {
+    // Stop reading while replies pile up unsent (a peer asking without reading), so BUSY and
+    // DONT_HAVE cannot grow the send buffer without bound. Blocks wait for drain before being
+    // queued, so in normal streaming the buffer holds about one block and reading continues.
+    if (!s.pausedForDrain && s.framed.congested && s.framed.stream.writeBufferLength > MAX_QUEUED_REPLY_BYTES && !s.framed.closed) {
       s.pausedForDrain = true
       s.framed.pause()
       s.framed.drained().then(() => {
@@ -258,12 +291,42 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
   }
 
+  /** True when this block should come from the crowd rather than from us (see SPREAD_*) */
+  private shouldSpread (peer: string, key: string, now: number): boolean {
+    this.recentRequesters.set(peer, now)
+    if (this.recentRequesters.size > 4096) {
+      for (const [id, at] of this.recentRequesters) if (now - at > CROWD_WINDOW_MS) this.recentRequesters.delete(id)
+    }
+    let crowd = 0
+    for (const at of this.recentRequesters.values()) {
+      if (now - at <= CROWD_WINDOW_MS && ++crowd >= SPREAD_MIN_PEERS) break
+    }
+    if (crowd < SPREAD_MIN_PEERS) return false
+    const uploads = this.recentUploads.get(key)
+    return uploads !== undefined && now - uploads.since <= SPREAD_WINDOW_MS && uploads.count >= SPREAD_COPIES
+  }
+
+  private countUpload (key: string, now: number): void {
+    const uploads = this.recentUploads.get(key)
+    if (uploads === undefined || now - uploads.since > SPREAD_WINDOW_MS) {
+      if (this.recentUploads.size > 65_536) this.recentUploads.clear()
+      this.recentUploads.set(key, { count: 1, since: now })
+    } else {
+      uploads.count++
+    }
+  }
+
   private async serveWant (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }): Promise<void> {
     const signal = s.controller.signal
     let reserved = 0
-    const timer = setTimeout(() => {
-      s.framed.abort(new RequestTimeoutError(`serving ${cid.toString()} to ${s.peer.toString()}`, this.serveTimeoutMs))
-    }, this.serveTimeoutMs)
+    const key = blockKey(cid)
+    if (this.shouldSpread(s.peer.toString(), key, Date.now())) {
+      s.framed.sendNow({ type: 'dont-have', id })
+      s.stats.dontHaveReplies++
+      this.totals.dontHaveReplies++
+      this.totals.spreadReplies++
+      return
+    }
     try {
       let bytes: Uint8Array
       try {
@@ -296,7 +359,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
-      await s.framed.write({ type: 'block', id, bytes }, { signal })
+      await this.watchedWrite(s, { type: 'block', id, bytes })
+      this.countUpload(key, Date.now())
       s.stats.bytesServed += bytes.byteLength
       s.stats.blocksServed++
       this.totals.bytesServed += bytes.byteLength
@@ -305,8 +369,31 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
-      clearTimeout(timer)
       s.stats.bytesInFlight -= reserved
+    }
+  }
+
+  private async watchedWrite (s: ServedStream, msg: Message): Promise<void> {
+    if (s.waitingWrites++ === 0) {
+      s.lastWriteAt = performance.now()
+      const every = Math.max(50, Math.min(1000, this.serveTimeoutMs / 4))
+      s.watchdog = setInterval(() => {
+        const progress = Math.max(s.lastWriteAt, s.framed.lastDrainAt)
+        if (performance.now() - progress >= this.serveTimeoutMs) {
+          s.framed.abort(new RequestTimeoutError(`writing to ${s.peer.toString()}`, this.serveTimeoutMs))
+        }
+      }, every)
+      s.watchdog.unref?.()
+    }
+    try {
+      // no signal: the stream closing already rejects a pending drain wait
+      await s.framed.write(msg)
+      s.lastWriteAt = performance.now()
+    } finally {
+      if (--s.waitingWrites === 0) {
+        clearInterval(s.watchdog)
+        s.watchdog = undefined
+      }
     }
   }
 
@@ -323,7 +410,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         answer = { has: has ? (root.code === RAW_CODEC ? 'full' : 'partial') : 'none' }
       }
       if (!s.framed.closed) {
-        await s.framed.write({ type: 'have-reply', id, has: answer.has, count: answer.count }, { signal })
+        await this.watchedWrite(s, { type: 'have-reply', id, has: answer.has, count: answer.count })
       }
     } catch {
       if (!s.framed.closed && !signal.aborted) {

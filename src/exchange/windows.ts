@@ -5,6 +5,11 @@ export interface WindowLimits {
   max: number
   /** Nor less than this, however slow it measured */
   min: number
+  /**
+   * Nor more than it delivers in this long: keeps a slow link's queue short enough that the
+   * last request in the window is answered well within the request timeout
+   */
+  queueTimeMs: number
 }
 
 /**
@@ -18,8 +23,10 @@ export function shareWindow (rates: Array<number | undefined>, limits: WindowLim
   const guess = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 1
   const effective = rates.map(r => r !== undefined && r > 0 ? r : guess)
   const sum = effective.reduce((a, b) => a + b, 0)
-  return effective.map(r => {
+  return effective.map((r, i) => {
     const share = sum > 0 ? limits.total * r / sum : limits.total / rates.length
-    return Math.max(min, Math.min(limits.max, share))
+    const measured = rates[i]
+    const drainable = measured !== undefined && measured > 0 ? measured * limits.queueTimeMs / 1000 : limits.max
+    return Math.max(min, Math.min(limits.max, share, drainable))
   })
 }

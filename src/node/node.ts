@@ -19,6 +19,10 @@ import type { AddEvent } from '../sharing/events.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
+/** Discovery lookups that find nobody new, and rejoin attempts, back off up to this many rounds */
+export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
+/** Below this many connections a newly discovered peer (mDNS, DHT answer) is dialled at once */
+export const DIAL_DISCOVERED_BELOW_CONNECTIONS = 8
 
 export interface CreateNodeOptions {
   /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
@@ -77,6 +81,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   private startedAt = 0
   private lastRoundAnswered = 0
   private stopController?: AbortController
+  private maintaining = false
+  private joinInProgress = false
+  private discoveryBackoff = 1
+  private nextDiscoveryAt = 0
+  private rejoinBackoff = 0
+  private nextRejoinAt = 0
   private joinDone?: Promise<void>
 
   constructor (repo: Repo, config: KizunaConfig) {
@@ -170,9 +180,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.liveness.onRound(result => {
       this.lastRoundAnswered = result.answered
       this.emit('liveness:round', result)
-      if (this.view.size < DISCOVERY_TARGET_VIEW_SIZE && this.libp2p.getConnections().length > 0) {
-        void this.joiner?.discoverMore(this.stopController?.signal).catch(() => {})
-      }
+      void this.maintainMembership().catch(() => {})
     })
     this.liveness.start()
 
@@ -183,12 +191,45 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.joinDone = this.runJoin(this.stopController.signal)
   }
 
+  /**
+   * Between liveness rounds: a node left with no connection (its bootstrap dial failed, or
+   * everyone it knew went away) joins again; a small view grows by random lookups, backing
+   * off while lookups bring nobody new, so an idle swarm stays cheap.
+   */
+  private async maintainMembership (): Promise<void> {
+    const signal = this.stopController?.signal
+    if (signal == null || signal.aborted || this.joiner == null || this.maintaining) return
+    this.maintaining = true
+    try {
+      if (this.libp2p.getConnections().length === 0) {
+        if (Date.now() >= this.nextRejoinAt) {
+          this.rejoinBackoff = Math.min(MAX_MAINTENANCE_BACKOFF_ROUNDS, Math.max(1, this.rejoinBackoff * 2))
+          this.nextRejoinAt = Date.now() + this.rejoinBackoff * livenessTiming(this.config).refreshInterval
+          await this.runJoin(signal)
+        }
+        return
+      }
+      this.rejoinBackoff = 0
+      this.nextRejoinAt = 0
+      if (this.view.size >= DISCOVERY_TARGET_VIEW_SIZE || Date.now() < this.nextDiscoveryAt) return
+      const before = this.view.size
+      await this.joiner.discoverMore(signal)
+      const grew = this.view.size > before
+      this.discoveryBackoff = grew ? 1 : Math.min(MAX_MAINTENANCE_BACKOFF_ROUNDS, this.discoveryBackoff * 2)
+      this.nextDiscoveryAt = Date.now() + this.discoveryBackoff * livenessTiming(this.config).refreshInterval
+    } finally {
+      this.maintaining = false
+    }
+  }
+
   /** Resolves when the initial join (dials + table-filling lookups) has finished */
   async joined (): Promise<void> {
     await this.joinDone
   }
 
   private async runJoin (signal: AbortSignal): Promise<void> {
+    if (this.joinInProgress) return
+    this.joinInProgress = true
     try {
       for await (const event of this.joiner!.join({ signal })) {
         this.emit('join', event)
@@ -198,6 +239,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       if (!signal.aborted) {
         this.emit('log', `join failed: ${(err as Error).message}`)
       }
+    } finally {
+      this.joinInProgress = false
     }
   }
 
@@ -225,7 +268,13 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       if (id.equals(libp2p.peerId) || this.recentlyEvicted(id)) {
         return
       }
-      this.learn(id, multiaddrs.map(ma => ma.toString()), 'dht')
+      const isNew = !this.view.has(id)
+      this.learn(id, multiaddrs.map(ma => ma.toString()), 'discovery')
+      // a node with few connections (a LAN peer found by mDNS, an early joiner) joins through
+      // whoever it hears of, instead of waiting for the next liveness round
+      if (isNew && multiaddrs.length > 0 && libp2p.getConnections().length < DIAL_DISCOVERED_BELOW_CONNECTIONS) {
+        void libp2p.dial(id, { signal: AbortSignal.timeout(this.config.dialTimeout * 1000) }).catch(() => {})
+      }
     })
     libp2p.addEventListener('peer:identify', (evt) => {
       const { peerId, listenAddrs, protocols } = evt.detail

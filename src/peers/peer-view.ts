@@ -16,7 +16,8 @@ export interface PeerRecord {
   source: PeerSource
 }
 
-export type PeerSource = 'bootstrap' | 'dht' | 'identify' | 'inbound' | 'mdns' | 'peerstore' | 'manual'
+/** 'discovery' covers DHT answers, mDNS and bootstrap announcements (libp2p merges them) */
+export type PeerSource = 'bootstrap' | 'discovery' | 'identify' | 'inbound' | 'peerstore' | 'manual'
 
 /**
  * The node's view of the network: every peer it knows, with liveness facts. It is separate

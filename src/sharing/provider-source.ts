@@ -9,6 +9,11 @@ import type { PenaltyBox } from './penalties.js'
 export const DEFAULT_DHT_ROUNDS = 4
 /** Pause between DHT provider query rounds */
 export const DHT_ROUND_PAUSE_MS = 3_000
+/**
+ * While a download runs, connected peers that did not have the content are asked again this
+ * often: in a crowd they are downloading it too, and soon hold blocks to trade
+ */
+export const CONNECTED_REQUERY_MS = 2_000
 /** A HAVE query to one connected peer may take this long */
 export const HAVE_QUERY_TIMEOUT_MS = 5_000
 
@@ -32,7 +37,7 @@ export interface ProviderSourceComponents {
  * connected peer, and the DHT — yielding each new one as soon as it is known, so a download
  * starts on the first answer and keeps gaining providers as the others come in.
  */
-export async function * findProviders (root: CID, components: ProviderSourceComponents, options: { hints?: string[], signal: AbortSignal, dhtRounds?: number, askConnected?: boolean }): AsyncGenerator<FoundProvider> {
+export async function * findProviders (root: CID, components: ProviderSourceComponents, options: { hints?: string[], signal: AbortSignal, dhtRounds?: number, askConnected?: boolean, requeryConnected?: boolean }): AsyncGenerator<FoundProvider> {
   const { libp2p, client, penalties } = components
   const seen = new Set<string>([libp2p.peerId.toString()])
   const queue: FoundProvider[] = []
@@ -59,12 +64,31 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
     })
   }
 
-  for (const connection of options.askConnected === false ? [] : libp2p.getConnections()) {
-    const peerId = connection.remotePeer
+  const asking = new Set<string>()
+  const askConnected = (): void => {
+    for (const connection of libp2p.getConnections()) {
+      const peerId = connection.remotePeer
+      const id = peerId.toString()
+      if (seen.has(id) || asking.has(id)) continue
+      asking.add(id)
+      task(async () => {
+        try {
+          const signal = AbortSignal.any([options.signal, AbortSignal.timeout(HAVE_QUERY_TIMEOUT_MS)])
+          const answer = await client.queryHave(peerId, root, { signal })
+          if (answer.has !== 'none') offer({ peerId, origin: 'connected', has: answer.has })
+        } finally {
+          asking.delete(id)
+        }
+      })
+    }
+  }
+  if (options.askConnected !== false) askConnected()
+  if (options.askConnected !== false && options.requeryConnected === true) {
     task(async () => {
-      const signal = AbortSignal.any([options.signal, AbortSignal.timeout(HAVE_QUERY_TIMEOUT_MS)])
-      const answer = await client.queryHave(peerId, root, { signal })
-      if (answer.has !== 'none') offer({ peerId, origin: 'connected', has: answer.has })
+      while (!options.signal.aborted) {
+        await abortableSleep(CONNECTED_REQUERY_MS, options.signal)
+        askConnected()
+      }
     })
   }
 

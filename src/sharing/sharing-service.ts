@@ -149,12 +149,13 @@ export class SharingService {
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
-      for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal })) {
+      for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, requeryConnected: true })) {
         origins.set(found.peerId.toString(), found.origin)
         yield found.peerId
       }
     })(this)
     let totalBytes: number | undefined
+    let announced = false
     try {
       for await (const event of fetchDag(root, {
         blockStore: this.components.blockStore,
@@ -167,6 +168,11 @@ export class SharingService {
         const mapped = this.mapFetchEvent(event, origins)
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
+          // a partial holder serves what it has: announce as soon as there is something to serve
+          if (!announced && request.announce !== false) {
+            announced = true
+            void this.announce(root, request.signal)
+          }
           if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
         }
         if (mapped != null) {
@@ -182,7 +188,7 @@ export class SharingService {
     const kind = request.kind ?? 'cached'
     await this.components.content.record(root, { kind, signal: request.signal })
     this.onStored?.(root, kind)
-    if (request.announce !== false) {
+    if (request.announce !== false && !announced) {
       void this.announce(root, request.signal)
     }
   }

@@ -53,6 +53,7 @@ export class Testnet {
   readonly members: TestnetMember[] = []
   private readonly options: Required<Pick<TestnetOptions, 'bootstrap' | 'startConcurrency'>> & TestnetOptions
   private readonly tempDirs: string[] = []
+  private readonly pending = new Set<Promise<unknown>>()
   private stopped = false
 
   private constructor (options: TestnetOptions) {
@@ -68,7 +69,9 @@ export class Testnet {
       let remaining = options.size - 1
       while (remaining > 0) {
         const batch = Math.min(remaining, testnet.options.startConcurrency)
-        await Promise.all(Array.from({ length: batch }, async () => testnet.add()))
+        const results = await Promise.allSettled(Array.from({ length: batch }, async () => testnet.add()))
+        const failed = results.find(r => r.status === 'rejected')
+        if (failed != null) throw (failed as PromiseRejectedResult).reason
         remaining -= batch
       }
     } catch (err) {
@@ -87,6 +90,18 @@ export class Testnet {
 
   /** Starts one more node bootstrapped from one running member (or from `bootstrap` if given) */
   async add (options: { bootstrap?: string[], repo?: string, extraArgs?: string[] } = {}): Promise<TestnetMember> {
+    // stop() waits for starts in progress, so no daemon outlives the testnet
+    const starting = this.startMember(options)
+    this.pending.add(starting)
+    try {
+      return await starting
+    } finally {
+      this.pending.delete(starting)
+    }
+  }
+
+  private async startMember (options: { bootstrap?: string[], repo?: string, extraArgs?: string[] }): Promise<TestnetMember> {
+    if (this.stopped) throw new Error('testnet is stopped')
     const index = this.members.length
     const bootstrap = options.bootstrap ?? this.pickBootstrap()
     // claim the index before any await: concurrent adds must not share one
@@ -139,6 +154,7 @@ export class Testnet {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await Promise.allSettled([...this.pending])
     await Promise.all(this.members.map(async member => { await this.stopMember(member).catch(() => {}) }))
     await Promise.all(this.tempDirs.map(async dir => { await rm(dir, { recursive: true, force: true }) }))
   }

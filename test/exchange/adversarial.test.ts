@@ -145,7 +145,7 @@ const spread: Partial<FetchOptions> = {
 }
 
 describe('exchange against misbehaving peers', () => {
-  it('drops and penalises a provider sending corrupt blocks, completes from an honest one', async () => {
+  it.each([true, false])('drops and penalises a provider sending corrupt blocks, completes from an honest one (verifyBeforePut %s)', async (verifyBeforePut) => {
     const content = await makeContent(6 * 1024 * 1024)
     const liar = await provider(corrupting(content.store))
     const honest = await provider(content.store)
@@ -159,6 +159,7 @@ describe('exchange against misbehaving peers', () => {
       blockStore: store,
       providers: order.providers,
       client: b.client,
+      verifyBeforePut,
       onPenalty: (peer, reason) => { penalties.push([peer, reason]) }
     }), order.onEvent)
 
@@ -259,6 +260,22 @@ describe('exchange against misbehaving peers', () => {
     expect(events[events.length - 1].type).toBe('fetch:done')
     expect(await fileSha(store, content.root)).toBe(content.sha)
     expect(b.client.openChannel(a.node.peerId)).toBe(goodChannel)
+  })
+
+  it('aborts the stream of a peer that stops reading its replies', async () => {
+    const content = await makeContent(2 * 1024 * 1024)
+    const a = await provider(content.store, { serveTimeoutMs: 300 })
+    const b = await fetcher([a.node])
+    const leaves = content.blocks.filter(c => c.code === raw.code)
+    const stream = await b.node.dialProtocol(a.node.peerId, EXCHANGE_PROTOCOL)
+    // never read: the transport window fills and the server's writes stop making progress
+    stream.pause()
+    leaves.forEach((cid, i) => stream.send(encodeMessage({ type: 'want', id: i + 1, cid })))
+    await streamClosed(stream)
+    expect(a.server.stats().blocksServed).toBeLessThan(leaves.length)
+    // and the server is fine for everyone else
+    const events = await collect(fetchDag(content.root, { blockStore: new InMemoryBlockStore(), providers: [a.node.peerId], client: b.client }))
+    expect(events[events.length - 1].type).toBe('fetch:done')
   })
 
   it('server limits answer BUSY; the client backs off and still completes', async () => {

@@ -72,6 +72,20 @@ function delayed (store: BlockStore, ms: number): BlockStore {
   }
 }
 
+/** A store that serves one read at a time, `ms` each: a slow disk behind a working link */
+function serialised (store: BlockStore, ms: number): BlockStore {
+  let tail = Promise.resolve()
+  return {
+    ...delayed(store, 0),
+    get: async (cid, o) => {
+      const turn = tail.then(async () => new Promise<void>(resolve => setTimeout(resolve, ms)))
+      tail = turn
+      await turn
+      return store.get(cid, o)
+    }
+  }
+}
+
 const nodes: Libp2p[] = []
 const services: Array<{ stop: () => Promise<void> }> = []
 
@@ -229,6 +243,19 @@ describe('fetchDag over real libp2p loopback', () => {
     // the slow provider's outstanding blocks were re-requested from the fast one in endgame
     expect(done(events).durationMs).toBeLessThan(slowDelayMs * 0.8)
     expect(fast.server.stats().blocksServed).toBe(content.blocks.length)
+  })
+
+  it('does not time out requests queued behind others while replies keep coming', async () => {
+    const content = await makeContent(4 * 1024 * 1024)
+    const a = await provider(serialised(content.store, 60))
+    const b = await fetcher([a.node])
+    const store = new InMemoryBlockStore()
+
+    // ~17 blocks requested at once, answered one per 60 ms: the last waits ~1 s, 3x the timeout
+    const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client, requestTimeoutMs: 300, maxTimeoutsPerPeer: 1 }))
+
+    expect(events.filter(e => e.type === 'fetch:provider-dropped')).toEqual([])
+    expect(await fileSha(store, content.root)).toBe(content.sha)
   })
 
   it('resumes: blocks already stored are walked locally and never requested', async () => {

@@ -112,7 +112,7 @@ describe('Provider', () => {
 
 describe('shareWindow', () => {
   const MiB = 1024 * 1024
-  const limits = { total: 32 * MiB, max: 16 * MiB, min: 2 * MiB }
+  const limits = { total: 32 * MiB, max: 16 * MiB, min: 2 * MiB, queueTimeMs: 4000 }
 
   it('gives one provider the per-peer maximum', () => {
     expect(shareWindow([undefined], limits)).toEqual([16 * MiB])
@@ -126,6 +126,12 @@ describe('shareWindow', () => {
     const [a, b, c] = shareWindow([30e6, 60e6, 1e6], limits)
     expect(b).toBeGreaterThan(a)
     expect(c).toBe(2 * MiB)
+  })
+
+  it('keeps a slow link to what it drains in the queue time', () => {
+    // 1 MB/s alone: 4 s worth, not the 16 MiB a fast link would get
+    expect(shareWindow([1e6], limits)).toEqual([4e6])
+    expect(shareWindow([100e3], limits)).toEqual([2 * MiB])
   })
 
   it('treats a newcomer as average', () => {

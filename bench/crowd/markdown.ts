@@ -1,0 +1,81 @@
+import { describeMachine, type MachineInfo } from '../lib/machine.js'
+import type { CrowdParams, ModeResult } from '../crowd.js'
+
+interface CrowdReport {
+  date: string
+  machine: MachineInfo
+  params: CrowdParams
+  targets: { publisherUploadOverFile: number, allDoneOverLone: number }
+  load: { backgroundCoresBefore: number, loadAvg1Before: number, loadAvg1After: number }
+  totalSeconds: number
+  modes: ModeResult[]
+}
+
+const s = (ms: number | null): string => ms == null ? '–' : (ms / 1000).toFixed(1)
+const verdict = (value: number | null, target: number): string => value == null ? '–' : `${value}× ${value <= target ? '(met)' : '(**missed**)'}`
+
+function replicaLine (samples: Array<[number, number]>): string {
+  if (samples.length === 0) return 'no poll answered'
+  // only the changes, so a long flat run reads as one entry
+  const changes = samples.filter((sample, i) => i === 0 || sample[1] !== samples[i - 1][1])
+  return changes.map(([t, n]) => `${t} s: ${n}`).join(' → ') + ` (${samples.length} polls, last at ${samples[samples.length - 1][0]} s)`
+}
+
+/** The `## crowd` section of docs/benchmarks.md */
+export function renderCrowdMarkdown (report: CrowdReport): string {
+  const p = report.params
+  const rows = report.modes.map(m => {
+    const c = m.crowd
+    const failed = c.downloads.filter(d => !d.ok).length
+    return `| ${m.mode} | ${m.lone.ok ? s(m.lone.wallMs) : `failed: ${m.lone.error ?? '?'}`} | ${c.allDone ? s(c.allDoneMs) : `${failed} of ${c.downloads.length} failed`} | ${s(c.medianWallMs)} | ${verdict(c.allDoneOverLone, report.targets.allDoneOverLone)} | ${verdict(c.publisherUploadOverFile, report.targets.publisherUploadOverFile)} | ${c.servedByPeersOverFile}× | ${c.swarmUploadOverDelivered} | ${c.backgroundCores} |`
+  })
+  const details = report.modes.map(m => {
+    const c = m.crowd
+    const errors = c.downloads.filter(d => !d.ok).map(d => `n${d.index}: ${d.error ?? '?'}`)
+    const stats = c.publisherStats
+    return `- **replication ${m.mode}**: ${m.nodes} daemons started in ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}; ` +
+      `routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later. Replicas (publisher's \`GET /replicas\`, t from the crowd's start): ${replicaLine(c.replicasOverTime)}. ` +
+      (stats != null ? `Publisher's \`/stats\` after the crowd: ${stats.ratePerMinute.toFixed(1)} requests/min, ${stats.totalRequests.toFixed(1)} in total. ` : '') +
+      `Providers per download: median ${median(c.downloads.map(d => d.providers))}.` +
+      (errors.length > 0 ? ` Failures: ${errors.join('; ')}.` : '')
+  })
+  return `
+Run: \`npm run bench -- crowd\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}.
+The run took ${report.totalSeconds} s. Flags used: \`--downloaders ${p.downloaders} --size-mib ${p.sizeMiB} --poll-ms ${p.pollMs} --get-timeout ${p.getTimeoutSeconds} --batch ${p.batch} --modes ${p.modes.join(',')}\`.
+
+${p.downloaders} downloaders and 1 publisher, each a \`kizuna daemon\` process on 127.0.0.1 with the testnet
+config (replicas 1, a replication round every 2 s, other fields default), on a fresh swarm per mode.
+The publisher adds a ${p.sizeMiB} MiB random file; first one downloader fetches another file of the same size
+alone (the **lone** time), then all ${p.downloaders} send \`POST /get\` for the crowd's file at the same moment.
+"Replication off" is \`kizuna daemon --no-replication\` on every node: no demand tracking, no offers.
+
+| replication | lone download (s) | all ${p.downloaders} done (s) | median download (s) | all done ÷ lone (target ≤ ${report.targets.allDoneOverLone}) | publisher upload ÷ file (target ≤ ${report.targets.publisherUploadOverFile}) | served by peers ÷ file | swarm upload ÷ delivered | other load (CPUs) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+
+${details.join('\n')}
+
+Definitions:
+- **download time**: from sending \`POST /get\` (with an output path) until its \`get:done\` event, so it includes
+  finding providers and writing the file out; every output's sha256 was checked against the source.
+- **all done**: from the moment all requests were sent until the last \`get:done\`.
+- **publisher upload**: growth of the publisher's \`/status\` \`uploadedBytes\` over the crowd phase, ÷ file size.
+- **served by peers**: bytes the downloaders' \`get:done\` \`providers\` credit to anyone but the publisher, ÷ file size.
+- **swarm upload ÷ delivered**: growth of \`uploadedBytes\` summed over all nodes ÷ (downloaders × file size);
+  above 1 means bytes were sent that no download used (duplicates, blocks a cancelled request still carried, replica probes).
+- **replicas over time**: \`GET /replicas/:cid\` on the publisher about every ${p.pollMs / 1000} s during the crowd; each poll is a
+  DHT search plus a holder query and a one-block probe per holder, so polls can take longer than the interval.
+  Downloaders that finished keep a cached copy and count as holders in both modes.
+
+Caveats: all ${p.downloaders + 1} daemons, their noise encryption and the benchmark share ${report.machine.cpus.count} CPUs, so the
+crowd is CPU-bound, not network-bound: the ratio to a lone download says how well the swarm shares work under that limit.
+Machine load: other processes kept ${report.load.backgroundCoresBefore} CPUs busy just before the run; the "other load" column is the average
+during each crowd phase (from /proc/stat minus the benchmark and its daemons). 1-minute load average ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after.
+`
+}
+
+function median (values: number[]): number | string {
+  if (values.length === 0) return '–'
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}

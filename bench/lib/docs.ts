@@ -1,0 +1,50 @@
+import { readFile, writeFile, mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { packageRoot } from '../../src/util/package-root.js'
+
+export const BENCHMARKS_DOC = join(packageRoot(), 'docs', 'benchmarks.md')
+
+const HEADER = `# Benchmarks
+
+Measured numbers for Kizuna on real \`kizuna daemon\` processes on 127.0.0.1. Every section
+below is written by its benchmark; re-running one replaces only its own section.
+
+## How to run
+
+\`\`\`sh
+npm run bench -- <name> [flags]              # e.g. npm run bench -- join
+npm run -s bench -- join > join.json         # -s: only the JSON result on stdout
+\`\`\`
+
+Each benchmark prints one JSON object on stdout (progress goes to stderr) and rewrites its
+section of this file; pass \`--no-docs\` to leave this file alone. Benchmarks start their own
+local swarm in temp dirs and remove it afterwards, also on Ctrl-C. They need Linux (\`/proc\`)
+and an otherwise idle machine: the daemons share its CPUs with each other and the benchmark.
+`
+
+/**
+ * Replaces the \`## <name>\` section (up to the next \`## \` heading) of docs/benchmarks.md,
+ * appending it when absent and creating the file with its header when missing.
+ */
+export async function writeSection (name: string, body: string, file = BENCHMARKS_DOC): Promise<void> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    text = HEADER
+  }
+  const section = `## ${name}\n\n${body.trim()}\n`
+  const lines = text.split('\n')
+  const start = lines.findIndex(line => line.trim() === `## ${name}`)
+  if (start === -1) {
+    text = `${text.trimEnd()}\n\n${section}`
+  } else {
+    const next = lines.findIndex((line, i) => i > start && line.startsWith('## '))
+    const before = lines.slice(0, start).join('\n').trimEnd()
+    const after = next === -1 ? '' : `\n${lines.slice(next).join('\n')}`
+    text = `${before}\n\n${section}${after}`
+  }
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, text.trimEnd() + '\n')
+}

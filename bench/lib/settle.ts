@@ -1,0 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TestnetMember } from '../../src/testnet/testnet.js'
+import { status } from './content.js'
+
+/**
+ * Waits until every member's routing table holds at least `min` peers (or the deadline), so a
+ * transfer benchmark measures transfers rather than a swarm still finding itself. Returns the
+ * smallest table seen last, for the report.
+ */
+export async function waitForTables (members: TestnetMember[], min: number, options: { timeoutMs: number, signal: AbortSignal, intervalMs?: number }): Promise<{ ms: number, smallest: number }> {
+  const started = Date.now()
+  let smallest = 0
+  while (!options.signal.aborted) {
+    const sizes = await Promise.all(members.map(async m => (await status(m, options.signal).catch(() => undefined))?.routingTableSize ?? 0))
+    smallest = Math.min(...sizes)
+    if (smallest >= min || Date.now() - started > options.timeoutMs) break
+    await sleep(options.intervalMs ?? 1_000, undefined, { signal: options.signal })
+  }
+  options.signal.throwIfAborted()
+  return { ms: Date.now() - started, smallest }
+}
