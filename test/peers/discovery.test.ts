@@ -16,7 +16,7 @@ describe('discovery in a 20-node swarm where each node knows one bootstrap peer'
 
   it('every node ends up knowing at least 10 peers', async () => {
     await waitFor(() => testnet.members.every(m => m.node!.view.size >= 10), {
-      timeoutMs: 60_000,
+      timeoutMs: 90_000,
       message: 'every view ≥ 10'
     }).catch(err => {
       throw new Error(`${(err as Error).message}; view sizes: ${testnet.members.map(m => m.node!.view.size).join(',')}`)

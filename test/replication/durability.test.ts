@@ -37,7 +37,7 @@ describe('replica floor: content outlives its publisher and a third of the swarm
     const holders = await waitFor(async () => {
       const list = await cliJson(publisher, 'replicas', added.cid) as Array<{ peerId: string, kind: string }>
       return list.length >= FLOOR ? list : undefined
-    }, { timeoutMs: 90_000, intervalMs: 1000, message: `${FLOOR} live holders` })
+    }, { timeoutMs: 150_000, intervalMs: 1000, message: `${FLOOR} live holders` })
     expect(holders.filter(h => h.kind === 'pinned').map(h => h.peerId)).toEqual([publisher.peerId])
     expect(holders.filter(h => h.kind === 'cached').length).toBeGreaterThanOrEqual(FLOOR - 1)
 
@@ -55,7 +55,7 @@ describe('replica floor: content outlives its publisher and a third of the swarm
       const list = await cliJson(survivors[0], 'replicas', added.cid) as Array<{ peerId: string }>
       const live = list.filter(h => !dead.has(h.peerId))
       return live.length >= FLOOR ? live : undefined
-    }, { timeoutMs: 120_000, intervalMs: 1000, message: 'the floor to be restored among survivors' })
+    }, { timeoutMs: 150_000, intervalMs: 1000, message: 'the floor to be restored among survivors' })
     expect(restored.length).toBeGreaterThanOrEqual(FLOOR)
-  }, 300_000)
+  }, 420_000)
 })
