@@ -22,6 +22,7 @@ describe('discovery in a 20-node swarm where each node knows one bootstrap peer'
       throw new Error(`${(err as Error).message}; view sizes: ${testnet.members.map(m => m.node!.view.size).join(',')}`)
     })
     const sizes = testnet.members.map(m => m.node!.view.size)
+    console.log(`20-node one-bootstrap swarm, peers known per node: min ${Math.min(...sizes)}, max ${Math.max(...sizes)}, all: ${sizes.join(',')}`)
     expect(Math.min(...sizes)).toBeGreaterThanOrEqual(10)
     for (const member of testnet.members) {
       // the routing table is filled too, not only the view
