@@ -4,6 +4,14 @@ export interface BlockStoreOptions {
   signal?: AbortSignal
 }
 
+export interface PutOptions extends BlockStoreOptions {
+  /**
+   * The caller has just hashed these bytes against the CID itself (the exchange does, to
+   * know whom to penalise): skip the second hash. Anyone else leaves this unset.
+   */
+  verified?: boolean
+}
+
 /**
  * The narrow block storage every Kizuna component codes against (import, exchange, replication).
  * Implementations must verify on `put` that the bytes hash to the CID, and must make a block
@@ -17,7 +25,7 @@ export interface BlockStore {
   /** Throws a KizunaError with code ERR_BLOCK_NOT_FOUND when absent */
   get(cid: CID, options?: BlockStoreOptions): Promise<Uint8Array>
   /** Throws a KizunaError with code ERR_BLOCK_HASH_MISMATCH when bytes do not match the CID */
-  put(cid: CID, bytes: Uint8Array, options?: BlockStoreOptions): Promise<void>
+  put(cid: CID, bytes: Uint8Array, options?: PutOptions): Promise<void>
   delete(cid: CID, options?: BlockStoreOptions): Promise<void>
   /** Size in bytes of a stored block, or undefined when absent */
   size(cid: CID, options?: BlockStoreOptions): Promise<number | undefined>

@@ -7,7 +7,7 @@ import { KizunaError } from '../errors.js'
 import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
-import type { BlockStoreOptions } from './block-store.js'
+import type { BlockStoreOptions, PutOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -100,10 +100,10 @@ export class FsBlockStore implements ListableBlockStore {
     return bytes
   }
 
-  async put (cid: CID, bytes: Uint8Array, options?: BlockStoreOptions): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array, options?: PutOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     // Before anything touches the disk: a wrong block must leave no trace, not even a temp file.
-    verifyBlock(cid, bytes)
+    if (options?.verified !== true) verifyBlock(cid, bytes)
 
     const key = blockKey(cid)
     const pending = this.writes.get(key)

@@ -31,13 +31,14 @@ export class InMemoryBlockStore implements ListableBlockStore {
     }
     // Copies both ways so a caller mutating a buffer (e.g. a test flipping bits) cannot corrupt
     // the store behind verifyBlock's back.
-    return entry.bytes.slice()
+    // Uint8Array.from copies: Buffer.slice would hand out a view of the stored block
+    return Uint8Array.from(entry.bytes)
   }
 
   async put (cid: CID, bytes: Uint8Array, options?: BlockStoreOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     verifyBlock(cid, bytes)
-    this.blocks.set(blockKey(cid), { multihash: cid.multihash.bytes, bytes: bytes.slice() })
+    this.blocks.set(blockKey(cid), { multihash: cid.multihash.bytes, bytes: Uint8Array.from(bytes) })
   }
 
   async delete (cid: CID, options?: BlockStoreOptions): Promise<void> {

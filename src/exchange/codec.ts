@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { MAX_BLOCK_SIZE } from '../content/verify.js'
 import { KizunaError } from '../errors.js'
 import { FrameTooLargeError, MalformedFrameError } from './errors.js'
 
@@ -17,8 +18,8 @@ import { FrameTooLargeError, MalformedFrameError } from './errors.js'
  */
 export const EXCHANGE_PROTOCOL = '/kizuna/exchange/1.0.0'
 
-/** Largest block the exchange carries; the importer's 1 MiB chunks fit with room to spare */
-export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
+/** Largest block the exchange carries: the same bound content/verify.ts enforces on every block */
+export { MAX_BLOCK_SIZE }
 /** Type byte + request id varint, rounded up generously */
 export const MAX_FRAME_OVERHEAD = 32
 export const MAX_FRAME_LENGTH = MAX_BLOCK_SIZE + MAX_FRAME_OVERHEAD

@@ -240,6 +240,11 @@ export class FetchSession {
       return
     }
     const p = new Provider(peer)
+    if (existing !== undefined) {
+      // a reconnect: keep what it already delivered in the totals
+      p.blocks = existing.blocks
+      p.bytes = existing.bytes
+    }
     this.providers.set(key, p)
     this.everHadProvider = true
     this.emit({ type: 'fetch:provider-added', peer })
@@ -500,7 +505,8 @@ export class FetchSession {
     }
     try {
       const links = childLinks(cid, bytes)
-      await this.store.put(cid, bytes, { signal: this.controller.signal })
+      // verified above (unless the caller left verification to the store): hash once, not twice
+      await this.store.put(cid, bytes, { signal: this.controller.signal, verified: this.opts.verifyBeforePut !== false || cid.code !== raw.code })
       this.noteSize(cid, size)
       this.blocksFetched++
       this.bytesFetched += size

@@ -53,6 +53,9 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
       maxIncomingPendingConnections: Math.max(10, config.limits.inboundConnectionsPerIpPerSecond),
       dialTimeout: config.dialTimeout * 1000
     },
+    // liveness (src/peers/liveness.ts) decides when a peer is gone; libp2p's own monitor would
+    // abort a busy bulk-transfer connection whose heartbeat is late on a loaded machine
+    connectionMonitor: { protocolPrefix: KIZUNA_PROTOCOL_PREFIX, abortConnectionOnPingFailure: false },
     services: {
       identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
       // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few

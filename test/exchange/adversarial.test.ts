@@ -219,7 +219,7 @@ describe('exchange against misbehaving peers', () => {
     const store = new InMemoryBlockStore()
     const order = badThenGood(mute.peerId, honest.node.peerId)
     const events = await collect(fetchDag(content.root, {
-      blockStore: store, providers: order.providers, client: b.client, requestTimeoutMs: 300, maxTimeoutsPerPeer: 1
+      blockStore: store, providers: order.providers, client: b.client, requestTimeoutMs: 1500, maxTimeoutsPerPeer: 1
     }), order.onEvent)
 
     expect(await fileSha(store, content.root)).toBe(content.sha)

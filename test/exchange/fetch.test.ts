@@ -247,12 +247,12 @@ describe('fetchDag over real libp2p loopback', () => {
 
   it('does not time out requests queued behind others while replies keep coming', async () => {
     const content = await makeContent(4 * 1024 * 1024)
-    const a = await provider(serialised(content.store, 60))
+    const a = await provider(serialised(content.store, 100))
     const b = await fetcher([a.node])
     const store = new InMemoryBlockStore()
 
-    // ~17 blocks requested at once, answered one per 60 ms: the last waits ~1 s, 3x the timeout
-    const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client, requestTimeoutMs: 300, maxTimeoutsPerPeer: 1 }))
+    // ~17 blocks requested at once, answered one per 100 ms: the last waits ~1.7 s, 2x the timeout
+    const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client, requestTimeoutMs: 800, maxTimeoutsPerPeer: 1 }))
 
     expect(events.filter(e => e.type === 'fetch:provider-dropped')).toEqual([])
     expect(await fileSha(store, content.root)).toBe(content.sha)
