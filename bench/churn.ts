@@ -156,6 +156,8 @@ async function runMode (mode: ReplicationMode, params: ChurnParams, dir: string,
         batch: params.batch,
         maxFailures: Math.ceil(params.nodes / 5),
         signal,
+        // SwarmGrower only waits for a start when onStarted is given (`onStarted?.(await start)`)
+        onStarted: () => {},
         onFailed: err => { failedStarts.push(err.message.split('\n')[0].slice(0, 200)); log(`a daemon failed to start (replacing it): ${err.message.split('\n')[0]}`) }
       })
       if (r === 1) {

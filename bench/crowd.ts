@@ -150,6 +150,8 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
       batch: params.batch,
       maxFailures: Math.ceil(nodes / 5),
       signal,
+      // SwarmGrower only waits for a start when onStarted is given (`onStarted?.(await start)`)
+      onStarted: () => {},
       onFailed: err => { failedStarts.push(err.message.split('\n')[0].slice(0, 200)); log(`a daemon failed to start (replacing it): ${err.message.split('\n')[0]}`) }
     })
     const swarmStartMs = Date.now() - growStarted

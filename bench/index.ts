@@ -14,7 +14,8 @@ export type Benchmark = (args: string[], ctx: BenchmarkContext) => Promise<void>
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   join: async () => (await import('./join.js')).run,
   crowd: async () => (await import('./crowd.js')).run,
-  churn: async () => (await import('./churn.js')).run
+  churn: async () => (await import('./churn.js')).run,
+  transfer: async () => (await import('./transfer.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */
