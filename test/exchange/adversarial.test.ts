@@ -2,14 +2,14 @@ import { createHash, randomBytes } from 'node:crypto'
 import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import * as raw from 'multiformats/codecs/raw'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { childLinks } from '../../src/content/dag.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { ExchangeClient } from '../../src/exchange/client.js'
 import { EXCHANGE_PROTOCOL, encodeMessage } from '../../src/exchange/codec.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server.js'
 import { fetchDag, type DropReason, type FetchEvent, type FetchOptions } from '../../src/exchange/session.js'
-import { createBareNode, introduce, stopAll } from '../helpers/bare-node.js'
+import { useExchangeFixture } from '../helpers/exchange-fixture.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -59,38 +59,7 @@ function corrupting (store: BlockStore): BlockStore {
   }
 }
 
-const nodes: Libp2p[] = []
-const services: Array<{ stop: () => Promise<void> }> = []
-
-afterEach(async () => {
-  await Promise.allSettled(services.splice(0).map(async s => s.stop()))
-  await stopAll(nodes.splice(0))
-})
-
-async function node (): Promise<Libp2p> {
-  const n = await createBareNode()
-  nodes.push(n)
-  return n
-}
-
-async function provider (store: BlockStore, init?: ExchangeServerInit): Promise<{ node: Libp2p, server: ExchangeServer }> {
-  const n = await node()
-  const server = new ExchangeServer({ registrar: n, blockStore: store }, init)
-  await server.start()
-  services.push(server)
-  return { node: n, server }
-}
-
-async function fetcher (peers: Libp2p[]): Promise<{ node: Libp2p, client: ExchangeClient }> {
-  const n = await node()
-  for (const p of peers) {
-    await introduce(n, p)
-  }
-  const client = new ExchangeClient({ dialer: n })
-  await client.start()
-  services.push(client)
-  return { node: n, client }
-}
+const { node, provider, fetcher } = useExchangeFixture()
 
 async function collect (gen: AsyncGenerator<FetchEvent>, onEvent?: (e: FetchEvent) => void): Promise<FetchEvent[]> {
   const events: FetchEvent[] = []

@@ -3,13 +3,13 @@ import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { childLinks } from '../../src/content/dag.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { ExchangeClient } from '../../src/exchange/client.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server.js'
 import { fetchDag, type FetchEvent, type FetchOptions } from '../../src/exchange/session.js'
-import { createBareNode, introduce, stopAll } from '../helpers/bare-node.js'
+import { useExchangeFixture } from '../helpers/exchange-fixture.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { KizunaError } from '../../src/errors.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -86,38 +86,7 @@ function serialised (store: BlockStore, ms: number): BlockStore {
   }
 }
 
-const nodes: Libp2p[] = []
-const services: Array<{ stop: () => Promise<void> }> = []
-
-afterEach(async () => {
-  await Promise.allSettled(services.splice(0).map(async s => s.stop()))
-  await stopAll(nodes.splice(0))
-})
-
-async function node (): Promise<Libp2p> {
-  const n = await createBareNode()
-  nodes.push(n)
-  return n
-}
-
-async function provider (store: BlockStore, init?: ExchangeServerInit): Promise<{ node: Libp2p, server: ExchangeServer }> {
-  const n = await node()
-  const server = new ExchangeServer({ registrar: n, blockStore: store }, init)
-  await server.start()
-  services.push(server)
-  return { node: n, server }
-}
-
-async function fetcher (peers: Libp2p[]): Promise<{ node: Libp2p, client: ExchangeClient }> {
-  const n = await node()
-  for (const p of peers) {
-    await introduce(n, p)
-  }
-  const client = new ExchangeClient({ dialer: n })
-  await client.start()
-  services.push(client)
-  return { node: n, client }
-}
+const { node, provider, fetcher, adopt } = useExchangeFixture()
 
 /** Opens the channels up front so every provider is usable from the first block on */
 async function preconnect (client: ExchangeClient, peers: Libp2p[]): Promise<void> {
@@ -294,7 +263,7 @@ describe('fetchDag over real libp2p loopback', () => {
     const n = await node()
     const precise = new ExchangeServer({ registrar: n, blockStore: content.store, hasContent: async () => ({ has: 'full', count: content.blocks.length }) })
     await precise.start()
-    services.push(precise)
+    adopt(precise)
     const b = await fetcher([a.node, n])
 
     expect(await b.client.queryHave(a.node.peerId, content.root)).toEqual({ has: 'partial', count: undefined })
