@@ -19,6 +19,9 @@ import type { AddEvent } from '../sharing/events.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
+/** An evicted peer is not re-learned from rumours for peerTimeout × this (and at least the minimum) */
+export const EVICTION_QUARANTINE_FACTOR = 10
+export const EVICTION_QUARANTINE_MIN_MS = 60_000
 /** Discovery lookups that find nobody new, and rejoin attempts, back off up to this many rounds */
 export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
 /** Below this many connections a newly discovered peer (mDNS, DHT answer) is dialled at once */
@@ -300,7 +303,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     if (at === undefined) {
       return false
     }
-    if (Date.now() - at > this.config.peerTimeout * 1000) {
+    // other peers keep naming an evicted peer in DHT answers for a while; only the peer itself
+    // talking to us (identify) lets it back in before this much longer quarantine ends
+    if (Date.now() - at > Math.max(EVICTION_QUARANTINE_MIN_MS, this.config.peerTimeout * 1000 * EVICTION_QUARANTINE_FACTOR)) {
       this.evictedAt.delete(peerId.toString())
       return false
     }
