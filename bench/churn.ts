@@ -48,6 +48,8 @@ export interface RoundRecord {
   fetchMs: number | null
   providers: number
   error: string | null
+  /** replica offers for this file the daemons logged before the kill: accepted, and declined by reason */
+  offers: { accepted: number, declined: Record<string, number> }
   /** CPUs kept busy by other processes while the newcomer fetched */
   backgroundCores: number
 }
@@ -55,6 +57,8 @@ export interface RoundRecord {
 export interface ModeResult {
   mode: ReplicationMode
   swarmStartMs: number
+  /** routing tables after the first start: smallest, and how many were empty */
+  settle: { ms: number, smallestRoutingTable: number, isolated: number }
   rounds: RoundRecord[]
   successRate: number
   fetchMs: Summary
@@ -142,12 +146,14 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
 async function runMode (mode: ReplicationMode, params: ChurnParams, dir: string, signal: AbortSignal, log: (text: string) => void): Promise<ModeResult> {
   const size = Math.round(params.sizeMiB * MiB)
   const floor = mode === 'on' ? params.replicas : 1
-  const testnet = await Testnet.start({ size: 0, mode: 'process', extraArgs: mode === 'off' ? ['--no-replication'] : [] })
+  const offers = new OfferLog()
+  const testnet = await Testnet.start({ size: 0, mode: 'process', extraArgs: mode === 'off' ? ['--no-replication'] : [], onLine: (_index, line) => { offers.add(line) } })
   const grower = new SwarmGrower(testnet)
   const failedStarts: string[] = []
   const rounds: RoundRecord[] = []
   setMaxListeners(params.nodes * 4 + 20, signal)
   let swarmStartMs = 0
+  let settle = { ms: 0, smallestRoutingTable: 0, isolated: 0 }
   try {
     for (let r = 1; r <= params.rounds; r++) {
       const growStarted = Date.now()
@@ -162,12 +168,13 @@ async function runMode (mode: ReplicationMode, params: ChurnParams, dir: string,
       })
       if (r === 1) {
         swarmStartMs = Date.now() - growStarted
-        await waitForTables(grower.running(), Math.min(8, params.nodes - 1), { timeoutMs: 60_000, signal })
+        const tables = await waitForTables(grower.running(), Math.min(8, params.nodes - 1), { timeoutMs: 60_000, signal })
+        settle = { ms: tables.ms, smallestRoutingTable: tables.smallest, isolated: tables.isolated }
         log(`${params.nodes} daemons up in ${(swarmStartMs / 1000).toFixed(1)} s`)
       } else {
         log(`round ${r}: swarm topped up to ${params.nodes} in ${((Date.now() - growStarted) / 1000).toFixed(1)} s`)
       }
-      rounds.push(await churnRound(r, testnet, grower, { mode, floor, size, params, dir, signal, log }))
+      rounds.push(await churnRound(r, testnet, grower, { mode, floor, size, params, dir, signal, log, offers }))
     }
   } finally {
     await grower.settle()
@@ -179,6 +186,7 @@ async function runMode (mode: ReplicationMode, params: ChurnParams, dir: string,
   return {
     mode,
     swarmStartMs,
+    settle,
     rounds,
     successRate: round(ok.length / Math.max(1, rounds.length), 2),
     fetchMs: { ...times, median: times.median == null ? null : Math.round(times.median) },
@@ -195,6 +203,26 @@ interface RoundOptions {
   dir: string
   signal: AbortSignal
   log: (text: string) => void
+  offers: OfferLog
+}
+
+/** The daemons' `offered CID to PEER (reason): accepted | declined, WHY` lines, by CID */
+class OfferLog {
+  private readonly byCid = new Map<string, { accepted: number, declined: Record<string, number> }>()
+
+  add (line: string): void {
+    const match = /offered (\w+) to \w+ \(\w+\): (accepted|declined, (.*))$/.exec(line)
+    if (match == null) return
+    const entry = this.byCid.get(match[1]) ?? { accepted: 0, declined: {} }
+    if (match[2] === 'accepted') entry.accepted++
+    else entry.declined[match[3].trim() || '?'] = (entry.declined[match[3].trim() || '?'] ?? 0) + 1
+    this.byCid.set(match[1], entry)
+  }
+
+  of (cid: string): { accepted: number, declined: Record<string, number> } {
+    const entry = this.byCid.get(cid) ?? { accepted: 0, declined: {} }
+    return { accepted: entry.accepted, declined: { ...entry.declined } }
+  }
 }
 
 async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: RoundOptions): Promise<RoundRecord> {
@@ -242,6 +270,7 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
     fetchMs: null,
     providers: 0,
     error: null,
+    offers: o.offers.of(added.cid),
     backgroundCores: 0
   }
   let newcomer: TestnetMember

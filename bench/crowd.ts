@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Testnet, type TestnetMember } from '../src/testnet/testnet.js'
 import type { GetEvent } from '../src/sharing/events.js'
 import { SwarmGrower } from './lib/swarm.js'
@@ -37,6 +38,8 @@ export interface DownloadRecord {
   fetchMs: number | null
   providers: number
   fromPublisherBytes: number
+  /** bytes this download received: what its providers delivered, or its last progress for a failure */
+  receivedBytes: number
   error: string | null
 }
 
@@ -44,7 +47,7 @@ export interface ModeResult {
   mode: ReplicationMode
   nodes: number
   swarmStartMs: number
-  settle: { ms: number, smallestRoutingTable: number }
+  settle: { ms: number, smallestRoutingTable: number, isolated: number }
   lone: DownloadRecord
   crowd: {
     allDone: boolean
@@ -52,9 +55,11 @@ export interface ModeResult {
     allDoneMs: number | null
     allDoneOverLone: number | null
     medianWallMs: number | null
+    /** median of the daemons' own fetch times (without writing the output file) */
+    medianFetchMs: number | null
     publisherUploadBytes: number
     publisherUploadOverFile: number
-    /** /status uploadedBytes growth summed over every node, ÷ (downloaders × file): 1 = no byte sent twice */
+    /** /status uploadedBytes growth summed over every node ÷ bytes the downloads received: 1 = no byte sent twice */
     swarmUploadOverDelivered: number
     /** bytes the downloaders say they got from someone other than the publisher, ÷ file */
     servedByPeersOverFile: number
@@ -157,7 +162,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const swarmStartMs = Date.now() - growStarted
     const [publisher, ...crowd] = grower.running()
     const settle = await waitForTables(grower.running(), Math.min(8, nodes - 1), { timeoutMs: 60_000, signal })
-    log(`${nodes} daemons up in ${(swarmStartMs / 1000).toFixed(1)} s; routing tables ≥ ${settle.smallest} after ${(settle.ms / 1000).toFixed(1)} s more`)
+    log(`${nodes} daemons up in ${(swarmStartMs / 1000).toFixed(1)} s; routing tables ≥ ${settle.smallest} after ${(settle.ms / 1000).toFixed(1)} s more${settle.isolated > 0 ? ` (${settle.isolated} nodes with an empty table)` : ''}`)
 
     // the lone download: another file of the same size, so the crowd's file is still fresh
     const loneSource = join(dir, `${mode}-lone.bin`)
@@ -184,6 +189,10 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
       return { record, endedAt: Date.now() }
     }))
     const allDoneAt = Math.max(...downloads.map(d => d.endedAt))
+    // one more answered poll after the last download, so the count includes the finished copies
+    const afterPolls = watch.samples.length
+    const lastPollBy = Date.now() + 30_000
+    while (watch.samples.length === afterPolls && Date.now() < lastPollBy) await sleep(250, undefined, { signal })
     await watch.stop()
     const cpuAfter = await cpuSnapshot(pids)
     const after = await uploadedAll(grower.running(), signal)
@@ -195,22 +204,27 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const allDoneMs = allDone ? allDoneAt - crowdStarted : null
     const publisherUploadBytes = (after.get(publisher.index) ?? 0) - (before.get(publisher.index) ?? 0)
     const swarmUpload = [...after].reduce((sum, [index, bytes]) => sum + bytes - (before.get(index) ?? bytes), 0)
+    const received = records.reduce((sum, r) => sum + r.receivedBytes, 0)
     const peerBytes = records.reduce((sum, r) => sum + r.providersBytes - r.fromPublisherBytes, 0)
-    const walls = records.flatMap(r => r.ok && r.wallMs != null ? [r.wallMs] : []).sort((a, b) => a - b)
+    const okMedian = (pick: (r: DownloadWork) => number | null): number | null => {
+      const values = records.flatMap(r => { const v = pick(r); return r.ok && v != null ? [v] : [] }).sort((a, b) => a - b)
+      return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)]
+    }
     return {
       mode,
       nodes,
       swarmStartMs,
-      settle: { ms: settle.ms, smallestRoutingTable: settle.smallest },
+      settle: { ms: settle.ms, smallestRoutingTable: settle.smallest, isolated: settle.isolated },
       lone: strip(lone),
       crowd: {
         allDone,
         allDoneMs,
         allDoneOverLone: allDoneMs != null && lone.ok && lone.wallMs != null ? round(allDoneMs / lone.wallMs, 2) : null,
-        medianWallMs: walls.length === 0 ? null : walls[Math.floor((walls.length - 1) / 2)],
+        medianWallMs: okMedian(r => r.wallMs),
+        medianFetchMs: okMedian(r => r.fetchMs),
         publisherUploadBytes,
         publisherUploadOverFile: round(publisherUploadBytes / size, 2),
-        swarmUploadOverDelivered: round(swarmUpload / (size * crowd.length), 2),
+        swarmUploadOverDelivered: received > 0 ? round(swarmUpload / received, 2) : 0,
         servedByPeersOverFile: round(peerBytes / size, 2),
         replicasOverTime: watch.samples,
         publisherStats,
@@ -237,7 +251,11 @@ function strip (record: DownloadWork): DownloadRecord {
 async function download (member: TestnetMember, cid: string, output: string, sha256: string, publisher: TestnetMember, params: CrowdParams, signal: AbortSignal): Promise<DownloadWork> {
   const started = Date.now()
   let fetchMs: number | null = null
-  const onEvent = (event: GetEvent): void => { if (event.type === 'get:fetched') fetchMs = event.durationMs }
+  let progressBytes = 0
+  const onEvent = (event: GetEvent): void => {
+    if (event.type === 'get:fetched') fetchMs = event.durationMs
+    if (event.type === 'get:progress') progressBytes = event.bytesDone
+  }
   try {
     const done = await getFile(member, cid, { output, timeoutMs: params.getTimeoutSeconds * 1000, signal, onEvent })
     const wallMs = Date.now() - started
@@ -251,11 +269,12 @@ async function download (member: TestnetMember, cid: string, output: string, sha
       providers: done.providers.length,
       fromPublisherBytes: served.get(publisher.peerId) ?? 0,
       providersBytes: [...served.values()].reduce((a, b) => a + b, 0),
+      receivedBytes: [...served.values()].reduce((a, b) => a + b, 0),
       error: ok ? null : 'sha256 mismatch'
     }
   } catch (err) {
     signal.throwIfAborted()
-    return { index: member.index, ok: false, wallMs: Date.now() - started, fetchMs, providers: 0, fromPublisherBytes: 0, providersBytes: 0, error: (err as Error).message.slice(0, 300) }
+    return { index: member.index, ok: false, wallMs: Date.now() - started, fetchMs, providers: 0, fromPublisherBytes: 0, providersBytes: 0, receivedBytes: progressBytes, error: (err as Error).message.slice(0, 300) }
   } finally {
     await rm(output, { force: true })
   }

@@ -1,3 +1,4 @@
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import type { TestnetMember } from '../src/testnet/testnet.js'
 import type { GetEvent, ProviderUse } from '../src/sharing/events.js'
@@ -158,5 +159,14 @@ export function countFalseEvictions (ctx: DemoContext): { report: () => void, st
       if (count > 0) ctx.print(ctx.ui.style.yellow(`${count} evictions of live peers during this act: with a ${ctx.settings.peerTimeout} s peer timeout a ping answered late (busy CPU, or queued behind a transfer) counts as silence, and eviction aborts that peer's connections, transfers included`))
     },
     stop: () => { ctx.daemonLines.off('line', onLine) }
+  }
+}
+
+/** Transfers are CPU-bound here (noise encryption, hashing): say so when the machine is crowded */
+export function warnIfBusy (ctx: DemoContext): void {
+  const load = loadavg()[0]
+  const count = cpus().length
+  if (load > count * 2) {
+    ctx.print(ctx.ui.style.yellow(`the machine is busy (load average ${load.toFixed(1)} on ${count} CPUs): expect slow transfers and peers evicted for answering pings late`))
   }
 }

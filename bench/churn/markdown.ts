@@ -21,9 +21,9 @@ export function renderChurnMarkdown (report: ChurnReport): string {
     return `| ${m.mode === 'on' ? `on, replicas ${p.replicas}` : 'off (`--no-replication`), replicas 1'} | ${ok}/${m.rounds.length} (${Math.round(m.successRate * 100)} %) | ${s(m.fetchMs.median)} | ${s(m.fetchMs.max)} | ${m.backgroundCores} |`
   })
   const rounds = report.modes.flatMap(m => m.rounds.map(r =>
-    `| ${m.mode} | ${r.round} | ${r.replicasReadyMs != null ? s(r.replicasReadyMs) : 'never'} | ${r.holdersBeforeKill} | ${r.killedHolders} | ${r.survivingHolders} | ${s(r.newcomerStartMs)} | ${r.ok ? 'yes' : `**no**: ${(r.error ?? '?').replace(/\|/g, '/')}`} | ${s(r.fetchMs)} | ${r.providers} |`
+    `| ${m.mode} | ${r.round} | ${r.replicasReadyMs != null ? s(r.replicasReadyMs) : 'never'} | ${offerCell(r.offers)} | ${r.holdersBeforeKill} | ${r.killedHolders} | ${r.survivingHolders} | ${s(r.newcomerStartMs)} | ${r.ok ? 'yes' : `**no**: ${(r.error ?? '?').replace(/\|/g, '/')}`} | ${s(r.fetchMs)} | ${r.providers} |`
   ))
-  const starts = report.modes.map(m => `${m.mode}: ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}`).join(', ')
+  const starts = report.modes.map(m => `${m.mode}: ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}, routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later${m.settle.isolated > 0 ? ` (**${m.settle.isolated} isolated**)` : ''}`).join('; ')
   return `
 Run: \`npm run bench -- churn\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}.
 The run took ${report.totalSeconds} s. Flags used: \`--nodes ${p.nodes} --size-mib ${p.sizeMiB} --replicas ${p.replicas} --kill-fraction ${p.killFraction} --rounds ${p.rounds} --get-timeout ${p.getTimeoutSeconds} --replica-timeout ${p.replicaTimeoutSeconds} --batch ${p.batch} --modes ${p.modes.join(',')}\`.
@@ -40,13 +40,15 @@ topped up to ${p.nodes} nodes. Swarm start-up: ${starts}.
 |---|---:|---:|---:|---:|
 ${summary.join('\n')}
 
-| mode | round | floor listed after (s) | holders before kill | holders killed | holders surviving | newcomer start (s) | fetched | fetch (s) | providers used |
-|---|---:|---:|---:|---:|---:|---:|---|---:|---:|
+| mode | round | floor listed after (s) | replica offers | holders before kill | holders killed | holders surviving | newcomer start (s) | fetched | fetch (s) | providers used |
+|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|
 ${rounds.join('\n')}
 
 Definitions:
 - **fetch**: the newcomer's \`POST /get\` (with an output path, provider timeout ${p.getTimeoutSeconds} s) until \`get:done\`, or until
   the error when it fails; the newcomer's own start-up is the separate "newcomer start" column.
+- **replica offers**: the daemons' own log lines (\`offered CID to PEER (floor): accepted | declined, WHY\`) for the
+  round's file up to the kill, from every node, repairs included.
 - **holders**: the publisher's last \`GET /replicas\` answer before the kill (itself included); "surviving" counts
   those not killed.
 - **other load**: CPUs kept busy by other processes during the newcomers' fetches (from /proc/stat minus the
@@ -58,4 +60,10 @@ is expected by construction; it is the baseline the floor is measured against.
 Machine load: other processes kept ${report.load.backgroundCoresBefore} CPUs busy just before the run; 1-minute load average
 ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after.
 `
+}
+
+function offerCell (offers: { accepted: number, declined: Record<string, number> }): string {
+  const declined = Object.entries(offers.declined)
+  if (offers.accepted === 0 && declined.length === 0) return 'none'
+  return `${offers.accepted} accepted` + (declined.length > 0 ? `; declined: ${declined.map(([why, n]) => `${n}× ${why.replace(/\|/g, '/')}`).join(', ')}` : '')
 }

@@ -27,14 +27,14 @@ export function renderCrowdMarkdown (report: CrowdReport): string {
   const rows = report.modes.map(m => {
     const c = m.crowd
     const failed = c.downloads.filter(d => !d.ok).length
-    return `| ${m.mode} | ${m.lone.ok ? s(m.lone.wallMs) : `failed: ${m.lone.error ?? '?'}`} | ${c.allDone ? s(c.allDoneMs) : `${failed} of ${c.downloads.length} failed`} | ${s(c.medianWallMs)} | ${verdict(c.allDoneOverLone, report.targets.allDoneOverLone)} | ${verdict(c.publisherUploadOverFile, report.targets.publisherUploadOverFile)} | ${c.servedByPeersOverFile}× | ${c.swarmUploadOverDelivered} | ${c.backgroundCores} |`
+    return `| ${m.mode} | ${m.lone.ok ? `${s(m.lone.wallMs)} (${s(m.lone.fetchMs)})` : `failed: ${m.lone.error ?? '?'}`} | ${c.allDone ? s(c.allDoneMs) : `${failed} of ${c.downloads.length} failed`} | ${s(c.medianWallMs)} (${s(c.medianFetchMs)}) | ${verdict(c.allDoneOverLone, report.targets.allDoneOverLone)} | ${verdict(c.publisherUploadOverFile, report.targets.publisherUploadOverFile)} | ${c.servedByPeersOverFile}× | ${c.swarmUploadOverDelivered} | ${c.backgroundCores} |`
   })
   const details = report.modes.map(m => {
     const c = m.crowd
     const errors = c.downloads.filter(d => !d.ok).map(d => `n${d.index}: ${d.error ?? '?'}`)
     const stats = c.publisherStats
     return `- **replication ${m.mode}**: ${m.nodes} daemons started in ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}; ` +
-      `routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later. Replicas (publisher's \`GET /replicas\`, t from the crowd's start): ${replicaLine(c.replicasOverTime)}. ` +
+      `routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later${m.settle.isolated > 0 ? ` (**${m.settle.isolated} node${m.settle.isolated === 1 ? '' : 's'} never joined**: empty routing table after the 60 s wait)` : ''}. Replicas (publisher's \`GET /replicas\`, t from the crowd's start): ${replicaLine(c.replicasOverTime)}. ` +
       (stats != null ? `Publisher's \`/stats\` after the crowd: ${stats.ratePerMinute.toFixed(1)} requests/min, ${stats.totalRequests.toFixed(1)} in total. ` : '') +
       `Providers per download: median ${median(c.downloads.map(d => d.providers))}.` +
       (errors.length > 0 ? ` Failures: ${errors.join('; ')}.` : '')
@@ -57,13 +57,16 @@ ${details.join('\n')}
 
 Definitions:
 - **download time**: from sending \`POST /get\` (with an output path) until its \`get:done\` event, so it includes
-  finding providers and writing the file out; every output's sha256 was checked against the source.
+  finding providers and writing the file out; every output's sha256 was checked against the source. In brackets:
+  the daemon's own fetch time (\`get:fetched\` \`durationMs\`), without writing the output file.
 - **all done**: from the moment all requests were sent until the last \`get:done\`.
 - **publisher upload**: growth of the publisher's \`/status\` \`uploadedBytes\` over the crowd phase, ÷ file size.
 - **served by peers**: bytes the downloaders' \`get:done\` \`providers\` credit to anyone but the publisher, ÷ file size.
-- **swarm upload ÷ delivered**: growth of \`uploadedBytes\` summed over all nodes ÷ (downloaders × file size);
-  above 1 means bytes were sent that no download used (duplicates, blocks a cancelled request still carried, replica probes).
-- **replicas over time**: \`GET /replicas/:cid\` on the publisher about every ${p.pollMs / 1000} s during the crowd; each poll is a
+- **swarm upload ÷ delivered**: growth of \`uploadedBytes\` summed over all nodes ÷ the bytes the downloads received
+  (their providers' shares, or the last progress of a failed one); above 1 means bytes were sent that no download
+  used (duplicates, blocks a cancelled request still carried, replica probes and replica fetches).
+- **replicas over time**: \`GET /replicas/:cid\` on the publisher about every ${p.pollMs / 1000} s during the crowd, plus one answered poll after the last
+  download ended; each poll is a
   DHT search plus a holder query and a one-block probe per holder, so polls can take longer than the interval.
   Downloaders that finished keep a cached copy and count as holders in both modes.
 

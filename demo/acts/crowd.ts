@@ -6,7 +6,7 @@ import { watchReplicas } from '../../bench/lib/replica-watch.js'
 import { label, reachable, type Act, type DemoContext } from '../context.js'
 import { seconds } from '../print.js'
 import { addNode, daemonMessage, pickRandom } from '../swarm.js'
-import { countFalseEvictions, describeProviders, downloadAll, mib, nameOf, printServedTable, shuffle, uploaded } from '../transfer.js'
+import { countFalseEvictions, describeProviders, downloadAll, mib, nameOf, printServedTable, shuffle, uploaded, warnIfBusy } from '../transfer.js'
 
 const FILE_SIZE = 16 * MiB
 const FLOOR = 3
@@ -30,6 +30,7 @@ export const crowdAct: Act = {
   async run (ctx) {
     const { style } = ctx.ui
     const evictions = countFalseEvictions(ctx)
+    warnIfBusy(ctx)
     const holding: Holding = { peers: new Set() }
     // replication starts the moment the add ends: listen first, show the lines once the CID is known
     const echo = echoReplication(ctx, holding)

@@ -3,7 +3,7 @@ import { addFile, MiB, writeRandomFile } from '../../bench/lib/content.js'
 import { label, reachable, type Act, type DemoContext } from '../context.js'
 import { seconds } from '../print.js'
 import { addNode, pickRandom } from '../swarm.js'
-import { countFalseEvictions, describeProviders, downloadAll, mib, printServedTable, shuffle, uploaded } from '../transfer.js'
+import { countFalseEvictions, describeProviders, downloadAll, mib, printServedTable, shuffle, uploaded, warnIfBusy } from '../transfer.js'
 
 const FILE_SIZE = 16 * MiB
 const DOWNLOADERS = 4
@@ -16,6 +16,7 @@ export const shareAct: Act = {
   title: `Share: one node adds a ${FILE_SIZE / MiB} MiB file, ${DOWNLOADERS} fetch it at once, then the publisher dies`,
   async run (ctx) {
     const evictions = countFalseEvictions(ctx)
+    warnIfBusy(ctx)
     try {
       await share(ctx)
       evictions.report()
@@ -58,7 +59,9 @@ async function share (ctx: DemoContext): Promise<void> {
   const good = downloads.filter(d => d.ok === true)
   const fromPublisher = downloads.flatMap(d => d.done?.providers ?? []).filter(p => p.peerId === publisher.peerId).reduce((sum, p) => sum + p.bytes, 0)
   const total = downloads.reduce((sum, d) => sum + (d.done?.bytesFetched ?? 0), 0)
-  const summary = `${good.length}/${downloads.length} byte-identical copies; the publisher served ${mib(fromPublisher)} of the ${mib(total)} fetched (${(fromPublisher / FILE_SIZE).toFixed(2)}× the file), the downloaders the rest to each other`
+  const rest = total - fromPublisher
+  const summary = `${good.length}/${downloads.length} byte-identical copies; the publisher served ${mib(fromPublisher)} of the ${mib(total)} fetched (${(fromPublisher / FILE_SIZE).toFixed(2)}× the file)` +
+    (rest > 0 ? `, the downloaders ${mib(rest)} to each other` : ', the downloaders none to each other')
   ctx.print(good.length === downloads.length ? style.green(summary) : style.yellow(summary))
 
   ctx.print(`kill -9 ${style.cyan(label(publisher))} (the publisher): now only the downloaders' cached copies exist`)
