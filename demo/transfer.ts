@@ -86,6 +86,8 @@ export async function downloadAll (ctx: DemoContext, members: TestnetMember[], t
         download.done = done
         download.ms = Date.now() - started
         download.ok = await sha256File(output) === sha256
+        // after Ctrl-C the teardown has the floor
+        ctx.signal.throwIfAborted()
         state.set(member.index, download.ok ? 'done' : 'BAD')
         const note = download.ok ? style.green('sha256 matches') : style.red('sha256 DIFFERS from the source')
         ctx.print(`${style.cyan(label(member))} has the file after ${seconds(download.ms)} (${mib(size / download.ms * 1000)}/s), ${note}; from ${describeProviders(ctx, done.providers)}`)
