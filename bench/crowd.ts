@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { setMaxListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { loadavg, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Testnet, type TestnetMember } from '../src/testnet/testnet.js'
@@ -9,6 +9,7 @@ import type { GetEvent } from '../src/sharing/events.js'
 import { SwarmGrower } from './lib/swarm.js'
 import { machineInfo } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
+import { clockTicks, readStat } from './lib/proc.js'
 import { writeSection, BENCHMARKS_DOC } from './lib/docs.js'
 import { round } from './lib/stats.js'
 import { addFile, cidStats, getFile, MiB, servedBy, sha256File, status, writeRandomFile, type CidStats } from './lib/content.js'
@@ -49,6 +50,8 @@ export interface ModeResult {
   swarmStartMs: number
   settle: { ms: number, smallestRoutingTable: number, isolated: number }
   lone: DownloadRecord
+  /** CPU seconds all daemons used during the lone download */
+  loneCpuSeconds: number
   crowd: {
     allDone: boolean
     /** first request sent until the last get:done, ms */
@@ -64,6 +67,13 @@ export interface ModeResult {
     /** bytes the downloaders say they got from someone other than the publisher, ÷ file */
     servedByPeersOverFile: number
     replicasOverTime: Array<[number, number]>
+    /** CPU seconds all daemons used from the crowd's start to the last download's end */
+    cpuSeconds: number
+    /**
+     * The shortest "all done" the CPU work done allows, ÷ the lone download time: the crowd's
+     * daemon CPU-seconds spread perfectly over every CPU of the machine
+     */
+    cpuBoundOverLone: number | null
     publisherStats: CidStats | null
     backgroundCores: number
     downloads: DownloadRecord[]
@@ -168,7 +178,10 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const loneSource = join(dir, `${mode}-lone.bin`)
     const loneHash = await writeRandomFile(loneSource, size)
     const loneAdded = await addFile(publisher, loneSource, { signal })
+    const daemonPids = (): number[] => testnet.members.flatMap(m => m.child?.isRunning === true ? [m.child.pid] : [])
+    const loneCpuBefore = await cpuTicksOf(daemonPids())
     const lone = await download(crowd[0], loneAdded.cid, join(dir, `${mode}-lone.out`), loneHash, publisher, params, signal)
+    const loneCpuSeconds = (await cpuTicksOf(daemonPids()) - loneCpuBefore) / clockTicks()
     await rm(loneSource, { force: true })
     log(`lone download: ${lone.ok ? `${((lone.wallMs ?? 0) / 1000).toFixed(1)} s` : `failed: ${lone.error ?? '?'}`}`)
 
@@ -178,6 +191,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const pids = testnet.members.flatMap(m => m.child?.isRunning === true ? [m.child.pid] : [])
     const before = await uploadedAll(grower.running(), signal)
     const cpuBefore = await cpuSnapshot(pids)
+    const crowdCpuBefore = await cpuTicksOf(pids)
     const watch = watchReplicas(publisher, added.cid, { intervalMs: params.pollMs, signal })
     log(`${crowd.length} downloaders start at once`)
     const crowdStarted = Date.now()
@@ -189,6 +203,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
       return { record, endedAt: Date.now() }
     }))
     const allDoneAt = Math.max(...downloads.map(d => d.endedAt))
+    const cpuSeconds = (await cpuTicksOf(pids) - crowdCpuBefore) / clockTicks()
     // one more answered poll after the last download, so the count includes the finished copies
     const afterPolls = watch.samples.length
     const lastPollBy = Date.now() + 30_000
@@ -216,6 +231,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
       swarmStartMs,
       settle: { ms: settle.ms, smallestRoutingTable: settle.smallest, isolated: settle.isolated },
       lone: strip(lone),
+      loneCpuSeconds: round(loneCpuSeconds, 1),
       crowd: {
         allDone,
         allDoneMs,
@@ -227,6 +243,8 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         swarmUploadOverDelivered: received > 0 ? round(swarmUpload / received, 2) : 0,
         servedByPeersOverFile: round(peerBytes / size, 2),
         replicasOverTime: watch.samples,
+        cpuSeconds: round(cpuSeconds, 1),
+        cpuBoundOverLone: lone.ok && lone.wallMs != null ? round(cpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
         publisherStats,
         backgroundCores: round(backgroundCores(cpuBefore, cpuAfter), 2),
         downloads: records.map(strip)
@@ -287,4 +305,10 @@ async function uploadedAll (members: TestnetMember[], signal: AbortSignal): Prom
     if (s != null) result.set(m.index, s.uploadedBytes)
   }))
   return result
+}
+
+/** utime + stime of the given processes, in clock ticks (a process that is gone counts 0) */
+async function cpuTicksOf (pids: number[]): Promise<number> {
+  const ticks = await Promise.all(pids.map(async pid => (await readStat(pid).catch(() => undefined))?.cpuTicks ?? 0))
+  return ticks.reduce((a, b) => a + b, 0)
 }

@@ -36,7 +36,9 @@ export function renderCrowdMarkdown (report: CrowdReport): string {
     return `- **replication ${m.mode}**: ${m.nodes} daemons started in ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}; ` +
       `routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later${m.settle.isolated > 0 ? ` (**${m.settle.isolated} node${m.settle.isolated === 1 ? '' : 's'} never joined**: empty routing table after the 60 s wait)` : ''}. Replicas (publisher's \`GET /replicas\`, t from the crowd's start): ${replicaLine(c.replicasOverTime)}. ` +
       (stats != null ? `Publisher's \`/stats\` after the crowd: ${stats.ratePerMinute.toFixed(1)} requests/min, ${stats.totalRequests.toFixed(1)} in total. ` : '') +
-      `Providers per download: median ${median(c.downloads.map(d => d.providers))}.` +
+      `Providers per download: median ${median(c.downloads.map(d => d.providers))}. ` +
+      `Daemon CPU: ${m.loneCpuSeconds} CPU-s for the lone download, ${c.cpuSeconds} CPU-s for the crowd (${perMiB(m.loneCpuSeconds, 1, p.sizeMiB)} vs ${perMiB(c.cpuSeconds, c.downloads.filter(d => d.ok).length, p.sizeMiB)} CPU-s per MiB delivered); ` +
+      `spread perfectly over ${report.machine.cpus.count} CPUs that work alone takes ${c.cpuBoundOverLone ?? '–'}× the lone download.` +
       (errors.length > 0 ? ` Failures: ${errors.join('; ')}.` : '')
   })
   return `
@@ -71,7 +73,11 @@ Definitions:
   Downloaders that finished keep a cached copy and count as holders in both modes.
 
 Caveats: all ${p.downloaders + 1} daemons, their noise encryption and the benchmark share ${report.machine.cpus.count} CPUs, so the
-crowd is CPU-bound, not network-bound: the ratio to a lone download says how well the swarm shares work under that limit.
+crowd is CPU-bound, not network-bound: ${p.downloaders} downloads move ${p.downloaders}× the bytes of one, and every byte costs CPU to
+encrypt, decrypt, hash and store whoever serves it. The "daemon CPU" figures above give the floor this sets on
+"all done ÷ lone" here; a target of ≤ ${report.targets.allDoneOverLone}× assumes the publisher's uplink, not the CPU, is the limit.
+With replication off the daemons do not mount the replication protocol, so they do not answer holder queries and
+\`GET /replicas\` shows only the publisher itself whatever the swarm holds.
 Machine load: other processes kept ${report.load.backgroundCoresBefore} CPUs busy just before the run; the "other load" column is the average
 during each crowd phase (from /proc/stat minus the benchmark and its daemons). 1-minute load average ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after.
 `
@@ -81,4 +87,8 @@ function median (values: number[]): number | string {
   if (values.length === 0) return '–'
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+function perMiB (cpuSeconds: number, copies: number, sizeMiB: number): string {
+  return copies === 0 ? '–' : (cpuSeconds / (copies * sizeMiB)).toFixed(2)
 }
