@@ -5,6 +5,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Testnet, type TestnetMember } from '../src/testnet/testnet.js'
+import type { GetEvent } from '../src/sharing/events.js'
 import { SwarmGrower } from './lib/swarm.js'
 import { machineInfo } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
@@ -12,6 +13,7 @@ import { writeSection, BENCHMARKS_DOC } from './lib/docs.js'
 import { round, summarize, type Summary } from './lib/stats.js'
 import { addFile, getFile, MiB, replicas, sha256File, writeRandomFile, type Replica } from './lib/content.js'
 import { waitForTables } from './lib/settle.js'
+import { OfferLog, type OfferCounts } from './lib/offer-log.js'
 import { renderChurnMarkdown } from './churn/markdown.js'
 import type { BenchmarkContext } from './index.js'
 
@@ -38,6 +40,9 @@ export interface RoundRecord {
   /** add finished until /replicas on the publisher first listed the floor; null when it never did */
   replicasReadyMs: number | null
   holdersBeforeKill: number
+  /** ground truth: running nodes whose GET /ls lists the file just before the kill, and how many of those survive */
+  copiesBeforeKill: number
+  copiesSurviving: number
   killed: number[]
   killedHolders: number
   survivingHolders: number
@@ -46,10 +51,12 @@ export interface RoundRecord {
   ok: boolean
   /** request until get:done (fetch + write), ms; for a failure, until the error */
   fetchMs: number | null
+  /** request until the first provider was named (get:provider), ms */
+  firstProviderMs: number | null
   providers: number
   error: string | null
-  /** replica offers for this file the daemons logged before the kill: accepted, and declined by reason */
-  offers: { accepted: number, declined: Record<string, number> }
+  /** replica offers for this file the daemons logged before the kill */
+  offers: OfferCounts
   /** CPUs kept busy by other processes while the newcomer fetched */
   backgroundCores: number
 }
@@ -206,25 +213,6 @@ interface RoundOptions {
   offers: OfferLog
 }
 
-/** The daemons' `offered CID to PEER (reason): accepted | declined, WHY` lines, by CID */
-class OfferLog {
-  private readonly byCid = new Map<string, { accepted: number, declined: Record<string, number> }>()
-
-  add (line: string): void {
-    const match = /offered (\w+) to \w+ \(\w+\): (accepted|declined, (.*))$/.exec(line)
-    if (match == null) return
-    const entry = this.byCid.get(match[1]) ?? { accepted: 0, declined: {} }
-    if (match[2] === 'accepted') entry.accepted++
-    else entry.declined[match[3].trim() || '?'] = (entry.declined[match[3].trim() || '?'] ?? 0) + 1
-    this.byCid.set(match[1], entry)
-  }
-
-  of (cid: string): { accepted: number, declined: Record<string, number> } {
-    const entry = this.byCid.get(cid) ?? { accepted: 0, declined: {} }
-    return { accepted: entry.accepted, declined: { ...entry.declined } }
-  }
-}
-
 async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: RoundOptions): Promise<RoundRecord> {
   const { signal, log, params } = o
   const running = grower.running()
@@ -251,16 +239,19 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
   const victims = shuffle(others).slice(0, Math.round(others.length * params.killFraction))
   const dead = [publisher, ...victims]
   const holderIds = new Set(holders.map(h => h.peerId))
+  const copies = await copiesOf(running, added.cid, signal)
   await Promise.all(dead.map(async m => m.child!.kill()))
   const survivors = grower.running()
   const killedHolders = dead.filter(m => holderIds.has(m.peerId)).length
-  log(`round ${r}: killed n${publisher.index} and ${victims.length} others (${killedHolders} of ${holders.length} holders); a newcomer asks for the file`)
+  log(`round ${r}: killed n${publisher.index} and ${victims.length} others (${killedHolders} of ${holders.length} listed holders; ${copies.size} nodes had a copy, ${survivors.filter(m => copies.has(m.index)).length} of them survive); a newcomer asks for the file`)
 
   const record: RoundRecord = {
     round: r,
     publisher: publisher.index,
     replicasReadyMs,
     holdersBeforeKill: holders.length,
+    copiesBeforeKill: copies.size,
+    copiesSurviving: survivors.filter(m => copies.has(m.index)).length,
     killed: dead.map(m => m.index),
     killedHolders,
     survivingHolders: survivors.filter(m => holderIds.has(m.peerId)).length,
@@ -268,6 +259,7 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
     newcomerStartMs: null,
     ok: false,
     fetchMs: null,
+    firstProviderMs: null,
     providers: 0,
     error: null,
     offers: o.offers.of(added.cid),
@@ -291,7 +283,10 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
   // the provider timeout ends a search that finds nobody; this ends one that finds someone but stalls
   const hardCap = AbortSignal.any([signal, AbortSignal.timeout((params.getTimeoutSeconds + 120) * 1000)])
   try {
-    const done = await getFile(newcomer, added.cid, { output, timeoutMs: params.getTimeoutSeconds * 1000, signal: hardCap })
+    const onEvent = (event: GetEvent): void => {
+      if (event.type === 'get:provider' && record.firstProviderMs == null) record.firstProviderMs = Date.now() - fetchStarted
+    }
+    const done = await getFile(newcomer, added.cid, { output, timeoutMs: params.getTimeoutSeconds * 1000, signal: hardCap, onEvent })
     record.fetchMs = Date.now() - fetchStarted
     record.providers = done.providers.length
     record.ok = await sha256File(output) === hash
@@ -306,6 +301,15 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
   record.backgroundCores = round(backgroundCores(cpuBefore, await cpuSnapshot(pids)), 2)
   log(`round ${r}: ${record.ok ? `fetched, sha256 matches, in ${((record.fetchMs ?? 0) / 1000).toFixed(1)} s from ${record.providers} providers` : `FAILED after ${((record.fetchMs ?? 0) / 1000).toFixed(1)} s: ${record.error ?? '?'}`}`)
   return record
+}
+
+/** Indexes of the members whose content list (GET /ls) has `cid`: the copies that really exist */
+async function copiesOf (members: TestnetMember[], cid: string, signal: AbortSignal): Promise<Set<number>> {
+  const has = await Promise.all(members.map(async m => {
+    const list = await m.child!.api.get<Array<{ cid: string }>>('/ls', { signal, timeoutMs: 10_000 }).catch(() => [])
+    return list.some(entry => entry.cid === cid)
+  }))
+  return new Set(members.filter((_, i) => has[i]).map(m => m.index))
 }
 
 function shuffle<T> (items: T[]): T[] {

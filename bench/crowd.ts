@@ -15,6 +15,7 @@ import { round } from './lib/stats.js'
 import { addFile, cidStats, getFile, MiB, servedBy, sha256File, status, writeRandomFile, type CidStats } from './lib/content.js'
 import { watchReplicas } from './lib/replica-watch.js'
 import { waitForTables } from './lib/settle.js'
+import { OfferLog, type OfferCounts } from './lib/offer-log.js'
 import { renderCrowdMarkdown } from './crowd/markdown.js'
 import type { BenchmarkContext } from './index.js'
 
@@ -67,6 +68,8 @@ export interface ModeResult {
     /** bytes the downloaders say they got from someone other than the publisher, ÷ file */
     servedByPeersOverFile: number
     replicasOverTime: Array<[number, number]>
+    /** replica offers for the crowd's file the daemons logged up to the last download's end */
+    offers: OfferCounts
     /** CPU seconds all daemons used from the crowd's start to the last download's end */
     cpuSeconds: number
     /**
@@ -154,7 +157,8 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
 async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string, signal: AbortSignal, log: (text: string) => void): Promise<ModeResult> {
   const size = Math.round(params.sizeMiB * MiB)
   const nodes = params.downloaders + 1
-  const testnet = await Testnet.start({ size: 0, mode: 'process', extraArgs: mode === 'off' ? ['--no-replication'] : [] })
+  const offers = new OfferLog()
+  const testnet = await Testnet.start({ size: 0, mode: 'process', extraArgs: mode === 'off' ? ['--no-replication'] : [], onLine: (_index, line) => { offers.add(line) } })
   const grower = new SwarmGrower(testnet)
   const failedStarts: string[] = []
   setMaxListeners(nodes * 4 + 20, signal)
@@ -204,6 +208,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     }))
     const allDoneAt = Math.max(...downloads.map(d => d.endedAt))
     const cpuSeconds = (await cpuTicksOf(pids) - crowdCpuBefore) / clockTicks()
+    const crowdOffers = offers.of(added.cid)
     // one more answered poll after the last download, so the count includes the finished copies
     const afterPolls = watch.samples.length
     const lastPollBy = Date.now() + 30_000
@@ -243,6 +248,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         swarmUploadOverDelivered: received > 0 ? round(swarmUpload / received, 2) : 0,
         servedByPeersOverFile: round(peerBytes / size, 2),
         replicasOverTime: watch.samples,
+        offers: crowdOffers,
         cpuSeconds: round(cpuSeconds, 1),
         cpuBoundOverLone: lone.ok && lone.wallMs != null ? round(cpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
         publisherStats,

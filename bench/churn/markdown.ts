@@ -1,5 +1,6 @@
 import { describeMachine, type MachineInfo } from '../lib/machine.js'
 import type { ChurnParams, ModeResult } from '../churn.js'
+import { describeOffers } from '../lib/offer-log.js'
 
 interface ChurnReport {
   date: string
@@ -21,7 +22,7 @@ export function renderChurnMarkdown (report: ChurnReport): string {
     return `| ${m.mode === 'on' ? `on, replicas ${p.replicas}` : 'off (`--no-replication`), replicas 1'} | ${ok}/${m.rounds.length} (${Math.round(m.successRate * 100)} %) | ${s(m.fetchMs.median)} | ${s(m.fetchMs.max)} | ${m.backgroundCores} |`
   })
   const rounds = report.modes.flatMap(m => m.rounds.map(r =>
-    `| ${m.mode} | ${r.round} | ${r.replicasReadyMs != null ? s(r.replicasReadyMs) : 'never'} | ${offerCell(r.offers)} | ${r.holdersBeforeKill} | ${r.killedHolders} | ${r.survivingHolders} | ${s(r.newcomerStartMs)} | ${r.ok ? 'yes' : `**no**: ${(r.error ?? '?').replace(/\|/g, '/')}`} | ${s(r.fetchMs)} | ${r.providers} |`
+    `| ${m.mode} | ${r.round} | ${r.replicasReadyMs != null ? s(r.replicasReadyMs) : 'never'} | ${describeOffers(r.offers)} | ${r.holdersBeforeKill} (${r.copiesBeforeKill}) | ${r.killedHolders} | ${r.survivingHolders} (${r.copiesSurviving}) | ${s(r.newcomerStartMs)} | ${r.ok ? 'yes' : `**no**: ${shortError(r.error)}`} | ${s(r.firstProviderMs)} | ${s(r.fetchMs)} | ${r.providers} |`
   ))
   const starts = report.modes.map(m => `${m.mode}: ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}, routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later${m.settle.isolated > 0 ? ` (**${m.settle.isolated} isolated**)` : ''}`).join('; ')
   return `
@@ -40,17 +41,19 @@ topped up to ${p.nodes} nodes. Swarm start-up: ${starts}.
 |---|---:|---:|---:|---:|
 ${summary.join('\n')}
 
-| mode | round | floor listed after (s) | replica offers | holders before kill | holders killed | holders surviving | newcomer start (s) | fetched | fetch (s) | providers used |
-|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|
+| mode | round | floor listed after (s) | replica offers | holders before kill (copies) | holders killed | holders surviving (copies) | newcomer start (s) | fetched | first provider (s) | fetch (s) | providers used |
+|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|
 ${rounds.join('\n')}
 
 Definitions:
 - **fetch**: the newcomer's \`POST /get\` (with an output path, provider timeout ${p.getTimeoutSeconds} s) until \`get:done\`, or until
   the error when it fails; the newcomer's own start-up is the separate "newcomer start" column.
-- **replica offers**: the daemons' own log lines (\`offered CID to PEER (floor): accepted | declined, WHY\`) for the
-  round's file up to the kill, from every node, repairs included.
+- **replica offers**: the daemons' own log lines (\`offered CID to PEER (floor): accepted | declined, WHY\` and
+  \`now holding a floor replica of CID\`) for the round's file up to the kill, from every node, repairs included.
 - **holders**: the publisher's last \`GET /replicas\` answer before the kill (itself included); "surviving" counts
-  those not killed.
+  those not killed. In brackets, **copies**: the nodes whose \`GET /ls\` listed the file just before the kill,
+  asked one by one — what really existed, whether or not \`/replicas\` found it.
+- **first provider**: from the newcomer's request until its first \`get:provider\` event.
 - **other load**: CPUs kept busy by other processes during the newcomers' fetches (from /proc/stat minus the
   benchmark and its daemons), averaged over the rounds.
 
@@ -62,8 +65,7 @@ ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after.
 `
 }
 
-function offerCell (offers: { accepted: number, declined: Record<string, number> }): string {
-  const declined = Object.entries(offers.declined)
-  if (offers.accepted === 0 && declined.length === 0) return 'none'
-  return `${offers.accepted} accepted` + (declined.length > 0 ? `; declined: ${declined.map(([why, n]) => `${n}× ${why.replace(/\|/g, '/')}`).join(', ')}` : '')
+/** The fetch error without the list of missing block CIDs */
+function shortError (error: string | null): string {
+  return (error ?? '?').replace(/; missing \d+ block\(s\):.*$/, '').replace(/could not fetch \w+: /, '').replace(/\|/g, '/')
 }

@@ -1,5 +1,6 @@
 import { describeMachine, type MachineInfo } from '../lib/machine.js'
 import type { CrowdParams, ModeResult } from '../crowd.js'
+import { describeOffers } from '../lib/offer-log.js'
 
 interface CrowdReport {
   date: string
@@ -35,6 +36,7 @@ export function renderCrowdMarkdown (report: CrowdReport): string {
     const stats = c.publisherStats
     return `- **replication ${m.mode}**: ${m.nodes} daemons started in ${s(m.swarmStartMs)} s${m.failedStarts.length > 0 ? ` (${m.failedStarts.length} failed starts replaced)` : ''}; ` +
       `routing tables ≥ ${m.settle.smallestRoutingTable} ${s(m.settle.ms)} s later${m.settle.isolated > 0 ? ` (**${m.settle.isolated} node${m.settle.isolated === 1 ? '' : 's'} never joined**: empty routing table after the 60 s wait)` : ''}. Replicas (publisher's \`GET /replicas\`, t from the crowd's start): ${replicaLine(c.replicasOverTime)}. ` +
+      `Replica offers for the file during the crowd (daemon logs): ${describeOffers(c.offers)}. ` +
       (stats != null ? `Publisher's \`/stats\` after the crowd: ${stats.ratePerMinute.toFixed(1)} requests/min, ${stats.totalRequests.toFixed(1)} in total. ` : '') +
       `Providers per download: median ${median(c.downloads.map(d => d.providers))}. ` +
       `Daemon CPU: ${m.loneCpuSeconds} CPU-s for the lone download, ${c.cpuSeconds} CPU-s for the crowd (${perMiB(m.loneCpuSeconds, 1, p.sizeMiB)} vs ${perMiB(c.cpuSeconds, c.downloads.filter(d => d.ok).length, p.sizeMiB)} CPU-s per MiB delivered); ` +
