@@ -24,6 +24,12 @@ export interface BlockStore {
   has(cid: CID, options?: BlockStoreOptions): Promise<boolean>
   /** Throws a KizunaError with code ERR_BLOCK_NOT_FOUND when absent */
   get(cid: CID, options?: BlockStoreOptions): Promise<Uint8Array>
+  /**
+   * Optional: like get(), verified the same way, but reads into `target` and returns a view of
+   * it when the block fits (a fresh buffer otherwise). Lets a reader that uses each block up
+   * before the next (export) recycle a few buffers instead of allocating one per block.
+   */
+  getInto?(cid: CID, target: Uint8Array, options?: BlockStoreOptions): Promise<Uint8Array>
   /** Throws a KizunaError with code ERR_BLOCK_HASH_MISMATCH when bytes do not match the CID */
   put(cid: CID, bytes: Uint8Array, options?: PutOptions): Promise<void>
   delete(cid: CID, options?: BlockStoreOptions): Promise<void>

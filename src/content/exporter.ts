@@ -6,6 +6,7 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { KizunaError } from '../errors.js'
+import { readFileContent } from './file-reader.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, PathNotFoundError, UnsafePathError, UnsupportedCodecError } from './errors.js'
 import type { BlockStore } from './block-store.js'
 import type { ReadableStorage, UnixFSEntry } from 'ipfs-unixfs-exporter'
@@ -52,6 +53,7 @@ export interface ExportOptions {
 
 interface Context {
   store: ReadableStorage
+  blockStore: BlockStore
   signal?: AbortSignal
   transform?: (content: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>
   bytes: number
@@ -90,7 +92,7 @@ export async function * exportTo (cid: CID, outPath: string, components: ExportC
   }
 
   const temp = path.join(parent, `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.tmp`)
-  const ctx: Context = { store: readableStorage(components.blockStore), signal, bytes: 0, transform: options.transform }
+  const ctx: Context = { store: readableStorage(components.blockStore), blockStore: components.blockStore, signal, bytes: 0, transform: options.transform }
 
   try {
     const root = await resolve(cid, ctx)
@@ -145,15 +147,26 @@ async function * writeEntry (entry: UnixFSEntry, dest: string, inner: string, ct
         yield { type: 'export:skipped', path: inner, reason: entry.unixfs.type }
         return
       }
-      yield * writeFile(entry.content({ signal: ctx.signal }), dest, inner, ctx)
+      yield * writeFile(fileContent(entry.cid, ctx), dest, inner, ctx)
       return
     case 'raw':
+      yield * writeFile(fileContent(entry.cid, ctx), dest, inner, ctx)
+      return
     case 'identity':
       yield * writeFile(entry.content({ signal: ctx.signal }), dest, inner, ctx)
       return
     default:
       throw new UnsupportedCodecError(entry.cid)
   }
+}
+
+/**
+ * File content through our own reader (bounded read-ahead, no copy per block; see
+ * file-reader.ts). Without a transform each chunk is written before the next is asked for, so
+ * the reader may recycle its buffers; a transform (decryption) may hold on to chunks, so not then.
+ */
+function fileContent (cid: CID, ctx: Context): AsyncIterable<Uint8Array> {
+  return readFileContent(cid, ctx.blockStore, { signal: ctx.signal, reuseBuffers: ctx.transform == null })
 }
 
 async function * writeFile (stored: AsyncIterable<Uint8Array>, dest: string, inner: string, ctx: Context): AsyncGenerator<ExportEvent, void, undefined> {
