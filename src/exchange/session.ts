@@ -22,16 +22,25 @@ export * from './fetch-events.js'
 
 /** No usable provider for this long (at the start, or once all have gone) ends the fetch */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
-/** Most bytes requested from one provider at once: ~16 blocks of 1 MiB */
-export const DEFAULT_MAX_WINDOW_BYTES_PER_PEER = 16 * 1024 * 1024
+/**
+ * Most bytes requested from one provider at once: 8 blocks of 1 MiB. Enough to cover the
+ * bandwidth-delay product of a fast LAN or a 100 Mbit/s link at 500 ms; on loopback 4 MiB
+ * already keeps the link full. The provider reads every requested block into memory before
+ * sending it, so the window is also what one downloader costs a provider.
+ */
+export const DEFAULT_MAX_WINDOW_BYTES_PER_PEER = 8 * 1024 * 1024
 /** Least window a usable provider gets, however slow it measured */
 export const DEFAULT_MIN_WINDOW_BYTES_PER_PEER = 2 * 1024 * 1024
-/** Window shared out among providers by measured throughput */
-export const DEFAULT_TOTAL_WINDOW_BYTES = 32 * 1024 * 1024
+/** Window shared out among providers by measured throughput (two providers at full window) */
+export const DEFAULT_TOTAL_WINDOW_BYTES = 16 * 1024 * 1024
 /** A provider's window holds at most what it measured to deliver in this long */
 export const DEFAULT_WINDOW_QUEUE_TIME_MS = 4_000
-/** Received blocks being stored at once; beyond this no new requests go out */
-export const DEFAULT_MAX_PROCESSING_BYTES = 32 * 1024 * 1024
+/**
+ * Received blocks being stored at once; beyond this no new requests go out. Writes to the page
+ * cache take well under a millisecond per block, so a deep backlog only means a slow disk: stop
+ * asking rather than hold its blocks in memory.
+ */
+export const DEFAULT_MAX_PROCESSING_BYTES = 8 * 1024 * 1024
 /** Endgame starts when this few blocks remain, all of them already requested */
 export const DEFAULT_ENDGAME_BLOCKS = 16
 /** In endgame a block is requested from at most this many providers at once */
