@@ -6,7 +6,7 @@ import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 /**
- * Requests one channel keeps outstanding. With 1 MiB blocks the session's byte window (16 MiB)
+ * Requests one channel keeps outstanding. With 1 MiB blocks the session's byte window (8 MiB per peer)
  * binds first; the count only matters for small blocks such as intermediate DAG nodes.
  */
 export const DEFAULT_CHANNEL_MAX_IN_FLIGHT = 64
