@@ -10,6 +10,12 @@ export interface PutOptions extends BlockStoreOptions {
    * know whom to penalise): skip the second hash. Anyone else leaves this unset.
    */
   verified?: boolean
+  /**
+   * The caller found the block absent moments ago (a fetch queues only missing blocks): skip
+   * looking for an existing copy before writing. Should one have appeared meanwhile, rewriting
+   * the same bytes over it is harmless.
+   */
+  absent?: boolean
 }
 
 /**

@@ -26,16 +26,19 @@ const BLOCK_EXTENSION = '.data'
  * Blocks as files under `path`, in blockstore-fs's layout (`<last 2 chars>/<BASE32 multihash>.data`)
  * so a repo stays readable by blockstore-fs/Helia tooling.
  *
- * Crash safety. blockstore-fs writes through steno: bytes go to `.<name>.data.tmp` in the same
- * shard directory, then rename() moves it over `<name>.data`. rename is atomic, so a process killed
+ * Crash safety. Blocks are written the way blockstore-fs (steno) writes them: bytes go to
+ * `.<name>.data.tmp` in the same shard directory, then rename() moves it over `<name>.data`
+ * (our own few lines, without blockstore-fs's mkdir -p before every block: that and a stat cost
+ * more main-thread time per fetched block than hashing it). rename is atomic, so a process killed
  * at any point (kill -9) leaves either no `<name>.data` or a complete one, plus at worst a stray
  * dot-file that has(), get(), size() and entries() never look at and that the next write of the same
- * block truncates and reuses. steno does not fsync, so after a power loss or kernel crash the
+ * block truncates and reuses. Blocks are not fsync'ed (one fsync per 1 MiB block would cost more
+ * than everything else in storing it), so after a power loss or kernel crash the
  * filesystem may keep the rename but not the data (an empty or short file). Two defences cover that:
  * put() rewrites a block whose file size is wrong instead of trusting it, and get() re-verifies the
  * hash (verifyOnRead) and deletes a block that fails, turning corruption into absence.
  *
- * Concurrency. steno's temp name is fixed per block, so two concurrent writes of one block from
+ * Concurrency. The temp name is fixed per block, so two concurrent writes of one block from
  * this process would share a temp file; puts of the same block are therefore coalesced. A repo is
  * used by one process at a time (the repo lock), so no cross-process coordination is attempted.
  */
@@ -141,7 +144,7 @@ export class FsBlockStore implements ListableBlockStore {
       return
     }
 
-    const write = this.write(cid, bytes).finally(() => {
+    const write = this.write(cid, bytes, options?.absent === true).finally(() => {
       this.writes.delete(key)
     })
     this.writes.set(key, write)
@@ -242,15 +245,28 @@ export class FsBlockStore implements ListableBlockStore {
     return path.join(this.path, dir, file)
   }
 
-  private async write (cid: CID, bytes: Uint8Array): Promise<void> {
+  private async write (cid: CID, bytes: Uint8Array, absent: boolean): Promise<void> {
     // Already stored with the right length: skip the rewrite (re-imports are common). A wrong
     // length means a torn write from a power loss, so fall through and replace it.
     // No signal past this point: a half-cancelled write would only leave a temp file behind.
-    if ((await this.size(cid)) === bytes.byteLength) {
+    if (!absent && (await this.size(cid)) === bytes.byteLength) {
       return
     }
+    const file = this.filePath(cid)
+    const dir = path.dirname(file)
+    const temp = path.join(dir, `.${path.basename(file)}.tmp`)
     try {
-      await this.store.put(cid, bytes)
+      try {
+        await fs.writeFile(temp, bytes)
+      } catch (err) {
+        if (!isMissing(err)) {
+          throw err
+        }
+        // first block in this shard directory (or the tree was removed under us)
+        await fs.mkdir(dir, { recursive: true })
+        await fs.writeFile(temp, bytes)
+      }
+      await fs.rename(temp, file)
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }

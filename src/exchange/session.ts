@@ -465,8 +465,9 @@ export class FetchSession {
         p.lacks.add(entry.key)
         if (++p.consecutiveDontHave >= MAX_CONSECUTIVE_DONT_HAVE) {
           // a peer still downloading the same content lacks most blocks now and has them
-          // later: rest it and ask again, and drop it only when it stays empty-handed
-          if (++p.rests > MAX_DONT_HAVE_RESTS) {
+          // later: rest it and ask again, and drop it only when it stays empty-handed; one
+          // that delivered before holds the content and refers us to the crowd: never drop it
+          if (++p.rests > MAX_DONT_HAVE_RESTS && p.blocks === 0) {
             this.drop(p, 'dont-have')
           } else {
             p.consecutiveDontHave = 0
@@ -515,7 +516,8 @@ export class FetchSession {
     try {
       const links = childLinks(cid, bytes)
       // verified above (unless the caller left verification to the store): hash once, not twice
-      await this.store.put(cid, bytes, { signal: this.controller.signal, verified: this.opts.verifyBeforePut !== false || cid.code !== raw.code })
+      // queued only because discover() found it absent, so the store need not look again
+      await this.store.put(cid, bytes, { signal: this.controller.signal, verified: this.opts.verifyBeforePut !== false || cid.code !== raw.code, absent: true })
       this.noteSize(cid, size)
       this.blocksFetched++
       this.bytesFetched += size
