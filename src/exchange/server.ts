@@ -2,6 +2,7 @@ import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_FRAME_LENGTH, MAX_REQUEST_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
 import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from './errors.js'
 import { FramedStream } from './framed-stream.js'
+import { CrowdSpreader, type CrowdSpreaderInit } from './crowd-spreader.js'
 import { blockKey } from '../content/block-key.js'
 import type { BlockStore } from '../content/block-store.js'
 import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
@@ -13,18 +14,6 @@ export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
 export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
 /** Unsent reply bytes beyond which the server stops reading a stream's requests */
 const MAX_QUEUED_REPLY_BYTES = MAX_FRAME_LENGTH + 64 * 1024
-/**
- * Crowd spreading ("super-seeding"): while at least SPREAD_MIN_PEERS peers are fetching from
- * us, a block we already uploaded SPREAD_COPIES times in the last SPREAD_WINDOW_MS is answered
- * with DONT_HAVE, so the crowd fetches it from the peers that already got it. Each block then
- * leaves the publisher a bounded number of times however large the crowd; the window expiring
- * guarantees nobody waits forever if the crowd cannot find each other.
- */
-export const SPREAD_MIN_PEERS = 3
-export const SPREAD_COPIES = 2
-export const SPREAD_WINDOW_MS = 8_000
-/** A peer counts as part of the crowd while its last request is this recent */
-export const CROWD_WINDOW_MS = 3_000
 /** Suggested back-off sent with BUSY */
 export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
 /**
@@ -61,6 +50,8 @@ export interface ExchangeServerInit {
   busyRetryAfterMs?: number
   serveTimeoutMs?: number
   maxInboundStreams?: number
+  /** Crowd spreading limits (see crowd-spreader.ts) */
+  spreading?: CrowdSpreaderInit
 }
 
 export interface BlockServedEvent {
@@ -96,6 +87,8 @@ export interface ExchangeServerStats {
   dontHaveReplies: number
   /** DONT_HAVE answers sent to spread a crowd over its own members (see SPREAD_*) */
   spreadReplies: number
+  /** Blocks sent in a crowd only because the asker could not find them elsewhere in time */
+  spreadSentAfterWait: number
   /** Keyed by peer id string */
   peers: Map<string, PeerServeStats>
 }
@@ -141,10 +134,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new Map<string, PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0 }
-  /** peer id → time of its last WANT, to tell when a crowd is fetching from us */
-  private readonly recentRequesters = new Map<string, number>()
-  /** block multihash → uploads within the current spread window */
-  private readonly recentUploads = new Map<string, { count: number, since: number }>()
+  private readonly spreader: CrowdSpreader
   private started = false
 
   constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
@@ -156,6 +146,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.busyRetryAfterMs = init.busyRetryAfterMs ?? DEFAULT_BUSY_RETRY_AFTER_MS
     this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.spreader = new CrowdSpreader(init.spreading)
     this.handleStream = this.handleStream.bind(this)
   }
 
@@ -192,7 +183,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     for (const [k, v] of this.peerStats) {
       peers.set(k, { ...v })
     }
-    return { ...this.totals, peers }
+    return { ...this.totals, spreadSentAfterWait: this.spreader.sentAfterWait, peers }
   }
 
   private statsFor (peer: PeerId): PeerServeStats {
@@ -291,36 +282,13 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
   }
 
-  /** True when this block should come from the crowd rather than from us (see SPREAD_*) */
-  private shouldSpread (peer: string, key: string, now: number): boolean {
-    this.recentRequesters.set(peer, now)
-    if (this.recentRequesters.size > 4096) {
-      for (const [id, at] of this.recentRequesters) if (now - at > CROWD_WINDOW_MS) this.recentRequesters.delete(id)
-    }
-    let crowd = 0
-    for (const at of this.recentRequesters.values()) {
-      if (now - at <= CROWD_WINDOW_MS && ++crowd >= SPREAD_MIN_PEERS) break
-    }
-    if (crowd < SPREAD_MIN_PEERS) return false
-    const uploads = this.recentUploads.get(key)
-    return uploads !== undefined && now - uploads.since <= SPREAD_WINDOW_MS && uploads.count >= SPREAD_COPIES
-  }
-
-  private countUpload (key: string, now: number): void {
-    const uploads = this.recentUploads.get(key)
-    if (uploads === undefined || now - uploads.since > SPREAD_WINDOW_MS) {
-      if (this.recentUploads.size > 65_536) this.recentUploads.clear()
-      this.recentUploads.set(key, { count: 1, since: now })
-    } else {
-      uploads.count++
-    }
-  }
-
   private async serveWant (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }): Promise<void> {
     const signal = s.controller.signal
     let reserved = 0
     const key = blockKey(cid)
-    if (this.shouldSpread(s.peer.toString(), key, Date.now())) {
+    const peerKey = s.peer.toString()
+    let sent = false
+    if (!this.spreader.admit(peerKey, key, Date.now())) {
       s.framed.sendNow({ type: 'dont-have', id })
       s.stats.dontHaveReplies++
       this.totals.dontHaveReplies++
@@ -360,7 +328,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
       await this.watchedWrite(s, { type: 'block', id, bytes })
-      this.countUpload(key, Date.now())
+      sent = true
+      this.spreader.sent(key, Date.now())
       s.stats.bytesServed += bytes.byteLength
       s.stats.blocksServed++
       this.totals.bytesServed += bytes.byteLength
@@ -370,6 +339,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
       s.stats.bytesInFlight -= reserved
+      if (!sent) this.spreader.release(key)
     }
   }
 

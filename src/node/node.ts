@@ -52,6 +52,8 @@ export interface NodeStatus {
   uploadedBytes: number
   /** content bytes fetched from peers since start */
   downloadedBytes: number
+  /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
+  crowd: { referred: number, sentAfterWait: number }
 }
 
 export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {

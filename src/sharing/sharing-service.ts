@@ -91,8 +91,9 @@ export class SharingService {
     await this.client.stop()
   }
 
-  stats (): { uploadedBytes: number, downloadedBytes: number } {
-    return { uploadedBytes: this.server.stats().bytesServed, downloadedBytes: this.downloaded }
+  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number } } {
+    const served = this.server.stats()
+    return { uploadedBytes: served.bytesServed, downloadedBytes: this.downloaded, crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait } }
   }
 
   /** Imports a file or directory, pins it, announces it; `encrypt` seals a file first */
