@@ -38,6 +38,11 @@ export interface BlockStore {
   getInto?(cid: CID, target: Uint8Array, options?: BlockStoreOptions): Promise<Uint8Array>
   /** Throws a KizunaError with code ERR_BLOCK_HASH_MISMATCH when bytes do not match the CID */
   put(cid: CID, bytes: Uint8Array, options?: PutOptions): Promise<void>
+  /**
+   * True when put() keeps no reference to `bytes` once its promise has settled (it copied them or
+   * wrote them out), so the caller may then reuse the buffer. Unset: the store may keep them.
+   */
+  readonly putReleasesBytes?: boolean
   delete(cid: CID, options?: BlockStoreOptions): Promise<void>
   /** Size in bytes of a stored block, or undefined when absent */
   size(cid: CID, options?: BlockStoreOptions): Promise<number | undefined>

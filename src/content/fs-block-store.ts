@@ -48,6 +48,8 @@ export class FsBlockStore implements ListableBlockStore {
   private readonly sharding: NextToLast
   private readonly verifyOnRead: boolean
   private readonly writes = new Map<string, Promise<void>>()
+  /** put() is done with the bytes when it settles: the write (or the coalesced one) has finished */
+  readonly putReleasesBytes = true
 
   constructor (location: string, init: FsBlockStoreInit = {}) {
     this.path = path.resolve(location)

@@ -12,6 +12,8 @@ import type { CID } from 'multiformats/cid'
  */
 export class InMemoryBlockStore implements ListableBlockStore {
   private readonly blocks = new Map<string, { multihash: Uint8Array, bytes: Uint8Array }>()
+  /** put() stores a copy */
+  readonly putReleasesBytes = true
 
   /** Number of stored blocks */
   get count (): number {

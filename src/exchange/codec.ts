@@ -201,6 +201,11 @@ export function encodeMessage (msg: Message): Uint8Array | Uint8ArrayList {
 export interface FrameDecoderOptions {
   /** Largest frame accepted; longer length claims fail with ERR_FRAME_TOO_LARGE */
   maxFrameLength?: number
+  /**
+   * Where a BLOCK payload that arrived in several chunks is assembled (it is copied once either
+   * way): e.g. a recycled buffer from a pool. Must return exactly `size` bytes. Default: a new one.
+   */
+  allocBlock?: (size: number) => Uint8Array
 }
 
 /**
@@ -211,11 +216,13 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   private readonly buffer = new Uint8ArrayList()
   private readonly maxFrameLength: number
+  private readonly allocBlock?: (size: number) => Uint8Array
   private failure?: KizunaError
   private readonly at = (i: number): number | undefined => i < this.buffer.byteLength ? this.buffer.get(i) : undefined
 
   constructor (options: FrameDecoderOptions = {}) {
     this.maxFrameLength = options.maxFrameLength ?? MAX_FRAME_LENGTH
+    this.allocBlock = options.allocBlock
   }
 
   /** Bytes received and not yet returned as messages */
@@ -261,7 +268,7 @@ export class FrameDecoder {
     }
     const frame = this.buffer.sublist(start, start + length)
     this.buffer.consume(start + length)
-    return decodeFrameBody(frame)
+    return decodeFrameBody(frame, this.allocBlock)
   }
 }
 
@@ -277,8 +284,27 @@ function decodeCid (bytes: Uint8Array): CID {
   }
 }
 
-/** Decodes type + payload of one complete frame */
-export function decodeFrameBody (frame: Uint8ArrayList): Message {
+/** Copies `chunks` (exactly target.byteLength bytes in all) into `target` */
+function copyInto (chunks: Uint8Array[], target: Uint8Array): Uint8Array {
+  let o = 0
+  for (const chunk of chunks) {
+    if (o + chunk.byteLength > target.byteLength) {
+      throw new MalformedFrameError('block bytes overflow the assembly buffer')
+    }
+    target.set(chunk, o)
+    o += chunk.byteLength
+  }
+  if (o !== target.byteLength) {
+    throw new MalformedFrameError(`assembled ${o} of ${target.byteLength} block bytes`)
+  }
+  return target
+}
+
+/**
+ * Decodes type + payload of one complete frame. `allocBlock` (see FrameDecoderOptions) receives
+ * a BLOCK payload spread over several chunks.
+ */
+export function decodeFrameBody (frame: Uint8ArrayList, allocBlock?: (size: number) => Uint8Array): Message {
   const at = (i: number): number | undefined => i < frame.byteLength ? frame.get(i) : undefined
   const end = frame.byteLength
   const type = frame.get(0)
@@ -298,9 +324,17 @@ export function decodeFrameBody (frame: Uint8ArrayList): Message {
       return { type: 'want', id, cid: decodeCid(rest()) }
     case MessageType.HAVE_QUERY:
       return { type: 'have-query', id, cid: decodeCid(rest()) }
-    case MessageType.BLOCK:
-      // subarray is a view when the block arrived in one chunk and a single copy otherwise
-      return { type: 'block', id, bytes: rest() }
+    case MessageType.BLOCK: {
+      // a view when the block arrived in one chunk and a single copy otherwise
+      if (allocBlock === undefined) {
+        return { type: 'block', id, bytes: rest() }
+      }
+      const chunks = [...frame.sublist(o, end)]
+      if (chunks.length <= 1) {
+        return { type: 'block', id, bytes: chunks[0] ?? new Uint8Array(0) }
+      }
+      return { type: 'block', id, bytes: copyInto(chunks, allocBlock(end - o)) }
+    }
     case MessageType.DONT_HAVE:
       noTrailing(o)
       return { type: 'dont-have', id }

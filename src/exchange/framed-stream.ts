@@ -5,6 +5,8 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface FramedStreamInit {
   maxFrameLength: number
+  /** Where multi-chunk BLOCK payloads are assembled (see FrameDecoderOptions.allocBlock) */
+  allocBlock?: (size: number) => Uint8Array
   /** Called synchronously for every decoded message; throwing aborts the stream */
   onMessage: (msg: Message) => void
   /** The remote finished sending and every message it sent has been delivered */
@@ -31,7 +33,7 @@ export class FramedStream {
   constructor (stream: Stream, init: FramedStreamInit) {
     this.stream = stream
     this.init = init
-    this.decoder = new FrameDecoder({ maxFrameLength: init.maxFrameLength })
+    this.decoder = new FrameDecoder({ maxFrameLength: init.maxFrameLength, allocBlock: init.allocBlock })
     this.onData = this.onData.bind(this)
     this.onStreamClose = this.onStreamClose.bind(this)
     this.onEnd = this.onEnd.bind(this)

@@ -2,6 +2,7 @@ import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
 import { MAX_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
 import { AbortedError, ChannelClosedError, ProtocolViolationError, RemoteError, RequestTimeoutError } from './errors.js'
 import { FramedStream } from './framed-stream.js'
+import { blockBufferPool } from '../util/block-buffer-pool.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -21,6 +22,11 @@ const HARD_TIMEOUT_FACTOR = 4
 /** Abandoned request ids remembered so their late replies can be told from unsolicited ones */
 const MAX_ABANDONED = 4096
 
+/**
+ * A 'block' result's bytes may be a buffer from blockBufferPool (see util/block-buffer-pool.ts):
+ * the receiver owns it and may release it to the pool once nothing reads it any more, or simply
+ * drop it.
+ */
 export type WantResult =
   | { type: 'block', bytes: Uint8Array }
   | { type: 'dont-have' }
@@ -85,6 +91,8 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
     this.requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.framed = new FramedStream(stream, {
       maxFrameLength: init.maxFrameLength ?? MAX_FRAME_LENGTH,
+      // blocks arrive in many transport chunks and are assembled into recycled buffers
+      allocBlock: (size) => blockBufferPool.take(size),
       onMessage: (msg) => { this.onReply(msg) },
       // the server closes its side only when it will answer nothing more
       onRemoteEnd: () => { this.abort(new ChannelClosedError('remote closed the stream')) },
@@ -228,6 +236,9 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
     if (p === undefined) {
       // a reply to a request we cancelled or gave up on is expected once, and dropped
       if (this.abandoned.delete(msg.id)) {
+        if (msg.type === 'block') {
+          blockBufferPool.release(msg.bytes)
+        }
         return
       }
       throw new ProtocolViolationError(`unsolicited ${msg.type} for request ${msg.id}`)

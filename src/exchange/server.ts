@@ -4,6 +4,7 @@ import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from 
 import { FramedStream } from './framed-stream.js'
 import { CrowdSpreader, type CrowdSpreaderInit } from './crowd-spreader.js'
 import { blockKey } from '../content/block-key.js'
+import { blockBufferPool } from '../util/block-buffer-pool.js'
 import type { BlockStore } from '../content/block-store.js'
 import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -14,6 +15,8 @@ export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
 export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
 /** Unsent reply bytes beyond which the server stops reading a stream's requests */
 const MAX_QUEUED_REPLY_BYTES = MAX_FRAME_LENGTH + 64 * 1024
+/** Served blocks' pooled buffers waiting per stream for the transport to encrypt them */
+const MAX_UNSENT_POOLED = 8
 /** Suggested back-off sent with BUSY */
 export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
 /**
@@ -116,6 +119,31 @@ interface ServedStream {
   waitingWrites: number
   lastWriteAt: number
   watchdog?: ReturnType<typeof setInterval>
+  /**
+   * Plaintext bytes queued below the stream, in the connection's encryption layer, or undefined
+   * when that cannot be seen: then served blocks are not read into pooled buffers.
+   */
+  connectionBacklog: () => number | undefined
+  /** Pooled block buffers written to the stream but maybe not yet encrypted (see releaseWhenSent) */
+  unsent: Uint8Array[]
+  unsentTimer?: ReturnType<typeof setTimeout>
+}
+
+/**
+ * Bytes waiting in the write buffer of the stream a connection's muxer writes to (the Noise
+ * layer), read through libp2p internals (Connection.muxer.maConn). A frame's bytes stay referenced
+ * there, unencrypted, while TCP is backed up; once that buffer and the stream's own are empty,
+ * every byte written so far has been encrypted into new buffers.
+ */
+function connectionBacklog (connection: Connection): () => number | undefined {
+  const maConn = (connection as unknown as { muxer?: { maConn?: { writeBufferLength?: unknown } } }).muxer?.maConn
+  if (typeof maConn?.writeBufferLength !== 'number') {
+    return () => undefined
+  }
+  return () => {
+    const n = maConn.writeBufferLength
+    return typeof n === 'number' ? n : undefined
+  }
 }
 
 /**
@@ -206,6 +234,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       pausedForDrain: false,
       waitingWrites: 0,
       lastWriteAt: 0,
+      connectionBacklog: connectionBacklog(connection),
+      unsent: [],
       framed: undefined as unknown as FramedStream
     }
     // every request in progress on the stream listens on this signal
@@ -220,6 +250,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       onClose: () => {
         served.controller.abort()
         clearInterval(served.watchdog)
+        // whatever the transport may still hold is left to the garbage collector
+        clearTimeout(served.unsentTimer)
+        served.unsent.length = 0
         this.streams.delete(served)
       }
     })
@@ -295,10 +328,24 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       this.totals.spreadReplies++
       return
     }
+    // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
+    const store = this.components.blockStore
+    let pooled = store.getInto !== undefined && s.connectionBacklog() !== undefined
+      ? blockBufferPool.take(blockBufferPool.bufferSize)
+      : undefined
     try {
       let bytes: Uint8Array
       try {
-        bytes = await this.components.blockStore.get(cid, { signal })
+        if (pooled !== undefined && store.getInto !== undefined) {
+          bytes = await store.getInto(cid, pooled, { signal })
+          if (bytes.buffer !== pooled.buffer) {
+            // larger than a pooled buffer: the store read it into a fresh one
+            blockBufferPool.release(pooled)
+            pooled = undefined
+          }
+        } else {
+          bytes = await store.get(cid, { signal })
+        }
       } catch (err) {
         if (signal.aborted) {
           return
@@ -327,7 +374,14 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
-      await this.watchedWrite(s, { type: 'block', id, bytes })
+      const writing = this.watchedWrite(s, { type: 'block', id, bytes })
+      // from here the transport holds the bytes: only releaseWhenSent may give them back
+      const lent = pooled
+      pooled = undefined
+      await writing
+      if (lent !== undefined) {
+        this.releaseWhenSent(s, lent)
+      }
       sent = true
       this.spreader.sent(key, Date.now())
       s.stats.bytesServed += bytes.byteLength
@@ -338,8 +392,49 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
+      // still set only when the bytes never reached the stream
+      blockBufferPool.release(pooled)
       s.stats.bytesInFlight -= reserved
       if (!sent) this.spreader.release(key)
+    }
+  }
+
+  /**
+   * Returns a served block's pooled buffer once no layer of the transport can read it any more:
+   * the write having resolved is not enough (the frame may sit, unencrypted, in the stream's or
+   * the Noise layer's write buffer while TCP is backed up). When both buffers are empty, every
+   * byte written so far has been encrypted into other buffers. Until then the buffer waits and
+   * the check is repeated; a stream that closes first leaves it to the garbage collector.
+   */
+  private releaseWhenSent (s: ServedStream, buffer: Uint8Array): void {
+    s.unsent.push(buffer)
+    if (s.unsent.length > MAX_UNSENT_POOLED) {
+      // a transport that never empties: forget the oldest (the garbage collector takes it once
+      // sent) rather than hold more memory than unpooled buffers would
+      s.unsent.shift()
+    }
+    this.flushUnsent(s)
+  }
+
+  private flushUnsent (s: ServedStream): void {
+    if (s.framed.closed) {
+      s.unsent.length = 0
+      return
+    }
+    if (s.unsent.length === 0) {
+      return
+    }
+    if (s.framed.stream.writeBufferLength === 0 && s.connectionBacklog() === 0) {
+      for (const b of s.unsent.splice(0)) {
+        blockBufferPool.release(b)
+      }
+      return
+    }
+    if (s.unsentTimer === undefined) {
+      s.unsentTimer = setTimeout(() => {
+        s.unsentTimer = undefined
+        this.flushUnsent(s)
+      }, 1)
     }
   }
 

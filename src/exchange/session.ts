@@ -13,6 +13,7 @@ import { PENALISED_REASONS, type DropReason, type FetchEvent, type FetchProgress
 import { DEFAULT_REQUEST_TIMEOUT_MS, type WantResult } from './peer-channel.js'
 import { Provider } from './provider.js'
 import { shareWindow } from './windows.js'
+import { blockBufferPool } from '../util/block-buffer-pool.js'
 import type { BlockStore } from '../content/block-store.js'
 import type { PeerChannel } from './peer-channel.js'
 import type { PeerId } from '@libp2p/interface'
@@ -428,6 +429,10 @@ export class FetchSession {
 
   private onResult (p: Provider, entry: Inflight, result: WantResult): void {
     if (p.remove(entry.key) === undefined) {
+      if (result.type === 'block') {
+        // cancelled meanwhile: nobody else saw these bytes
+        blockBufferPool.release(result.bytes)
+      }
       return
     }
     entry.peers.delete(p.key)
@@ -439,12 +444,14 @@ export class FetchSession {
           // the same block already came from another provider in endgame
           p.meter.record(bytes.byteLength, now)
           this.duplicateBlocks++
+          blockBufferPool.release(bytes)
           break
         }
         if (this.opts.verifyBeforePut !== false || entry.cid.code !== raw.code) {
           try {
             verifyBlock(entry.cid, bytes)
           } catch (err) {
+            blockBufferPool.release(bytes)
             this.drop(p, 'bad-block', err as Error)
             this.requeueIfOrphaned(entry)
             break
@@ -535,6 +542,11 @@ export class FetchSession {
         this.fail(err)
       }
     } finally {
+      // Back to the pool once the store is done with the bytes (put settled: written or copied).
+      // Not a dag-pb node: the CIDs of its links are views of these bytes.
+      if (!mayHaveLinks && this.store.putReleasesBytes === true) {
+        blockBufferPool.release(bytes)
+      }
       this.processing--
       this.processingBytes -= size
       if (mayHaveLinks) {
