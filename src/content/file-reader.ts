@@ -3,6 +3,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidDagError, UnsupportedCodecError } from './errors.js'
 import { MAX_BLOCK_SIZE } from './verify.js'
+import { blockBufferPool } from '../util/block-buffer-pool.js'
 import type { BlockStore } from './block-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -45,7 +46,7 @@ type Piece =
 export async function * readFileContent (root: CID, store: BlockStore, options: FileReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
   const { signal } = options
   const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD_BLOCKS)
-  const pool = options.reuseBuffers === true ? new BufferPool(readAhead + 1) : undefined
+  const pool = options.reuseBuffers === true ? new BufferPool() : undefined
   const plan = walk(root, store, signal)[Symbol.asyncIterator]()
   const pending: Array<Promise<Uint8Array>> = []
   let planDone = false
@@ -193,33 +194,18 @@ async function readNode (cid: CID, store: BlockStore, signal?: AbortSignal): Pro
   return { pb, unixfs }
 }
 
-/** A few block-sized buffers handed out and returned, so reading a file allocates nothing per block */
+/**
+ * Read-ahead buffers from the process-wide block pool (shared with the exchange, so an export
+ * right after a fetch reuses the fetch's buffers). A leaf larger than a pooled buffer is read
+ * into a fresh one by the store.
+ */
 class BufferPool {
-  private readonly free: Uint8Array[] = []
-  private readonly owned = new WeakSet<ArrayBufferLike>()
-  private created = 0
-
-  constructor (private readonly max: number) {}
-
-  take (): Uint8Array | undefined {
-    const buffer = this.free.pop()
-    if (buffer !== undefined) {
-      return buffer
-    }
-    if (this.created >= this.max) {
-      return undefined
-    }
-    this.created++
-    // sized for the largest block we accept, so any leaf fits
-    const fresh = new Uint8Array(MAX_BLOCK_SIZE)
-    this.owned.add(fresh.buffer)
-    return fresh
+  take (): Uint8Array {
+    return blockBufferPool.take(blockBufferPool.bufferSize)
   }
 
   /** Takes back a buffer from take(), or a view of one; anything else is ignored */
   release (view: Uint8Array): void {
-    if (this.owned.has(view.buffer) && this.free.length < this.max) {
-      this.free.push(new Uint8Array(view.buffer, 0, MAX_BLOCK_SIZE))
-    }
+    blockBufferPool.release(view)
   }
 }

@@ -3,6 +3,7 @@ import { MAX_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
 import { AbortedError, ChannelClosedError, ProtocolViolationError, RemoteError, RequestTimeoutError } from './errors.js'
 import { FramedStream } from './framed-stream.js'
 import { blockBufferPool } from '../util/block-buffer-pool.js'
+import { noteTransferBytes } from '../util/gc-pacer.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -223,6 +224,9 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
   }
 
   private onReply (msg: Message): void {
+    if (msg.type === 'block') {
+      noteTransferBytes(msg.bytes.byteLength)
+    }
     if (msg.type === 'want' || msg.type === 'have-query' || msg.type === 'cancel') {
       throw new ProtocolViolationError(`a server may not send ${msg.type}`)
     }

@@ -5,6 +5,7 @@ import { FramedStream } from './framed-stream.js'
 import { CrowdSpreader, type CrowdSpreaderInit } from './crowd-spreader.js'
 import { blockKey } from '../content/block-key.js'
 import { blockBufferPool } from '../util/block-buffer-pool.js'
+import { noteTransferBytes } from '../util/gc-pacer.js'
 import type { BlockStore } from '../content/block-store.js'
 import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -383,6 +384,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         this.releaseWhenSent(s, lent)
       }
       sent = true
+      noteTransferBytes(bytes.byteLength)
       this.spreader.sent(key, Date.now())
       s.stats.bytesServed += bytes.byteLength
       s.stats.blocksServed++

@@ -15,6 +15,7 @@ import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { FrameDecoder, encodeMessage } from '../../src/exchange/codec.js'
 import { fetchDag } from '../../src/exchange/session.js'
 import { BlockBufferPool, blockBufferPool } from '../../src/util/block-buffer-pool.js'
+import * as gcPacer from '../../src/util/gc-pacer.js'
 import { useExchangeFixture } from '../helpers/exchange-fixture.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -60,6 +61,18 @@ describe('BlockBufferPool', () => {
     expect(taken[0][0]).toBe(0xa5)
     pool.trim()
     expect(pool.freeCount).toBe(0)
+  })
+})
+
+describe('gc pacer', () => {
+  it('runs a scavenge per PACE_BYTES of transfer and at the start of a burst', () => {
+    const before = gcPacer.scavenges
+    // the first bytes after a pause collect at once
+    gcPacer.noteTransferBytes(1)
+    const first = gcPacer.scavenges - before
+    for (let i = 0; i < 4; i++) gcPacer.noteTransferBytes(gcPacer.PACE_BYTES)
+    expect(first).toBe(1)
+    expect(gcPacer.scavenges - before).toBe(5)
   })
 })
 
