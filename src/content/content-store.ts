@@ -1,6 +1,7 @@
 import { KizunaError } from '../errors.js'
 import { blockKey } from './block-key.js'
 import { scanDag } from './dag.js'
+import { possessionProof } from './possession.js'
 import { ContentNotFoundError } from './errors.js'
 import { exportTo } from './exporter.js'
 import { importStream, importBytes, importPath } from './importer.js'
@@ -74,6 +75,12 @@ export class ContentStore {
   }
 
   /** The blocks a kept root consists of (undefined when the root is not kept) */
+  /** sha256(nonce ‖ block) when the block is here (see possession.ts), else undefined */
+  async prove (block: CID, nonceHex: string, options: ContentOptions = {}): Promise<string | undefined> {
+    const bytes = await this.blockStore.get(block, options).catch(() => undefined)
+    return bytes === undefined ? undefined : possessionProof(nonceHex, bytes)
+  }
+
   async blockRefs (cid: CID, options: ContentOptions = {}): Promise<BlockRef[] | undefined> {
     return this.index.blocks(cid, options)
   }

@@ -2,6 +2,7 @@
 export type { BlockStore, BlockStoreOptions } from './block-store.js'
 export type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 export { blockKey, rawCidFromMultihash } from './block-key.js'
+export { possessionProof, newPossessionNonce, POSSESSION_NONCE_BYTES } from './possession.js'
 export { MAX_BLOCK_SIZE, checkBlockSize, isSupportedHash, verifyBlock } from './verify.js'
 export { FsBlockStore, type FsBlockStoreInit } from './fs-block-store.js'
 export { InMemoryBlockStore } from './memory-block-store.js'

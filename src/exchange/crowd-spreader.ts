@@ -61,6 +61,8 @@ export class CrowdSpreader {
   private crowdSince: number | undefined
   private lastCrowdAt = 0
   private extrasThisCrowd = 0
+  /** peer id → until when it fetches at our invitation (a replica we asked it to hold) */
+  private readonly invited = new Map<string, number>()
   /** Copies sent because the asker had waited out the patience time */
   sentAfterWait = 0
 
@@ -96,13 +98,31 @@ export class CrowdSpreader {
       this.refusedSince.clear()
     }
     const uploads = this.uploadsOf(block, now)
-    if (inCrowd && uploads.count >= this.copies) {
+    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now)) {
       if (!this.waitedLongEnough(peer, block, uploads, now)) return false
       this.extrasThisCrowd++
       this.sentAfterWait++
     }
     uploads.count++
     return true
+  }
+
+  /**
+   * A peer we asked to hold a replica is never referred to the crowd: the copy is the point,
+   * and its fetch counts towards the block's copies so the crowd is referred to it instead.
+   * So is a peer checking that we hold what we claim: a referral would read as a lie.
+   */
+  invite (peer: string, until: number): void {
+    this.invited.set(peer, Math.max(until, this.invited.get(peer) ?? 0))
+    if (this.invited.size > MAX_ENTRIES / 16) this.prune(this.invited, Date.now())
+  }
+
+  uninvite (peer: string): void {
+    this.invited.delete(peer)
+  }
+
+  private isInvited (peer: string, now: number): boolean {
+    return (this.invited.get(peer) ?? 0) > now
   }
 
   /** An admitted copy of `block` has been written to its peer */

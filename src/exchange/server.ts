@@ -44,7 +44,7 @@ export interface ExchangeServerComponents {
   registrar: ProtocolRegistrar
   blockStore: BlockStore
   /** Answers HAVE_QUERY precisely; without it the server only knows whether it has the root */
-  hasContent?: (root: CID, options: AbortOptions) => Promise<HaveState | HaveAnswer>
+  hasContent?: (root: CID, options: AbortOptions & { peer: PeerId }) => Promise<HaveState | HaveAnswer>
 }
 
 export interface ExchangeServerInit {
@@ -205,6 +205,15 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     for (const s of [...this.streams]) {
       s.framed.abort(new ChannelClosedError('server stopping'))
     }
+  }
+
+  /** `peer` fetches a replica at our request for `forMs`: crowd spreading does not refer it on */
+  invite (peer: PeerId, forMs: number): void {
+    this.spreader.invite(peer.toString(), Date.now() + forMs)
+  }
+
+  uninvite (peer: PeerId): void {
+    this.spreader.uninvite(peer.toString())
   }
 
   stats (): ExchangeServerStats {
@@ -469,7 +478,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     try {
       let answer: HaveAnswer
       if (this.components.hasContent !== undefined) {
-        const a = await this.components.hasContent(root, { signal })
+        const a = await this.components.hasContent(root, { signal, peer: s.peer })
         answer = typeof a === 'string' ? { has: a } : a
       } else {
         const has = await this.components.blockStore.has(root, { signal })

@@ -8,14 +8,18 @@ export const MAX_REPLICATION_FRAME = 16 * 1024
 export const MAX_HINTS = 8
 export const MAX_HINT_LENGTH = 512
 export const MAX_FLOOR = 64
+const NONCE_HEX_LENGTH = 32
+const NONCE_PATTERN = /^[0-9a-f]{32}$/
+const PROOF_PATTERN = /^[0-9a-f]{64}$/
 
 export type OfferReason = 'demand' | 'floor'
 export type HolderKind = 'pinned' | 'cached'
 
 export interface OfferMessage { type: 'offer', root: CID, size: number, reason: OfferReason, floor: number, hints: string[] }
 export interface OfferReplyMessage { type: 'offer-reply', accepted: boolean, reason?: string }
-export interface HolderQueryMessage { type: 'holder-query', root: CID }
-export interface HolderReplyMessage { type: 'holder-reply', has: 'none' | 'partial' | 'full', kind?: HolderKind, floor?: number }
+/** `probe`: prove you hold this block of the DAG by answering sha256(nonce ‖ block) */
+export interface HolderQueryMessage { type: 'holder-query', root: CID, probe?: { cid: CID, nonce: string } }
+export interface HolderReplyMessage { type: 'holder-reply', has: 'none' | 'partial' | 'full', kind?: HolderKind, floor?: number, proof?: string }
 
 export type ReplicationMessage = OfferMessage | OfferReplyMessage | HolderQueryMessage | HolderReplyMessage
 
@@ -37,7 +41,10 @@ function encodeVarint (value: number): Uint8Array {
 
 export function encodeReplicationMessage (message: ReplicationMessage): Uint8Array {
   // CID.toJSON yields {"/": ...}; the wire carries the plain string form
-  const json = JSON.stringify('root' in message ? { ...message, root: message.root.toString() } : message)
+  const wire: Record<string, unknown> = { ...message }
+  if ('root' in message) wire.root = message.root.toString()
+  if (message.type === 'holder-query' && message.probe !== undefined) wire.probe = { cid: message.probe.cid.toString(), nonce: message.probe.nonce }
+  const json = JSON.stringify(wire)
   const body = new TextEncoder().encode(json)
   if (body.length > MAX_REPLICATION_FRAME) {
     throw new ReplicationFrameError(`message of ${body.length} bytes exceeds ${MAX_REPLICATION_FRAME}`)
@@ -102,14 +109,21 @@ export function decodeReplicationBody (body: Uint8Array): ReplicationMessage {
       if (parsed.reason !== undefined && (typeof parsed.reason !== 'string' || parsed.reason.length > 200)) fail('offer-reply.reason must be a short string')
       return { type: 'offer-reply', accepted: parsed.accepted, reason: parsed.reason as string | undefined }
     }
-    case 'holder-query':
-      return { type: 'holder-query', root: cidField(parsed.root, 'holder-query.root') }
+    case 'holder-query': {
+      const root = cidField(parsed.root, 'holder-query.root')
+      if (parsed.probe === undefined) return { type: 'holder-query', root }
+      const probe = parsed.probe as Record<string, unknown> | null
+      if (typeof probe !== 'object' || probe === null || Array.isArray(probe)) fail('holder-query.probe must be an object')
+      if (typeof probe.nonce !== 'string' || !NONCE_PATTERN.test(probe.nonce)) fail(`holder-query.probe.nonce must be ${NONCE_HEX_LENGTH} hex digits`)
+      return { type: 'holder-query', root, probe: { cid: cidField(probe.cid, 'holder-query.probe.cid'), nonce: probe.nonce } }
+    }
     case 'holder-reply': {
-      const { has, kind, floor } = parsed
+      const { has, kind, floor, proof } = parsed
+      if (proof !== undefined && (typeof proof !== 'string' || !PROOF_PATTERN.test(proof))) fail('holder-reply.proof must be 64 hex digits')
       if (has !== 'none' && has !== 'partial' && has !== 'full') fail('holder-reply.has must be none, partial or full')
       if (kind !== undefined && kind !== 'pinned' && kind !== 'cached') fail('holder-reply.kind must be pinned or cached')
       if (floor !== undefined && (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0 || floor > MAX_FLOOR)) fail('holder-reply.floor out of range')
-      return { type: 'holder-reply', has, kind: kind as HolderKind | undefined, floor: floor as number | undefined }
+      return { type: 'holder-reply', has, kind: kind as HolderKind | undefined, floor: floor as number | undefined, proof: proof as string | undefined }
     }
     default:
       fail(`unknown message type ${JSON.stringify(parsed.type)?.slice(0, 40)}`)

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { KizunaLibp2p } from '../node/libp2p.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { ContentStore } from '../content/index.js'
-import { verifyBlock } from '../content/index.js'
+import { newPossessionNonce } from '../content/index.js'
 import { findProviders } from '../sharing/provider-source.js'
 import { request } from './protocol.js'
 import type { HolderKind } from './codec.js'
@@ -27,8 +27,9 @@ export interface HolderComponents {
 /**
  * Who holds `root` right now: providers from the DHT (not a HAVE query to every connected
  * peer, which holders would count as demand), each asked directly
- * (holder query), and — when we hold the DAG ourselves — checked by fetching one random block
- * and verifying it, so a holder that only claims to have the content is not counted.
+ * (holder query), and — when we hold the DAG ourselves — made to prove it holds one random
+ * block (sha256 of a fresh nonce and the block), so a holder that only claims to have the
+ * content is not counted.
  */
 export async function findHolders (root: CID, components: HolderComponents, self: { kind?: HolderKind, floor?: number }, options: { signal?: AbortSignal } = {}): Promise<Holder[]> {
   const { libp2p, sharing, content } = components
@@ -41,16 +42,17 @@ export async function findHolders (root: CID, components: HolderComponents, self
   const checks: Array<Promise<void>> = []
   for await (const found of findProviders(root, { libp2p, client: sharing.client, penalties: sharing.penalties }, { signal, dhtRounds: 1, askConnected: false })) {
     checks.push((async () => {
-      const reply = await request(libp2p, found.peerId, { type: 'holder-query', root }, { signal }).catch(() => undefined)
+      // the probe rides on the query: a holder proves it has one random block of ours
+      const probeCid = blocks != null && blocks.length > 0 ? blocks[Math.floor(Math.random() * blocks.length)].cid : undefined
+      const probe = probeCid !== undefined ? { cid: probeCid, nonce: newPossessionNonce() } : undefined
+      const reply = await request(libp2p, found.peerId, { type: 'holder-query', root, probe }, { signal }).catch(() => undefined)
       if (reply?.type !== 'holder-reply' || reply.has !== 'full' || reply.kind == null) return
       let verified = false
-      if (blocks != null && blocks.length > 0) {
-        const probe = blocks[Math.floor(Math.random() * blocks.length)].cid
-        const answer = await sharing.client.want(found.peerId, probe, { signal }).catch(() => undefined)
-        if (answer?.type !== 'block') return
-        try {
-          verifyBlock(probe, answer.bytes)
-        } catch {
+      if (probe !== undefined) {
+        const expected = await content.prove(probe.cid, probe.nonce).catch(() => undefined)
+        if (expected === undefined) return
+        if (reply.proof !== expected) {
+          // claimed the whole DAG, could not prove one block of it: a liar or a broken store
           sharing.penalties.penalise(found.peerId.toString(), 'bad-block')
           return
         }

@@ -117,7 +117,9 @@ export class ReplicationService {
     }
     const { sharing } = this.components
     sharing.server.addEventListener('block:served', (evt) => { this.onServed(evt.detail.peer.toString(), evt.detail.cid, evt.detail.bytes) })
-    sharing.onHaveQuery = (root) => { this.demand.record(root.toString()) }
+    sharing.onHaveQuery = (root, from) => {
+      if (!this.isReplicationTraffic(root.toString(), from.toString())) this.demand.record(root.toString())
+    }
     sharing.onStored = (root) => { void this.indexBlocks(root).then(async () => { await this.enforceQuota() }).catch(() => {}) }
     await handleReplicationStreams(this.components.libp2p, async (message, from) => this.handle(message, from))
     this.schedule()
@@ -165,11 +167,21 @@ export class ReplicationService {
     }
   }
 
+  /**
+   * Holders checking each other and recruits fetching the copy we offered are not demand:
+   * counted, one recruit would make every node it asks hot, and those would recruit in turn.
+   */
+  private isReplicationTraffic (root: string, peer: string): boolean {
+    const now = Date.now()
+    if ((this.checkers.get(`${root}/${peer}`) ?? 0) > now) return true
+    return now - (this.offered.get(`${root}/${peer}`) ?? 0) < this.init.fetchTimeoutMs
+  }
+
   /** Demand is counted in whole-file equivalents served, so a root split into many blocks is not over-counted */
   private onServed (peer: string, cid: CID, bytes: number): void {
     const owner = this.blockToRoot.get(blockKey(cid))
     if (owner == null) return
-    if ((this.checkers.get(`${owner.root}/${peer}`) ?? 0) > Date.now()) return
+    if (this.isReplicationTraffic(owner.root, peer)) return
     this.demand.record(owner.root, bytes / Math.max(1, owner.rootBytes))
     const now = Date.now()
     if (now - (this.lastTouch.get(owner.root) ?? 0) > 5_000) {
@@ -245,8 +257,14 @@ export class ReplicationService {
     for (const peer of ordered) {
       if (accepted >= count || signal.aborted) break
       this.offered.set(`${key}/${peer}`, Date.now())
-      const reply = await request(this.components.libp2p, peerIdFromString(peer), offer, { signal }).catch(() => undefined)
+      const peerId = peerIdFromString(peer)
+      // a floor copy is invited (never referred to a crowd) before the offer goes out, as the
+      // recruit starts fetching before we read its reply; a demand recruit joins the crowd
+      if (reason === 'floor') this.components.sharing.invite(peerId, this.init.fetchTimeoutMs)
+      const reply = await request(this.components.libp2p, peerId, offer, { signal }).catch(() => undefined)
       const ok = reply?.type === 'offer-reply' && reply.accepted
+      // one that was fetching anyway, or already holds it, is an ordinary member of any crowd
+      if (!ok || reply?.reason !== undefined) this.components.sharing.uninvite(peerId)
       this.events.emit('replication:offer', { root: key, peerId: peer, reason, accepted: ok, why: reply?.type === 'offer-reply' ? reply.reason : 'no reply' })
       if (ok) accepted++
     }
@@ -332,7 +350,8 @@ export class ReplicationService {
       const record = await this.components.content.list().then(list => list.find(r => r.cid.equals(message.root)))
       const stat = await this.components.content.stat(message.root).catch(() => undefined)
       const has = stat == null || stat.localBlocks === 0 ? 'none' : stat.complete ? 'full' : 'partial'
-      return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: this.meta.get(message.root)?.floor }
+      const proof = has === 'full' && message.probe !== undefined ? await this.components.content.prove(message.probe.cid, message.probe.nonce) : undefined
+      return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: this.meta.get(message.root)?.floor, proof }
     }
     if (message.type !== 'offer') {
       return { type: 'offer-reply', accepted: false, reason: 'unexpected message' }
@@ -347,7 +366,7 @@ export class ReplicationService {
       return { type: 'offer-reply', accepted: false, reason }
     }
     if (!this.takeOfferToken(from.toString())) return decline('rate-limited')
-    if (this.fetching.has(key)) return { type: 'offer-reply', accepted: true, reason: 'already fetching' }
+    if (this.fetching.has(key) || this.components.sharing.isFetching(offer.root)) return { type: 'offer-reply', accepted: true, reason: 'already fetching' }
     if (Date.now() - (this.failedOffers.get(key) ?? 0) < FAILED_OFFER_MEMORY_MS) return decline('recently failed')
     const stat = await this.components.content.stat(offer.root).catch(() => undefined)
     if (stat?.complete === true && stat.record != null) {
@@ -374,7 +393,7 @@ export class ReplicationService {
     if (this.controller != null) signals.push(this.controller.signal)
     try {
       const fromAddrs = this.components.libp2p.getConnections(from).map(c => c.remoteAddr.encapsulate(`/p2p/${from.toString()}`).toString())
-      for await (const _ of this.components.sharing.fetch(offer.root, { hints: [...offer.hints, ...fromAddrs].slice(0, 8), kind: 'cached', signal: AbortSignal.any(signals) })) { /* progress not needed */ }
+      for await (const _ of this.components.sharing.fetch(offer.root, { hints: [...offer.hints, ...fromAddrs].slice(0, 8), kind: 'cached', askConnected: false, signal: AbortSignal.any(signals) })) { /* progress not needed */ }
       await this.meta.set(key, { floor: offer.floor, role: offer.reason === 'floor' ? 'floor' : 'demand' })
       if (offer.reason === 'demand' && offer.floor === 0) await this.meta.delete(key)
       await this.components.content.touch(offer.root).catch(() => {})

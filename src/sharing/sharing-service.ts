@@ -37,8 +37,13 @@ export interface FetchRequest {
   kind?: ContentKind
   signal?: AbortSignal
   providerTimeoutMs?: number
-  /** providers to leave out (a replica fetched for others should not come from itself) */
+  /** false: do not announce as a provider while fetching */
   announce?: boolean
+  /**
+   * false: do not ask every connected peer "do you have it?" — a replica is fetched from the
+   * holder that offered it (and the DHT), and its queries would otherwise read as demand
+   */
+  askConnected?: boolean
 }
 
 /**
@@ -50,13 +55,15 @@ export class SharingService {
   readonly server: ExchangeServer
   readonly client: ExchangeClient
   readonly penalties = new PenaltyBox()
+  /** root → fetches of it in progress (user gets and replica fetches alike) */
+  private readonly fetching = new Map<string, number>()
   private readonly components: SharingComponents
   private readonly init: Required<SharingInit>
   private downloaded = 0
   private started = false
   /** Hooks for the replication layer: content stored locally / a peer asked whether we have it */
   onStored?: (root: CID, kind: ContentKind) => void
-  onHaveQuery?: (root: CID) => void
+  onHaveQuery?: (root: CID, from: PeerId) => void
 
   constructor (components: SharingComponents, init: SharingInit = {}) {
     this.components = components
@@ -68,7 +75,7 @@ export class SharingService {
       registrar: components.libp2p,
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
-        this.onHaveQuery?.(root)
+        this.onHaveQuery?.(root, options.peer)
         const stat = await components.content.stat(root, options).catch(() => undefined)
         if (stat == null || stat.localBlocks === 0) return 'none'
         return { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
@@ -89,6 +96,20 @@ export class SharingService {
     this.started = false
     await this.server.stop()
     await this.client.stop()
+  }
+
+  /** Is a fetch of `root` running here now? */
+  isFetching (root: CID): boolean {
+    return this.fetching.has(root.toString())
+  }
+
+  /** A peer we asked to take a replica may fetch it from us in full, crowd or not */
+  invite (peer: PeerId, forMs: number): void {
+    this.server.invite(peer, forMs)
+  }
+
+  uninvite (peer: PeerId): void {
+    this.server.uninvite(peer)
   }
 
   stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number } } {
@@ -150,13 +171,15 @@ export class SharingService {
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
-      for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, requeryConnected: true })) {
+      for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, askConnected: request.askConnected, requeryConnected: true })) {
         origins.set(found.peerId.toString(), found.origin)
         yield found.peerId
       }
     })(this)
     let totalBytes: number | undefined
     let announced = false
+    const key = root.toString()
+    this.fetching.set(key, (this.fetching.get(key) ?? 0) + 1)
     try {
       for await (const event of fetchDag(root, {
         blockStore: this.components.blockStore,
@@ -185,6 +208,9 @@ export class SharingService {
       throw translateFetchError(err)
     } finally {
       controller.abort()
+      const left = (this.fetching.get(key) ?? 1) - 1
+      if (left > 0) this.fetching.set(key, left)
+      else this.fetching.delete(key)
     }
     const kind = request.kind ?? 'cached'
     await this.components.content.record(root, { kind, signal: request.signal })

@@ -22,6 +22,20 @@ describe('crowd spreading', () => {
     expect(spreader.admit('f', 'other', 5001)).toBe(true)
   })
 
+  it('an invited peer (a replica we asked for) is never referred, and its copies count', () => {
+    const spreader = new CrowdSpreader(init)
+    spreader.invite('recruit', 60_000)
+    for (const p of ['a', 'b', 'c']) spreader.admit(p, 'other', 0)
+    expect(spreader.admit('a', 'block', 1)).toBe(true)
+    expect(spreader.admit('b', 'block', 1)).toBe(true)
+    expect(spreader.admit('recruit', 'block', 1)).toBe(true)
+    expect(spreader.admit('recruit', 'block2', 1)).toBe(true)
+    expect(spreader.admit('b', 'block2', 1)).toBe(true)
+    expect(spreader.admit('c', 'block2', 1)).toBe(false)
+    spreader.uninvite('recruit')
+    expect(spreader.admit('recruit', 'block', 2)).toBe(false)
+  })
+
   it('a copy that never left is given to the next asker', () => {
     const spreader = new CrowdSpreader(init)
     for (const p of ['a', 'b', 'c']) spreader.admit(p, 'x', 100)

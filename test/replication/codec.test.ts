@@ -7,15 +7,22 @@ import { ReplicationDecoder, encodeReplicationMessage, MAX_REPLICATION_FRAME, ty
 
 const cidArb = fc.uint8Array({ maxLength: 32 }).map(bytes => CID.createV1(raw.code, sha256.digest(bytes) as any))
 
+function hexArb (length: number): fc.Arbitrary<string> {
+  return fc.uint8Array({ minLength: length / 2, maxLength: length / 2 }).map(bytes => Buffer.from(bytes).toString('hex'))
+}
+
 const messageArb: fc.Arbitrary<ReplicationMessage> = fc.oneof(
   fc.record({ type: fc.constant('offer' as const), root: cidArb, size: fc.nat(), reason: fc.constantFrom('demand' as const, 'floor' as const), floor: fc.integer({ min: 0, max: 64 }), hints: fc.array(fc.string({ maxLength: 100 }), { maxLength: 8 }) }),
   fc.record({ type: fc.constant('offer-reply' as const), accepted: fc.boolean(), reason: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }) }),
-  fc.record({ type: fc.constant('holder-query' as const), root: cidArb }),
-  fc.record({ type: fc.constant('holder-reply' as const), has: fc.constantFrom('none' as const, 'partial' as const, 'full' as const), kind: fc.option(fc.constantFrom('pinned' as const, 'cached' as const), { nil: undefined }), floor: fc.option(fc.integer({ min: 0, max: 64 }), { nil: undefined }) })
+  fc.record({ type: fc.constant('holder-query' as const), root: cidArb, probe: fc.option(fc.record({ cid: cidArb, nonce: hexArb(32) }), { nil: undefined }) }),
+  fc.record({ type: fc.constant('holder-reply' as const), has: fc.constantFrom('none' as const, 'partial' as const, 'full' as const), kind: fc.option(fc.constantFrom('pinned' as const, 'cached' as const), { nil: undefined }), floor: fc.option(fc.integer({ min: 0, max: 64 }), { nil: undefined }), proof: fc.option(hexArb(64), { nil: undefined }) })
 )
 
 function normalise (message: ReplicationMessage): unknown {
-  return JSON.parse(JSON.stringify('root' in message ? { ...message, root: message.root.toString() } : message))
+  const plain: Record<string, unknown> = { ...message }
+  if ('root' in message) plain.root = message.root.toString()
+  if (message.type === 'holder-query' && message.probe !== undefined) plain.probe = { cid: message.probe.cid.toString(), nonce: message.probe.nonce }
+  return JSON.parse(JSON.stringify(plain))
 }
 
 describe('replication codec', () => {
@@ -50,6 +57,9 @@ describe('replication codec', () => {
     ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":-1,"reason":"demand","floor":0,"hints":[]}', /size/],
     ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":1,"reason":"greed","floor":0,"hints":[]}', /reason/],
     ['{"type":"holder-reply","has":"maybe"}', /has/],
+    ['{"type":"holder-reply","has":"full","proof":"xyz"}', /proof/],
+    ['{"type":"holder-query","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","probe":{"cid":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","nonce":"00"}}', /nonce/],
+    ['{"type":"holder-query","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","probe":[]}', /probe/],
     ['{"type":"nope"}', /unknown/],
     ['[1,2]', /object/],
     ['not json', /JSON/]

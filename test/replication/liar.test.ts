@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet } from '../../src/testnet/testnet.js'
+import { REPLICATE_PROTOCOL } from '../../src/replication/codec.js'
+import { handleReplicationStreams } from '../../src/replication/protocol.js'
+import { writeRandomFile } from '../helpers/files.js'
+import { waitFor } from '../helpers/wait.js'
+import type { KizunaNode } from '../../src/node/node.js'
+
+const MiB = 1024 * 1024
+
+async function drain<T> (events: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const event of events) out.push(event)
+  return out
+}
+
+describe('a holder that lies about holding content is found out and not counted', () => {
+  let testnet: Testnet
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kizuna-liar-'))
+    testnet = await Testnet.start({ size: 3, mode: 'in-process', bootstrap: 'first', peerTimeout: 60 })
+  })
+
+  afterAll(async () => {
+    await testnet?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a claimed full copy without the bytes fails the possession proof; honest holders pass', async () => {
+    const [publisher, liar, honest] = testnet.members.map(m => m.node as KizunaNode)
+    const source = join(dir, 'claimed.bin')
+    await writeRandomFile(source, 3 * MiB)
+    const added = await drain(publisher.add(source, { replicas: 1 }))
+    const cid = CID.parse((added.find(e => e.type === 'add:done') as { cid: string }).cid)
+
+    // the liar fetched the file (so the DHT lists it as a provider), then threw the blocks away
+    // and keeps answering every holder query "full, cached" with a made-up proof
+    await drain(liar.sharing.get(cid.toString(), { output: join(dir, 'liar.out') }))
+    await liar.content.remove(cid)
+    expect(await liar.content.hasAll(cid)).toBe(false)
+    await liar.libp2p.unhandle(REPLICATE_PROTOCOL)
+    await handleReplicationStreams(liar.libp2p, async message => message.type === 'holder-query'
+      ? { type: 'holder-reply', has: 'full', kind: 'cached', proof: 'ab'.repeat(32) }
+      : { type: 'offer-reply', accepted: false, reason: 'liar' })
+
+    await drain(honest.sharing.get(cid.toString(), { output: join(dir, 'honest.out') }))
+
+    const holders = await waitFor(async () => {
+      const list = await publisher.replication.replicas(cid)
+      expect(list.map(h => h.peerId)).not.toContain(liar.peerId.toString())
+      const liarCaught = publisher.sharing.penalties.isPenalised(liar.peerId.toString())
+      return liarCaught && list.some(h => h.peerId === honest.peerId.toString()) ? list : undefined
+    }, { timeoutMs: 60_000, intervalMs: 500, message: 'the honest holder listed and the liar caught' })
+    expect(holders.map(h => h.peerId)).not.toContain(liar.peerId.toString())
+    expect(holders.find(h => h.peerId === honest.peerId.toString())?.verified).toBe(true)
+    expect(publisher.sharing.penalties.isPenalised(liar.peerId.toString())).toBe(true)
+  }, 120_000)
+})
