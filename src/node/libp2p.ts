@@ -11,6 +11,9 @@ import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 
+/** libp2p's connection monitor pings each connection this often (see below) */
+export const CONNECTION_MONITOR_INTERVAL_MS = 60_000
+
 /** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
 export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
 /** libp2p services build their protocol ids as `/${prefix}/name/version` */
@@ -55,7 +58,9 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     },
     // liveness (src/peers/liveness.ts) decides when a peer is gone; libp2p's own monitor would
     // abort a busy bulk-transfer connection whose heartbeat is late on a loaded machine
-    connectionMonitor: { protocolPrefix: KIZUNA_PROTOCOL_PREFIX, abortConnectionOnPingFailure: false },
+    // our liveness rounds already ping every known peer; libp2p's own per-connection ping every
+    // 10 s was most of an idle daemon's streams (and CPU) in a swarm of 30, so it only samples RTT
+    connectionMonitor: { protocolPrefix: KIZUNA_PROTOCOL_PREFIX, abortConnectionOnPingFailure: false, pingInterval: CONNECTION_MONITOR_INTERVAL_MS },
     services: {
       identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
       // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
