@@ -89,7 +89,7 @@ export interface ExchangeServerStats {
   blocksServed: number
   busyReplies: number
   dontHaveReplies: number
-  /** DONT_HAVE answers sent to spread a crowd over its own members (see SPREAD_*) */
+  /** DONT_HAVE answers sent to spread a crowd over its own members (see crowd-spreader.ts) */
   spreadReplies: number
   /** Blocks sent in a crowd only because the asker could not find them elsewhere in time */
   spreadSentAfterWait: number

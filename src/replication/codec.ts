@@ -1,6 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
+import { POSSESSION_NONCE_BYTES } from '../content/possession.js'
 
 export const REPLICATE_PROTOCOL = '/kizuna/replicate/1.0.0'
 /** Replication messages are small JSON documents; anything larger is refused unread */
@@ -8,8 +9,8 @@ export const MAX_REPLICATION_FRAME = 16 * 1024
 export const MAX_HINTS = 8
 export const MAX_HINT_LENGTH = 512
 export const MAX_FLOOR = 64
-const NONCE_HEX_LENGTH = 32
-const NONCE_PATTERN = /^[0-9a-f]{32}$/
+const NONCE_HEX_LENGTH = POSSESSION_NONCE_BYTES * 2
+const NONCE_PATTERN = new RegExp(`^[0-9a-f]{${NONCE_HEX_LENGTH}}$`)
 const PROOF_PATTERN = /^[0-9a-f]{64}$/
 
 export type OfferReason = 'demand' | 'floor'

@@ -15,6 +15,7 @@ import { verifyBlock } from '../../src/content/verify.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { ExportEvent } from '../../src/content/exporter.js'
 import type { ImportDoneEvent, ImportEvent } from '../../src/content/importer.js'
+import { collect } from '../helpers/collect.js'
 
 const MiB = CHUNK_SIZE
 
@@ -27,14 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true })
 })
-
-async function collect<T> (events: AsyncGenerator<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const event of events) {
-    out.push(event)
-  }
-  return out
-}
 
 function doneOf (events: ImportEvent[]): ImportDoneEvent {
   const done = events.find(e => e.type === 'import:done')

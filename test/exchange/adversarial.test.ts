@@ -3,13 +3,13 @@ import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import * as raw from 'multiformats/codecs/raw'
 import { describe, expect, it } from 'vitest'
-import { childLinks } from '../../src/content/dag.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { ExchangeClient } from '../../src/exchange/client.js'
 import { EXCHANGE_PROTOCOL, encodeMessage } from '../../src/exchange/codec.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server.js'
 import { fetchDag, type DropReason, type FetchEvent, type FetchOptions } from '../../src/exchange/session.js'
 import { useExchangeFixture } from '../helpers/exchange-fixture.js'
+import { dagFileSha } from '../helpers/dag-file.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -24,21 +24,6 @@ async function makeContent (size: number, chunkSize = 256 * 1024): Promise<Conte
     put: async (cid: CID, bytes: Uint8Array) => { blocks.push(cid); await store.put(cid, bytes); return cid }
   } as any, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize }) })
   return { root: entry.cid, store, sha: createHash('sha256').update(data).digest('hex'), blocks }
-}
-
-async function fileSha (store: BlockStore, root: CID): Promise<string> {
-  const hash = createHash('sha256')
-  const stack = [root]
-  while (stack.length > 0) {
-    const cid = stack.pop() as CID
-    const bytes = await store.get(cid)
-    if (cid.code === raw.code) {
-      hash.update(bytes)
-    } else {
-      stack.push(...childLinks(cid, bytes).reverse())
-    }
-  }
-  return hash.digest('hex')
 }
 
 /** A BlockStore that hands out leaves with one bit flipped: a lying provider */
@@ -132,7 +117,7 @@ describe('exchange against misbehaving peers', () => {
       onPenalty: (peer, reason) => { penalties.push([peer, reason]) }
     }), order.onEvent)
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(dropsOf(events)).toEqual([{ peer: liar.node.peerId.toString(), reason: 'bad-block' }])
     expect(penalties).toHaveLength(1)
     expect(penalties[0][0].equals(liar.node.peerId)).toBe(true)
@@ -156,7 +141,7 @@ describe('exchange against misbehaving peers', () => {
     const order = badThenGood(garbler.peerId, honest.node.peerId)
     const events = await collect(fetchDag(content.root, { ...spread, blockStore: store, providers: order.providers, client: b.client }), order.onEvent)
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(dropsOf(events)).toEqual([{ peer: garbler.peerId.toString(), reason: 'protocol-error' }])
   })
 
@@ -175,7 +160,7 @@ describe('exchange against misbehaving peers', () => {
     const order = badThenGood(stray.peerId, honest.node.peerId)
     const events = await collect(fetchDag(content.root, { ...spread, blockStore: store, providers: order.providers, client: b.client }), order.onEvent)
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(dropsOf(events)).toEqual([{ peer: stray.peerId.toString(), reason: 'protocol-error' }])
   })
 
@@ -191,7 +176,7 @@ describe('exchange against misbehaving peers', () => {
       blockStore: store, providers: order.providers, client: b.client, requestTimeoutMs: 1500, maxTimeoutsPerPeer: 1
     }), order.onEvent)
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(dropsOf(events)).toEqual([{ peer: mute.peerId.toString(), reason: 'timeout' }])
   })
 
@@ -227,7 +212,7 @@ describe('exchange against misbehaving peers', () => {
     const store = new InMemoryBlockStore()
     const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client }))
     expect(events[events.length - 1].type).toBe('fetch:done')
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(b.client.openChannel(a.node.peerId)).toBe(goodChannel)
   })
 
@@ -256,7 +241,7 @@ describe('exchange against misbehaving peers', () => {
     const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client }))
 
     expect(events[events.length - 1].type).toBe('fetch:done')
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     const stats = a.server.stats()
     expect(stats.busyReplies).toBeGreaterThan(0)
     expect(stats.blocksServed).toBe(content.blocks.length)
@@ -269,7 +254,7 @@ describe('exchange against misbehaving peers', () => {
     const b = await fetcher([a.node])
     const store = new InMemoryBlockStore()
     await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client }))
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(a.server.stats().blocksServed).toBe(content.blocks.length)
   })
 

@@ -9,7 +9,6 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { childLinks } from '../../src/content/dag.js'
 import { FsBlockStore } from '../../src/content/fs-block-store.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { FrameDecoder, encodeMessage } from '../../src/exchange/codec.js'
@@ -17,6 +16,7 @@ import { fetchDag } from '../../src/exchange/session.js'
 import { BlockBufferPool, blockBufferPool } from '../../src/util/block-buffer-pool.js'
 import * as gcPacer from '../../src/util/gc-pacer.js'
 import { useExchangeFixture } from '../helpers/exchange-fixture.js'
+import { dagFileSha } from '../helpers/dag-file.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -119,22 +119,6 @@ async function makeContent (size: number, store: BlockStore): Promise<{ root: CI
   return { root: entry.cid, sha: sha256(data) }
 }
 
-/** The file's bytes, reassembled from the store (which verifies every block on read) */
-async function fileSha (store: BlockStore, root: CID): Promise<string> {
-  const hash = createHash('sha256')
-  const stack = [root]
-  while (stack.length > 0) {
-    const cid = stack.pop() as CID
-    const bytes = await store.get(cid)
-    if (cid.code === raw.code) {
-      hash.update(bytes)
-      continue
-    }
-    stack.push(...childLinks(cid, bytes).reverse())
-  }
-  return hash.digest('hex')
-}
-
 describe('pooled buffers under concurrent fetches (use after release shows as corruption)', () => {
   const { provider, fetcher } = useExchangeFixture()
   let dir: string
@@ -183,7 +167,7 @@ describe('pooled buffers under concurrent fetches (use after release shows as co
           })) {
             void e
           }
-          expect(await fileSha(store, file.root)).toBe(file.sha)
+          expect(await dagFileSha(store, file.root)).toBe(file.sha)
         })())
       }
     }
@@ -225,7 +209,7 @@ describe('pooled buffers under concurrent fetches (use after release shows as co
     }
     expect(flipped).toBe(true)
     expect(events.some(e => e.type === 'fetch:provider-dropped' && e.reason === 'bad-block')).toBe(true)
-    expect(await fileSha(store, file.root)).toBe(file.sha)
+    expect(await dagFileSha(store, file.root)).toBe(file.sha)
     // sanity: CIDs of the stored blocks hash right
     for await (const e of store.entries()) {
       const bytes = await store.get(e.cid)

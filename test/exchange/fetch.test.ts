@@ -4,12 +4,12 @@ import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
 import { describe, expect, it } from 'vitest'
-import { childLinks } from '../../src/content/dag.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { ExchangeClient } from '../../src/exchange/client.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server.js'
 import { fetchDag, type FetchEvent, type FetchOptions } from '../../src/exchange/session.js'
 import { useExchangeFixture } from '../helpers/exchange-fixture.js'
+import { dagFileSha } from '../helpers/dag-file.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { KizunaError } from '../../src/errors.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -37,22 +37,6 @@ async function makeContent (size: number): Promise<Content> {
 
 function sha256 (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
-}
-
-/** Reassembles a raw-leaves UnixFS file from the store (depth-first, leaves in link order) */
-async function fileSha (store: BlockStore, root: CID): Promise<string> {
-  const hash = createHash('sha256')
-  const stack = [root]
-  while (stack.length > 0) {
-    const cid = stack.pop() as CID
-    const bytes = await store.get(cid)
-    if (cid.code === raw.code) {
-      hash.update(bytes)
-      continue
-    }
-    stack.push(...childLinks(cid, bytes).reverse())
-  }
-  return hash.digest('hex')
 }
 
 /** A store that answers every read only after `ms` (or when the read is aborted) */
@@ -144,7 +128,7 @@ describe('fetchDag over real libp2p loopback', () => {
     const d = done(events)
     expect(d.blocksFetched).toBe(content.blocks.length)
     expect(d.blocksLocal).toBe(0)
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(events.filter(e => e.type === 'fetch:block')).toHaveLength(content.blocks.length)
     expect(events[0]).toMatchObject({ type: 'fetch:provider-added' })
     expect(events.some(e => e.type === 'fetch:progress')).toBe(true)
@@ -167,7 +151,7 @@ describe('fetchDag over real libp2p loopback', () => {
 
     const events = await collect(fetchDag(content.root, { ...small, blockStore: store, providers: [a1.node.peerId, a2.node.peerId], client: b.client }))
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     expect(a1.server.stats().bytesServed).toBeGreaterThan(0)
     expect(a2.server.stats().bytesServed).toBeGreaterThan(0)
     expect(done(events).providers).toHaveLength(2)
@@ -190,7 +174,7 @@ describe('fetchDag over real libp2p loopback', () => {
     })
 
     expect(stopped).toBe(true)
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     const dropped = events.find(e => e.type === 'fetch:provider-dropped')
     expect(dropped).toMatchObject({ reason: 'disconnected' })
     expect((dropped as { peer: PeerId }).peer.equals(a1.node.peerId)).toBe(true)
@@ -208,7 +192,7 @@ describe('fetchDag over real libp2p loopback', () => {
 
     const events = await collect(fetchDag(content.root, { ...small, blockStore: store, providers: [slow.node.peerId, fast.node.peerId], client: b.client }))
 
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
     // the slow provider's outstanding blocks were re-requested from the fast one in endgame
     expect(done(events).durationMs).toBeLessThan(slowDelayMs * 0.8)
     expect(fast.server.stats().blocksServed).toBe(content.blocks.length)
@@ -224,7 +208,7 @@ describe('fetchDag over real libp2p loopback', () => {
     const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId], client: b.client, requestTimeoutMs: 800, maxTimeoutsPerPeer: 1 }))
 
     expect(events.filter(e => e.type === 'fetch:provider-dropped')).toEqual([])
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
   })
 
   it('resumes: blocks already stored are walked locally and never requested', async () => {
@@ -249,7 +233,7 @@ describe('fetchDag over real libp2p loopback', () => {
     const presentSet = new Set(present.map(c => c.toString()))
     expect(requested.filter(c => presentSet.has(c))).toEqual([])
     expect(a.server.stats().blocksServed + a.server.stats().dontHaveReplies).toBe(content.blocks.length - present.length)
-    expect(await fileSha(store, content.root)).toBe(content.sha)
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
 
     // fully present: nothing is fetched, not even a provider is needed
     const again = await collect(fetchDag(content.root, { blockStore: store, providers: [], client: b.client }))

@@ -9,14 +9,9 @@ import { handleReplicationStreams } from '../../src/replication/protocol.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 import type { KizunaNode } from '../../src/node/node.js'
+import { collect } from '../helpers/collect.js'
 
 const MiB = 1024 * 1024
-
-async function drain<T> (events: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const event of events) out.push(event)
-  return out
-}
 
 describe('a holder that lies about holding content is found out and not counted', () => {
   let testnet: Testnet
@@ -36,12 +31,12 @@ describe('a holder that lies about holding content is found out and not counted'
     const [publisher, liar, honest] = testnet.members.map(m => m.node as KizunaNode)
     const source = join(dir, 'claimed.bin')
     await writeRandomFile(source, 3 * MiB)
-    const added = await drain(publisher.add(source, { replicas: 1 }))
+    const added = await collect(publisher.add(source, { replicas: 1 }))
     const cid = CID.parse((added.find(e => e.type === 'add:done') as { cid: string }).cid)
 
     // the liar fetched the file (so the DHT lists it as a provider), then threw the blocks away
     // and keeps answering every holder query "full, cached" with a made-up proof
-    await drain(liar.sharing.get(cid.toString(), { output: join(dir, 'liar.out') }))
+    await collect(liar.sharing.get(cid.toString(), { output: join(dir, 'liar.out') }))
     await liar.content.remove(cid)
     expect(await liar.content.hasAll(cid)).toBe(false)
     await liar.libp2p.unhandle(REPLICATE_PROTOCOL)
@@ -49,7 +44,7 @@ describe('a holder that lies about holding content is found out and not counted'
       ? { type: 'holder-reply', has: 'full', kind: 'cached', proof: 'ab'.repeat(32) }
       : { type: 'offer-reply', accepted: false, reason: 'liar' })
 
-    await drain(honest.sharing.get(cid.toString(), { output: join(dir, 'honest.out') }))
+    await collect(honest.sharing.get(cid.toString(), { output: join(dir, 'honest.out') }))
 
     const holders = await waitFor(async () => {
       const list = await publisher.replication.replicas(cid)
