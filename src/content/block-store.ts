@@ -4,6 +4,15 @@ export interface BlockStoreOptions {
   signal?: AbortSignal
 }
 
+export interface ReadIntoOptions extends BlockStoreOptions {
+  /**
+   * false: skip the store's re-hash on read. For serving only: the receiver hashes every block
+   * against its CID anyway (Kubo's HashOnRead is off by default for the same reason), so a block
+   * that rotted on disk costs us a penalty at the receiver, never wrong data downstream.
+   */
+  verify?: boolean
+}
+
 export interface PutOptions extends BlockStoreOptions {
   /**
    * The caller has just hashed these bytes against the CID itself (the exchange does, to
@@ -35,7 +44,7 @@ export interface BlockStore {
    * it when the block fits (a fresh buffer otherwise). Lets a reader that uses each block up
    * before the next (export) recycle a few buffers instead of allocating one per block.
    */
-  getInto?(cid: CID, target: Uint8Array, options?: BlockStoreOptions): Promise<Uint8Array>
+  getInto?(cid: CID, target: Uint8Array, options?: ReadIntoOptions): Promise<Uint8Array>
   /** Throws a KizunaError with code ERR_BLOCK_HASH_MISMATCH when bytes do not match the CID */
   put(cid: CID, bytes: Uint8Array, options?: PutOptions): Promise<void>
   /**

@@ -80,16 +80,7 @@ export async function * exportTo (cid: CID, outPath: string, components: ExportC
   const parent = path.dirname(out)
   const { signal } = options
 
-  if (!(options.force ?? false) && await exists(out)) {
-    throw new OutputExistsError(out)
-  }
-  try {
-    if (!(await fs.stat(parent)).isDirectory()) {
-      throw new PathNotFoundError(parent)
-    }
-  } catch (err) {
-    throw err instanceof KizunaError ? err : new PathNotFoundError(parent, { cause: err })
-  }
+  await checkOutputTarget(out, options.force ?? false)
 
   const temp = path.join(parent, `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.tmp`)
   const ctx: Context = { store: readableStorage(components.blockStore), blockStore: components.blockStore, signal, bytes: 0, transform: options.transform }
@@ -109,6 +100,21 @@ export async function * exportTo (cid: CID, outPath: string, components: ExportC
   }
 
   yield { type: 'export:done', cid, path: out, bytes: ctx.bytes }
+}
+
+/** ERR_OUTPUT_EXISTS (unless force) when `out` exists; ERR_PATH_NOT_FOUND unless its parent is a directory */
+export async function checkOutputTarget (out: string, force: boolean): Promise<void> {
+  if (!force && await outputExists(out)) {
+    throw new OutputExistsError(out)
+  }
+  const parent = path.dirname(out)
+  try {
+    if (!(await fs.stat(parent)).isDirectory()) {
+      throw new PathNotFoundError(parent)
+    }
+  } catch (err) {
+    throw err instanceof KizunaError ? err : new PathNotFoundError(parent, { cause: err })
+  }
 }
 
 /**
@@ -197,10 +203,10 @@ async function resolve (cid: CID, ctx: Context): Promise<UnixFSEntry> {
 }
 
 /** Replaces `out` with `temp`; with force, an existing output is moved aside first and removed last */
-async function moveIntoPlace (temp: string, out: string, force: boolean): Promise<void> {
+export async function moveIntoPlace (temp: string, out: string, force: boolean): Promise<void> {
   if (!force) {
     // Re-checked just before the rename: rename() itself would silently replace a file.
-    if (await exists(out)) {
+    if (await outputExists(out)) {
       throw new OutputExistsError(out)
     }
     await fs.rename(temp, out)
@@ -277,7 +283,7 @@ function mapError (err: unknown, cid: CID, out: string, signal?: AbortSignal): u
   return new InvalidDagError(cid, err)
 }
 
-async function exists (file: string): Promise<boolean> {
+export async function outputExists (file: string): Promise<boolean> {
   try {
     await fs.lstat(file)
     return true

@@ -15,3 +15,4 @@ export { importPath, importBytes, importStream, type ImportEvent, type ImportPro
 export { exportTo, checkEntryName, readFileHead, type ExportEvent, type ExportProgressEvent, type ExportSkippedEvent, type ExportDoneEvent, type ExportComponents, type ExportOptions } from './exporter.js'
 export { ContentStore, type ContentStoreComponents, type ContentStat, type ContentUsage, type RemoveResult, type ContentOptions } from './content-store.js'
 export * from './errors.js'
+export { FileAssembler } from './file-assembler.js'

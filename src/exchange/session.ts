@@ -92,6 +92,12 @@ export interface FetchOptions {
    * blocks are always verified first, because their links are decoded before put.
    */
   verifyBeforePut?: boolean
+  /**
+   * Given every fetched block once it is verified and stored, before its buffer is recycled (the
+   * bytes are not valid after the promise settles). Writing the output file as blocks arrive
+   * (FileAssembler) spares reading everything back after the download. Must not throw.
+   */
+  onBlock?: (cid: CID, bytes: Uint8Array) => Promise<void>
   /** Told about every provider dropped for misbehaviour, so the peer layer can score it */
   onPenalty?: (peer: PeerId, reason: DropReason, err?: Error) => void
 }
@@ -525,6 +531,7 @@ export class FetchSession {
       // verified above (unless the caller left verification to the store): hash once, not twice
       // queued only because discover() found it absent, so the store need not look again
       await this.store.put(cid, bytes, { signal: this.controller.signal, verified: this.opts.verifyBeforePut !== false || cid.code !== raw.code, absent: true })
+      if (this.opts.onBlock !== undefined) await this.opts.onBlock(cid, bytes)
       this.noteSize(cid, size)
       this.blocksFetched++
       this.bytesFetched += size

@@ -7,6 +7,11 @@ import type { PenaltyBox } from './penalties.js'
 
 /** DHT provider queries repeated while a download still runs, for providers that appear late */
 export const DEFAULT_DHT_ROUNDS = 4
+/**
+ * Later DHT rounds are skipped once this many providers are known: the swarm is found, and every
+ * round walks the DHT, which costs every node it touches a peer-store merge per peer it hears of
+ */
+export const DHT_ENOUGH_PROVIDERS = 6
 /** Pause between DHT provider query rounds */
 export const DHT_ROUND_PAUSE_MS = 3_000
 /**
@@ -95,7 +100,11 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
   task(async () => {
     const rounds = options.dhtRounds ?? DEFAULT_DHT_ROUNDS
     for (let round = 0; round < rounds && !options.signal.aborted; round++) {
-      if (round > 0) await abortableSleep(DHT_ROUND_PAUSE_MS * round, options.signal)
+      if (round > 0) {
+        await abortableSleep(DHT_ROUND_PAUSE_MS * round, options.signal)
+        // seen holds this node too
+        if (seen.size - 1 >= DHT_ENOUGH_PROVIDERS) continue
+      }
       for await (const event of libp2p.services.dht.findProviders(root, { signal: options.signal })) {
         if (event.name !== 'PROVIDER') continue
         for (const provider of event.providers) {

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { ExchangeServer } from '../exchange/server.js'
+import { ExchangeServer, type HaveAnswer } from '../exchange/server.js'
 import { ExchangeClient } from '../exchange/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/session.js'
-import { ContentStore, readFileHead, type ContentKind, type ImportEvent } from '../content/index.js'
+import { ContentStore, FileAssembler, readFileHead, type ContentKind, type ImportEvent } from '../content/index.js'
 import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
 import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
 import { KizunaError } from '../errors.js'
@@ -20,6 +20,10 @@ import type { BlockStore } from '../content/block-store.js'
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
 /** A get with no provider at all after this long fails with ERR_NO_PROVIDERS */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
+/** A HAVE answer for content that is not kept (scanned from the block store) is reused this long */
+export const PARTIAL_ANSWER_TTL_MS = 1_000
+/** Bound on remembered partial answers; the memo is simply dropped when full */
+const MAX_PARTIAL_ANSWERS = 256
 
 export interface SharingComponents {
   libp2p: KizunaLibp2p
@@ -44,6 +48,8 @@ export interface FetchRequest {
    * holder that offered it (and the DHT), and its queries would otherwise read as demand
    */
   askConnected?: boolean
+  /** Every fetched block, verified and stored (see FetchOptions.onBlock) */
+  onBlock?: (cid: CID, bytes: Uint8Array) => Promise<void>
 }
 
 /**
@@ -57,6 +63,7 @@ export class SharingService {
   readonly penalties = new PenaltyBox()
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
+  private readonly partialAnswers = new Map<string, { at: number, answer: HaveAnswer }>()
   private readonly components: SharingComponents
   private readonly init: Required<SharingInit>
   private downloaded = 0
@@ -76,12 +83,30 @@ export class SharingService {
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
         this.onHaveQuery?.(root, options.peer)
-        const stat = await components.content.stat(root, options).catch(() => undefined)
-        if (stat == null || stat.localBlocks === 0) return 'none'
-        return { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
+        // a kept root is complete by construction (record() scans it): no walk of the DAG
+        const record = await components.content.get(root, options).catch(() => undefined)
+        if (record != null) return { has: 'full', count: record.blocks }
+        return await this.partialAnswer(root, options)
       }
     })
     this.client = new ExchangeClient({ dialer: components.libp2p })
+  }
+
+  /**
+   * What of a root that is not kept is here: a download in progress, or leftovers to resume. In a
+   * crowd every downloader asks every peer every CONNECTED_REQUERY_MS, so one scan of the DAG
+   * (a stat per block) answers all of them for PARTIAL_ANSWER_TTL_MS.
+   */
+  private async partialAnswer (root: CID, options: { signal?: AbortSignal }): Promise<HaveAnswer> {
+    const key = root.toString()
+    const now = Date.now()
+    const memo = this.partialAnswers.get(key)
+    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return memo.answer
+    const stat = await this.components.content.stat(root, options).catch(() => undefined)
+    const answer: HaveAnswer = stat == null || stat.localBlocks === 0 ? { has: 'none' } : { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
+    if (this.partialAnswers.size >= MAX_PARTIAL_ANSWERS) this.partialAnswers.clear()
+    this.partialAnswers.set(key, { at: now, answer })
+    return answer
   }
 
   async start (): Promise<void> {
@@ -186,6 +211,7 @@ export class SharingService {
         providers,
         client: this.client,
         signal,
+        onBlock: request.onBlock,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
         onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
       })) {
@@ -259,35 +285,56 @@ export class SharingService {
     const cid = link.cid.toV1()
     let bytesFetched = 0
     let providers: ProviderUse[] = []
-    if (await this.components.content.hasAll(cid, { signal: options.signal })) {
-      yield { type: 'get:local', cid: cid.toString() }
-      if (options.pin === true) await this.components.content.setKind(cid, 'pinned')
-    } else {
-      yield { type: 'get:searching', cid: cid.toString() }
-      for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached' })) {
-        if (event.type === 'get:fetched') {
-          bytesFetched = event.bytesFetched
-          providers = event.providers
+    let assembler: FileAssembler | undefined
+    try {
+      if (await this.components.content.hasAll(cid, { signal: options.signal })) {
+        yield { type: 'get:local', cid: cid.toString() }
+        if (options.pin === true) await this.components.content.setKind(cid, 'pinned')
+      } else {
+        yield { type: 'get:searching', cid: cid.toString() }
+        // encrypted content is decrypted as a stream on export, so only plain content is assembled
+        if (options.output != null && link.key == null) {
+          assembler = await FileAssembler.open(cid, options.output, { force: options.force })
         }
-        yield event
+        const onBlock = assembler !== undefined ? assembler.accept.bind(assembler) : undefined
+        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', onBlock })) {
+          if (event.type === 'get:fetched') {
+            bytesFetched = event.bytesFetched
+            providers = event.providers
+          }
+          yield event
+        }
       }
+      const stat = await this.components.content.stat(cid, { signal: options.signal })
+      const size = stat.record?.size ?? stat.localBytes
+      if (options.output != null) {
+        yield { type: 'get:exporting', output: options.output }
+        if (assembler?.usable === true) {
+          await assembler.complete(this.components.blockStore, { signal: options.signal })
+          await this.refuseCiphertext(cid, link.key, options)
+          await assembler.publish()
+          assembler = undefined
+        } else {
+          await this.exportContent(cid, options.output, link.key, options)
+        }
+      }
+      yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
+    } finally {
+      await assembler?.abort()
     }
-    const stat = await this.components.content.stat(cid, { signal: options.signal })
-    const size = stat.record?.size ?? stat.localBytes
-    if (options.output != null) {
-      yield { type: 'get:exporting', output: options.output }
-      await this.exportContent(cid, options.output, link.key, options)
+  }
+
+  /** ERR_KEY_REQUIRED when the content is ciphertext from `add --encrypt` and no key came with it */
+  private async refuseCiphertext (cid: CID, key: Uint8Array | undefined, options: { signal?: AbortSignal }): Promise<void> {
+    if (key != null) return
+    const head = await readFileHead(cid, CIPHER_MAGIC.length, this.components.blockStore, options).catch(() => undefined)
+    if (head != null && head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)) {
+      throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
     }
-    yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
   }
 
   private async exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal }): Promise<void> {
-    if (key == null) {
-      const head = await readFileHead(cid, CIPHER_MAGIC.length, this.components.blockStore, options).catch(() => undefined)
-      if (head != null && head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)) {
-        throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
-      }
-    }
+    await this.refuseCiphertext(cid, key, options)
     const transform = key != null ? (content: AsyncIterable<Uint8Array>) => decryptStream(content, key) : undefined
     for await (const _ of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform })) { /* progress is the fetch's */ }
   }

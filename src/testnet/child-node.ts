@@ -13,6 +13,16 @@ export const CHILD_STOP_GRACE_MS = 5_000
 
 export const KIZUNA_BIN = join(packageRoot(), 'bin', 'kizuna.js')
 
+/**
+ * Extra flags for the node binary of every child daemon, space-separated (for example
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`): profiling flags are refused in NODE_OPTIONS
+ */
+export const CHILD_NODE_ARGS_ENV = 'KIZUNA_TESTNET_NODE_ARGS'
+
+function childNodeArgs (): string[] {
+  return (process.env[CHILD_NODE_ARGS_ENV] ?? '').split(' ').filter(arg => arg !== '')
+}
+
 export interface ChildNodeOptions {
   repo: string
   args: string[]
@@ -47,7 +57,7 @@ export class ChildNode {
   }
 
   static async start (options: ChildNodeOptions): Promise<ChildNode> {
-    const child = spawn(process.execPath, [KIZUNA_BIN, 'daemon', '--repo', options.repo, ...options.args], {
+    const child = spawn(process.execPath, [...childNodeArgs(), KIZUNA_BIN, 'daemon', '--repo', options.repo, ...options.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KIZUNA_REPO: options.repo }
     })

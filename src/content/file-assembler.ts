@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import * as raw from 'multiformats/codecs/raw'
+import { blockKey } from './block-key.js'
+import { InvalidDagError, OutputExistsError, OutputFailedError, UnsupportedCodecError } from './errors.js'
+import { checkOutputTarget, moveIntoPlace, outputExists } from './exporter.js'
+import { MAX_BLOCK_SIZE } from './verify.js'
+import { KizunaError } from '../errors.js'
+import type { BlockStore } from './block-store.js'
+import { CID } from 'multiformats/cid'
+
+/** Where a block's content goes in the file: its byte offset, and the length its parent claims */
+interface Placement {
+  offset: number
+  /** undefined for the root, whose length is its own claim */
+  size?: number
+}
+
+/**
+ * Writes a single-file DAG to its output while a fetch brings the blocks in, instead of
+ * fetching everything into the block store and then reading it all back out (a second read and
+ * a second sha256 of every byte, after the last block arrived).
+ *
+ * Blocks may come in any order (a download walks leaves shuffled): every leaf is written at its
+ * offset, known from its parent's UnixFS blockSizes, so parents must be seen before their
+ * children, which a fetch guarantees (it learns children from parents). Blocks the fetch did not
+ * hand over (already stored: a resume; or a CID seen twice in the DAG) are filled from the block
+ * store at complete(). Sizes are checked as in file-reader.ts: a leaf must hold exactly what its
+ * parent claims, a dag-pb child must claim exactly its parent's figure (ERR_INVALID_DAG).
+ *
+ * A DAG that is not one UnixFS file (a directory) makes the assembler stand down (`usable`
+ * turns false, its temp file is removed) and the caller exports as before. Atomic like the
+ * exporter: a temp file next to the output, fsync'ed and renamed into place by publish().
+ */
+export class FileAssembler {
+  private readonly root: CID
+  private readonly out: string
+  private readonly temp: string
+  private readonly force: boolean
+  private handle?: fs.FileHandle
+  /** block key → places still waiting for that block */
+  private readonly waiting = new Map<string, Placement[]>()
+  /** keys whose bytes went by already: a later placement of the same block is filled at complete() */
+  private readonly seen = new Set<string>()
+  private readonly deferred: Array<{ cid: CID, place: Placement }> = []
+  /** block key → CID, for blocks complete() must read from the store */
+  private readonly cids = new Map<string, CID>()
+  private failure?: Error
+  private standDown = false
+  private written = 0
+  totalBytes?: number
+
+  private constructor (root: CID, out: string, force: boolean) {
+    this.root = root
+    this.out = out
+    this.force = force
+    this.temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.tmp`)
+    this.waiting.set(blockKey(root), [{ offset: 0 }])
+    this.cids.set(blockKey(root), root)
+  }
+
+  /** Checks the output target (ERR_OUTPUT_EXISTS, ERR_PATH_NOT_FOUND) and creates the temp file */
+  static async open (root: CID, outPath: string, options: { force?: boolean } = {}): Promise<FileAssembler> {
+    const out = path.resolve(outPath)
+    await checkOutputTarget(out, options.force ?? false)
+    const assembler = new FileAssembler(root, out, options.force ?? false)
+    assembler.handle = await fs.open(assembler.temp, 'wx').catch(err => { throw new OutputFailedError(out, err) })
+    return assembler
+  }
+
+  /** false once the DAG turned out not to be a single file: export it the usual way instead */
+  get usable (): boolean {
+    return !this.standDown
+  }
+
+  /** Content bytes written to the output so far */
+  get bytes (): number {
+    return this.written
+  }
+
+  /**
+   * A verified block the fetch has in hand; writes what of it belongs in the file. Never throws:
+   * a failure is kept and reported by complete(), so the download itself carries on. The bytes
+   * are not kept after the returned promise settles.
+   */
+  async accept (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (this.standDown || this.failure !== undefined) return
+    const key = blockKey(cid)
+    const places = this.waiting.get(key)
+    this.seen.add(key)
+    if (places === undefined) return
+    this.waiting.delete(key)
+    try {
+      for (const place of places) {
+        await this.place(cid, bytes, place)
+      }
+    } catch (err) {
+      this.failure ??= err as Error
+    }
+  }
+
+  /**
+   * After the fetch: fills whatever the fetch did not hand over from `store`, checks that every
+   * byte of the file is in place, and fsyncs. Throws what accept() ran into.
+   */
+  async complete (store: BlockStore, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.standDown) return
+    while (this.failure === undefined && (this.waiting.size > 0 || this.deferred.length > 0)) {
+      options.signal?.throwIfAborted()
+      const next = this.deferred.shift() ?? this.takeWaiting()
+      await this.place(next.cid, await store.get(next.cid, options), next.place)
+        .catch(err => { this.failure ??= err as Error })
+    }
+    if (this.failure !== undefined) throw this.failure
+    if (this.standDown) return
+    if (this.totalBytes === undefined || this.written !== this.totalBytes) {
+      throw new InvalidDagError(this.root, new Error(`wrote ${this.written} bytes of a file of ${String(this.totalBytes)}`))
+    }
+    await this.handle?.sync()
+    await this.handle?.close()
+    this.handle = undefined
+  }
+
+  /** Renames the completed file into place (ERR_OUTPUT_EXISTS if something appeared there meanwhile) */
+  async publish (): Promise<void> {
+    if (!this.force && await outputExists(this.out)) throw new OutputExistsError(this.out)
+    await moveIntoPlace(this.temp, this.out, this.force)
+  }
+
+  /** Removes the temp file; safe to call at any point, also twice */
+  async abort (): Promise<void> {
+    await this.handle?.close().catch(() => {})
+    this.handle = undefined
+    await fs.rm(this.temp, { force: true })
+  }
+
+  private takeWaiting (): { cid: CID, place: Placement } {
+    const [key, places] = this.waiting.entries().next().value as [string, Placement[]]
+    const place = places.shift() as Placement
+    if (places.length === 0) this.waiting.delete(key)
+    return { cid: this.cids.get(key) as CID, place }
+  }
+
+  private async place (cid: CID, bytes: Uint8Array, place: Placement): Promise<void> {
+    if (cid.code === raw.code) {
+      if (place.size !== undefined && bytes.byteLength !== place.size) {
+        throw new InvalidDagError(cid, new Error(`leaf holds ${bytes.byteLength} bytes, its parent says ${place.size}`))
+      }
+      if (place.size === undefined) this.totalBytes = bytes.byteLength
+      await this.write(bytes, place.offset)
+      return
+    }
+    if (cid.code !== dagPb.code) {
+      if (place.size === undefined) { await this.stand(); return }
+      throw new UnsupportedCodecError(cid)
+    }
+    const node = decodeFileNode(cid, bytes)
+    if (node === undefined) {
+      // not a file: a directory root is exported the usual way; inside a file it is an error
+      if (place.size === undefined) { await this.stand(); return }
+      throw new InvalidDagError(cid, new Error('a non-file node inside a file'))
+    }
+    const fileSize = node.unixfs.fileSize()
+    if (place.size === undefined) {
+      if (fileSize > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidDagError(cid, new Error(`claims ${fileSize} bytes`))
+      this.totalBytes = Number(fileSize)
+    } else if (fileSize !== BigInt(place.size)) {
+      throw new InvalidDagError(cid, new Error(`holds ${fileSize} bytes, its parent says ${place.size}`))
+    }
+    let offset = place.offset
+    const data = node.unixfs.data
+    if (data !== undefined && data.byteLength > 0) {
+      await this.write(data, offset)
+      offset += data.byteLength
+    }
+    node.pb.Links.forEach((link, i) => {
+      const size = node.unixfs.blockSizes[i]
+      if (link.Hash.code === raw.code && size > BigInt(MAX_BLOCK_SIZE)) {
+        throw new InvalidDagError(cid, new Error(`raw child ${i} claims ${size} bytes, more than a block`))
+      }
+      if (offset + Number(size) > (this.totalBytes ?? 0)) {
+        throw new InvalidDagError(cid, new Error(`child ${i} ends past the file's ${String(this.totalBytes)} bytes`))
+      }
+      this.expect(link.Hash, { offset, size: Number(size) })
+      offset += Number(size)
+    })
+  }
+
+  private expect (link: CID, place: Placement): void {
+    // a decoded link is a view into its parent's bytes, which the caller may recycle
+    const cid = CID.decode(link.bytes.slice())
+    const key = blockKey(cid)
+    this.cids.set(key, cid)
+    if (this.seen.has(key)) {
+      this.deferred.push({ cid, place })
+      return
+    }
+    const places = this.waiting.get(key)
+    if (places === undefined) this.waiting.set(key, [place])
+    else places.push(place)
+  }
+
+  private async write (bytes: Uint8Array, position: number): Promise<void> {
+    const handle = this.handle
+    if (handle === undefined) throw new KizunaError('ERR_ABORTED', 'output closed')
+    let done = 0
+    try {
+      while (done < bytes.byteLength) {
+        const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done)
+        done += bytesWritten
+      }
+    } catch (err) {
+      throw new OutputFailedError(this.out, err)
+    }
+    this.written += bytes.byteLength
+  }
+
+  private async stand (): Promise<void> {
+    this.standDown = true
+    this.waiting.clear()
+    this.deferred.length = 0
+    await this.abort()
+  }
+}
+
+interface FileNode { pb: dagPb.PBNode, unixfs: UnixFS }
+
+/** The node as a UnixFS file part, undefined when it is a UnixFS node of another type */
+function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode | undefined {
+  let pb: dagPb.PBNode
+  let unixfs: UnixFS
+  try {
+    pb = dagPb.decode(bytes)
+    if (pb.Data === undefined) throw new Error('no UnixFS data in the dag-pb node')
+    unixfs = UnixFS.unmarshal(pb.Data)
+  } catch (err) {
+    throw new InvalidDagError(cid, err)
+  }
+  if (unixfs.type !== 'file' && unixfs.type !== 'raw') return undefined
+  if (pb.Links.length !== unixfs.blockSizes.length) {
+    throw new InvalidDagError(cid, new Error(`${pb.Links.length} links but ${unixfs.blockSizes.length} block sizes`))
+  }
+  return { pb, unixfs }
+}
