@@ -12,6 +12,9 @@ import { KizunaError } from '../errors.js'
 import type { BlockStore } from './block-store.js'
 import { CID } from 'multiformats/cid'
 
+/** Written bytes after which a background flush to disk starts (see write) */
+export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
+
 /** Where a block's content goes in the file: its byte offset, and the length its parent claims */
 interface Placement {
   offset: number
@@ -51,6 +54,8 @@ export class FileAssembler {
   private failure?: Error
   private standDown = false
   private written = 0
+  private unflushed = 0
+  private flushing?: Promise<void>
   totalBytes?: number
 
   private constructor (root: CID, out: string, force: boolean) {
@@ -119,6 +124,8 @@ export class FileAssembler {
     if (this.totalBytes === undefined || this.written !== this.totalBytes) {
       throw new InvalidDagError(this.root, new Error(`wrote ${this.written} bytes of a file of ${String(this.totalBytes)}`))
     }
+    await this.flushing
+    if (this.failure !== undefined) throw this.failure
     await this.handle?.sync()
     await this.handle?.close()
     this.handle = undefined
@@ -132,6 +139,7 @@ export class FileAssembler {
 
   /** Removes the temp file; safe to call at any point, also twice */
   async abort (): Promise<void> {
+    await this.flushing
     await this.handle?.close().catch(() => {})
     this.handle = undefined
     await fs.rm(this.temp, { force: true })
@@ -216,6 +224,15 @@ export class FileAssembler {
       throw new OutputFailedError(this.out, err)
     }
     this.written += bytes.byteLength
+    this.unflushed += bytes.byteLength
+    if (this.unflushed >= FLUSH_EVERY_BYTES && this.flushing === undefined) {
+      // Push what is written so far to the disk while the download goes on, so the fsync before
+      // publishing has little left to do (a 256 MiB file at the end: ~0.2 s of waiting)
+      this.unflushed = 0
+      this.flushing = handle.datasync()
+        .catch(err => { this.failure ??= new OutputFailedError(this.out, err) })
+        .finally(() => { this.flushing = undefined })
+    }
   }
 
   private async stand (): Promise<void> {

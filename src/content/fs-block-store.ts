@@ -260,14 +260,14 @@ export class FsBlockStore implements ListableBlockStore {
     const temp = path.join(dir, `.${path.basename(file)}.tmp`)
     try {
       try {
-        await fs.writeFile(temp, bytes)
+        await writeWhole(temp, bytes)
       } catch (err) {
         if (!isMissing(err)) {
           throw err
         }
         // first block in this shard directory (or the tree was removed under us)
         await fs.mkdir(dir, { recursive: true })
-        await fs.writeFile(temp, bytes)
+        await writeWhole(temp, bytes)
       }
       await fs.rename(temp, file)
     } catch (err) {
@@ -289,4 +289,21 @@ export class FsBlockStore implements ListableBlockStore {
 function isMissing (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code
   return code === 'ENOENT' || code === 'ENOTDIR'
+}
+
+/**
+ * open, write, close: one write call for the whole block where fs.writeFile makes two of 512 KiB,
+ * and each call is a round trip through the thread pool and the event loop
+ */
+async function writeWhole (file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await fs.open(file, 'w')
+  try {
+    let done = 0
+    while (done < bytes.byteLength) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, done)
+      done += bytesWritten
+    }
+  } finally {
+    await handle.close()
+  }
 }

@@ -4,6 +4,7 @@ import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from 
 import { FramedStream } from './framed-stream.js'
 import { CrowdSpreader, type CrowdSpreaderInit } from './crowd-spreader.js'
 import { blockKey } from '../content/block-key.js'
+import { Slots } from '../util/slots.js'
 import { blockBufferPool } from '../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../util/gc-pacer.js'
 import type { BlockStore } from '../content/block-store.js'
@@ -27,6 +28,12 @@ export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
 export const DEFAULT_SERVE_TIMEOUT_MS = 60_000
 /** Clients keep one stream per peer; a few more allow reconnects and parallel sessions */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
+/**
+ * Requested blocks read ahead of the one being sent, per stream. The transport sends one block
+ * at a time, so a few keep it busy; the rest of a client's window waits as WANTs (a few bytes
+ * each), not as blocks in memory, so clients may keep deep windows at no memory cost here.
+ */
+export const DEFAULT_READ_AHEAD_BLOCKS = 3
 
 export interface HaveAnswer {
   has: HaveState
@@ -54,6 +61,8 @@ export interface ExchangeServerInit {
   busyRetryAfterMs?: number
   serveTimeoutMs?: number
   maxInboundStreams?: number
+  /** Blocks read ahead of the transport per stream (DEFAULT_READ_AHEAD_BLOCKS) */
+  readAheadBlocks?: number
   /** Crowd spreading limits (see crowd-spreader.ts) */
   spreading?: CrowdSpreaderInit
 }
@@ -125,6 +134,8 @@ interface ServedStream {
    * when that cannot be seen: then served blocks are not read into pooled buffers.
    */
   connectionBacklog: () => number | undefined
+  /** Blocks being read or written for this stream at once (readAheadBlocks) */
+  readSlots: Slots
   /** Pooled block buffers written to the stream but maybe not yet encrypted (see releaseWhenSent) */
   unsent: Uint8Array[]
   unsentTimer?: ReturnType<typeof setTimeout>
@@ -160,6 +171,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly busyRetryAfterMs: number
   private readonly serveTimeoutMs: number
   private readonly maxInboundStreams: number
+  private readonly readAheadBlocks: number
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new Map<string, PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0 }
@@ -175,6 +187,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.busyRetryAfterMs = init.busyRetryAfterMs ?? DEFAULT_BUSY_RETRY_AFTER_MS
     this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
     this.spreader = new CrowdSpreader(init.spreading)
     this.handleStream = this.handleStream.bind(this)
   }
@@ -245,6 +258,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       waitingWrites: 0,
       lastWriteAt: 0,
       connectionBacklog: connectionBacklog(connection),
+      readSlots: new Slots(this.readAheadBlocks),
       unsent: [],
       framed: undefined as unknown as FramedStream
     }
@@ -338,12 +352,24 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       this.totals.spreadReplies++
       return
     }
+    // Blocks go out one after another on this stream anyway: reading every requested block at
+    // once would only hold the client's whole request window in our memory
+    let releaseSlot: (() => void) | undefined
+    try {
+      releaseSlot = await s.readSlots.take(signal)
+    } catch {
+      this.spreader.release(key)
+      return
+    }
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
     const store = this.components.blockStore
     let pooled = store.getInto !== undefined && s.connectionBacklog() !== undefined
       ? blockBufferPool.take(blockBufferPool.bufferSize)
       : undefined
     try {
+      if (state.cancelled) {
+        return
+      }
       let bytes: Uint8Array
       try {
         if (pooled !== undefined && store.getInto !== undefined) {
@@ -407,6 +433,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       // still set only when the bytes never reached the stream
       blockBufferPool.release(pooled)
       s.stats.bytesInFlight -= reserved
+      releaseSlot()
       if (!sent) this.spreader.release(key)
     }
   }

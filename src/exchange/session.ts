@@ -24,16 +24,16 @@ export * from './fetch-events.js'
 /** No usable provider for this long (at the start, or once all have gone) ends the fetch */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 /**
- * Most bytes requested from one provider at once: 8 blocks of 1 MiB. Enough to cover the
- * bandwidth-delay product of a fast LAN or a 100 Mbit/s link at 500 ms; on loopback 4 MiB
- * already keeps the link full. The provider reads every requested block into memory before
- * sending it, so the window is also what one downloader costs a provider.
+ * Most bytes requested from one provider at once: 16 blocks of 1 MiB. Covers the bandwidth-delay
+ * product of a fast LAN, and on one machine it rides out the stalls of a busy receiver (tens of
+ * ms of decrypting and storing) without the provider running dry. Costs the provider nothing
+ * beyond its read-ahead (server DEFAULT_READ_AHEAD_BLOCKS): the rest waits there as WANTs.
  */
-export const DEFAULT_MAX_WINDOW_BYTES_PER_PEER = 8 * 1024 * 1024
+export const DEFAULT_MAX_WINDOW_BYTES_PER_PEER = 16 * 1024 * 1024
 /** Least window a usable provider gets, however slow it measured */
 export const DEFAULT_MIN_WINDOW_BYTES_PER_PEER = 2 * 1024 * 1024
 /** Window shared out among providers by measured throughput (two providers at full window) */
-export const DEFAULT_TOTAL_WINDOW_BYTES = 16 * 1024 * 1024
+export const DEFAULT_TOTAL_WINDOW_BYTES = 32 * 1024 * 1024
 /** A provider's window holds at most what it measured to deliver in this long */
 export const DEFAULT_WINDOW_QUEUE_TIME_MS = 4_000
 /**
@@ -62,6 +62,8 @@ export const MAX_CONSECUTIVE_DONT_HAVE = 8
 export const DONT_HAVE_REST_MS = 500
 /** Rests in a row (no block delivered in between) before a provider is dropped */
 export const MAX_DONT_HAVE_RESTS = 20
+/** Blocks whose presence discover() checks at once (stat calls in flight) */
+const DISCOVER_BATCH = 64
 /** Size assumed for a block before any of its codec was seen; leaves are usually 1 MiB */
 const INITIAL_BLOCK_SIZE_ESTIMATE = 1024 * 1024
 /** Undelivered events beyond which the session stops requesting, so a stalled consumer stalls it */
@@ -530,8 +532,16 @@ export class FetchSession {
       const links = childLinks(cid, bytes)
       // verified above (unless the caller left verification to the store): hash once, not twice
       // queued only because discover() found it absent, so the store need not look again
-      await this.store.put(cid, bytes, { signal: this.controller.signal, verified: this.opts.verifyBeforePut !== false || cid.code !== raw.code, absent: true })
-      if (this.opts.onBlock !== undefined) await this.opts.onBlock(cid, bytes)
+      const verified = this.opts.verifyBeforePut !== false || cid.code !== raw.code
+      const stored = this.store.put(cid, bytes, { signal: this.controller.signal, verified, absent: true })
+      if (verified) {
+        // the output file is written alongside the store, not after it: both wait on the disk
+        await Promise.all([stored, this.opts.onBlock?.(cid, bytes)])
+      } else {
+        // only the store's check says whether these bytes are the block
+        await stored
+        await this.opts.onBlock?.(cid, bytes)
+      }
       this.noteSize(cid, size)
       this.blocksFetched++
       this.bytesFetched += size
@@ -578,41 +588,47 @@ export class FetchSession {
     this.expanding++
     try {
       const work = [...cids]
-      for (let i = 0; i < work.length; i++) {
-        const cid = work[i]
-        const key = blockKey(cid)
-        if (this.seen.has(key)) {
-          continue
+      while (work.length > 0) {
+        // A root's children are looked up together: one at a time, the stat calls of a
+        // 256-leaf file kept the first requests waiting for hundreds of milliseconds
+        const batch: Array<{ cid: CID, key: string }> = []
+        for (const cid of work.splice(0, DISCOVER_BATCH)) {
+          const key = blockKey(cid)
+          if (this.seen.has(key)) {
+            continue
+          }
+          this.seen.add(key)
+          if (!isSupportedHash(cid)) {
+            throw new UnsupportedHashError(cid)
+          }
+          batch.push({ cid, key })
         }
-        this.seen.add(key)
-        if (!isSupportedHash(cid)) {
-          throw new UnsupportedHashError(cid)
-        }
-        let bytes: Uint8Array | undefined
-        if (cid.multihash.code === identity.code) {
-          bytes = cid.multihash.digest
-        } else {
-          const size = await this.store.size(cid, { signal: this.controller.signal })
+        const sizes = await Promise.all(batch.map(async ({ cid }) => cid.multihash.code === identity.code
+          ? cid.multihash.digest.byteLength
+          : await this.store.size(cid, { signal: this.controller.signal })))
+        for (let i = 0; i < batch.length; i++) {
+          const { cid, key } = batch[i]
+          const size = sizes[i]
           if (size === undefined) {
             this.queue.pushBack({ cid, key })
             this.wake()
             continue
           }
-          this.blocksLocal++
-          this.bytesLocal += size
-          if (cid.code === raw.code) {
-            continue
+          let bytes: Uint8Array
+          if (cid.multihash.code === identity.code) {
+            bytes = cid.multihash.digest
+          } else {
+            this.blocksLocal++
+            this.bytesLocal += size
+            if (cid.code === raw.code) {
+              continue
+            }
+            bytes = await this.store.get(cid, { signal: this.controller.signal })
           }
-          bytes = await this.store.get(cid, { signal: this.controller.signal })
-        }
-        // each downloader walks the children in its own random order, so a crowd fetching the
-        // same file at once holds different blocks early and can trade them (BitTorrent's
-        // random-first); a single download loses nothing by it
-        work.push(...shuffled(childLinks(cid, bytes)))
-        // drop the processed prefix so a long local walk does not hold every CID
-        if (i > 4096) {
-          work.splice(0, i + 1)
-          i = -1
+          // each downloader walks the children in its own random order, so a crowd fetching the
+          // same file at once holds different blocks early and can trade them (BitTorrent's
+          // random-first); a single download loses nothing by it
+          work.push(...shuffled(childLinks(cid, bytes)))
         }
       }
     } catch (err) {

@@ -305,8 +305,7 @@ export class SharingService {
           yield event
         }
       }
-      const stat = await this.components.content.stat(cid, { signal: options.signal })
-      const size = stat.record?.size ?? stat.localBytes
+      const size = await this.sizeOf(cid, options.signal)
       if (options.output != null) {
         yield { type: 'get:exporting', output: options.output }
         if (assembler?.usable === true) {
@@ -322,6 +321,14 @@ export class SharingService {
     } finally {
       await assembler?.abort()
     }
+  }
+
+  /** Logical size of local content: from its index record (kept after every get), else by a scan */
+  private async sizeOf (cid: CID, signal?: AbortSignal): Promise<number> {
+    const record = await this.components.content.get(cid, { signal })
+    if (record != null) return record.size
+    const stat = await this.components.content.stat(cid, { signal })
+    return stat.record?.size ?? stat.localBytes
   }
 
   /** ERR_KEY_REQUIRED when the content is ciphertext from `add --encrypt` and no key came with it */
