@@ -102,6 +102,8 @@ export interface ExchangeServerStats {
   spreadReplies: number
   /** Blocks sent in a crowd only because the asker could not find them elsewhere in time */
   spreadSentAfterWait: number
+  /** HAVE queries answered */
+  haveQueries: number
   /** Keyed by peer id string */
   peers: Map<string, PeerServeStats>
 }
@@ -174,7 +176,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly readAheadBlocks: number
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new Map<string, PeerServeStats>()
-  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0 }
+  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
   private readonly spreader: CrowdSpreader
   private started = false
 
@@ -503,6 +505,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
 
   private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {
     const signal = s.controller.signal
+    this.totals.haveQueries++
     try {
       let answer: HaveAnswer
       if (this.components.hasContent !== undefined) {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { LevelDatastore } from 'datastore-level'
+import { PeerRecordCache } from './peer-record-cache.js'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
@@ -13,7 +14,7 @@ import { LivenessService } from '../peers/liveness.js'
 import { JoinService, parsePeerMultiaddr, routingTableSize, type JoinEvent } from '../peers/join.js'
 import { DialError, KizunaError } from '../errors.js'
 import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
-import { SharingService } from '../sharing/sharing-service.js'
+import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
 import { ReplicationService } from '../replication/replication-service.js'
 import type { AddEvent } from '../sharing/events.js'
 
@@ -54,6 +55,8 @@ export interface NodeStatus {
   downloadedBytes: number
   /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
   crowd: { referred: number, sentAfterWait: number }
+  /** requests the exchange server answered since start, by kind */
+  exchange: ExchangeTotals
 }
 
 export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
@@ -75,6 +78,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   readonly view = new PeerView()
   private libp2pNode?: KizunaLibp2p
   private datastore?: LevelDatastore
+  /** libp2p's view of the datastore: peer records cached in memory (see peer-record-cache.ts) */
+  private peerRecords?: PeerRecordCache
   private blocks?: FsBlockStore
   private contentStore?: ContentStore
   private sharingService?: SharingService
@@ -147,7 +152,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await this.datastore.open()
       this.blocks = new FsBlockStore(this.repo.blocksPath)
       await this.blocks.open()
-      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.datastore })
+      this.peerRecords = new PeerRecordCache(this.datastore)
+      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.peerRecords })
       this.libp2pNode = libp2p
       this.lock = lock
       this.wireEvents(libp2p)
@@ -261,6 +267,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     await this.libp2pNode.stop()
     this.libp2pNode = undefined
     await Promise.resolve(this.blocks?.close()).catch(() => {})
+    await this.peerRecords?.flush().catch(() => {})
+    this.peerRecords = undefined
     await this.datastore?.close().catch(() => {})
     this.datastore = undefined
     await this.lock?.release()

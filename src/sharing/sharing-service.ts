@@ -31,6 +31,9 @@ export interface SharingComponents {
   content: ContentStore
 }
 
+/** What this node's exchange server answered since start */
+export interface ExchangeTotals { blocksServed: number, dontHaveReplies: number, busyReplies: number, haveQueries: number }
+
 export interface SharingInit {
   announceTimeoutMs?: number
   providerTimeoutMs?: number
@@ -137,10 +140,16 @@ export class SharingService {
     this.server.uninvite(peer)
   }
 
-  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number } } {
+  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number }, exchange: ExchangeTotals } {
     const served = this.server.stats()
-    return { uploadedBytes: served.bytesServed, downloadedBytes: this.downloaded, crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait } }
+    return {
+      uploadedBytes: served.bytesServed,
+      downloadedBytes: this.downloaded,
+      crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait },
+      exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries }
+    }
   }
+
 
   /** Imports a file or directory, pins it, announces it; `encrypt` seals a file first */
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, kind?: ContentKind } = {}): AsyncGenerator<AddEvent> {
