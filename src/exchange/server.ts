@@ -1,71 +1,22 @@
-import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
-import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, MAX_FRAME_LENGTH, MAX_REQUEST_FRAME_LENGTH, type HaveState, type Message } from './codec.js'
-import { ChannelClosedError, ProtocolViolationError, RequestTimeoutError } from './errors.js'
-import { FramedStream } from './framed-stream.js'
-import { CrowdSpreader, type CrowdSpreaderInit } from './crowd-spreader.js'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from './codec.js'
+import { ChannelClosedError, ProtocolViolationError } from './errors.js'
+import { CrowdSpreader } from './crowd-spreader.js'
+import { openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
+import {
+  DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_READ_AHEAD_BLOCKS, DEFAULT_SERVE_TIMEOUT_MS,
+  type ExchangeServerComponents, type ExchangeServerInit, type HaveAnswer
+} from './server-options.js'
+import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from './server-stats.js'
 import { blockKey } from '../content/block-key.js'
-import { Slots } from '../util/slots.js'
 import { blockBufferPool } from '../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../util/gc-pacer.js'
-import type { BlockStore } from '../content/block-store.js'
-import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
-/** Requests one peer may have in progress at once (all its streams together); more get BUSY */
-export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
-/** Block bytes loaded for one peer and not yet taken by the transport; more get BUSY */
-export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
-/** Unsent reply bytes beyond which the server stops reading a stream's requests */
-const MAX_QUEUED_REPLY_BYTES = MAX_FRAME_LENGTH + 64 * 1024
-/** Served blocks' pooled buffers waiting per stream for the transport to encrypt them */
-const MAX_UNSENT_POOLED = 8
-/** Suggested back-off sent with BUSY */
-export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
-/**
- * Replies waiting to be written with no progress (no drain, nothing written) for this long mean
- * the peer stopped reading: its stream is aborted. Progress, not age, so slow links survive.
- */
-export const DEFAULT_SERVE_TIMEOUT_MS = 60_000
-/** Clients keep one stream per peer; a few more allow reconnects and parallel sessions */
-export const DEFAULT_MAX_INBOUND_STREAMS = 16
-/**
- * Requested blocks read ahead of the one being sent, per stream. The transport sends one block
- * at a time, so a few keep it busy; the rest of a client's window waits as WANTs (a few bytes
- * each), not as blocks in memory, so clients may keep deep windows at no memory cost here.
- */
-export const DEFAULT_READ_AHEAD_BLOCKS = 3
-
-export interface HaveAnswer {
-  has: HaveState
-  /** Number of the DAG's blocks held, when known */
-  count?: number
-}
-
-/** What the server needs from libp2p; a Libp2p node fits */
-export interface ProtocolRegistrar {
-  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
-  unhandle(protocol: string, options?: AbortOptions): Promise<void>
-}
-
-export interface ExchangeServerComponents {
-  registrar: ProtocolRegistrar
-  blockStore: BlockStore
-  /** Answers HAVE_QUERY precisely; without it the server only knows whether it has the root */
-  hasContent?: (root: CID, options: AbortOptions & { peer: PeerId }) => Promise<HaveState | HaveAnswer>
-}
-
-export interface ExchangeServerInit {
-  protocol?: string
-  maxRequestsPerPeer?: number
-  maxBytesInFlightPerPeer?: number
-  busyRetryAfterMs?: number
-  serveTimeoutMs?: number
-  maxInboundStreams?: number
-  /** Blocks read ahead of the transport per stream (DEFAULT_READ_AHEAD_BLOCKS) */
-  readAheadBlocks?: number
-  /** Crowd spreading limits (see crowd-spreader.ts) */
-  spreading?: CrowdSpreaderInit
-}
+export * from './server-options.js'
+export type { ExchangeServerStats, PeerServeStats } from './server-stats.js'
 
 export interface BlockServedEvent {
   peer: PeerId
@@ -84,80 +35,10 @@ export interface ExchangeServerEvents {
   'request:refused': CustomEvent<RequestRefusedEvent>
 }
 
-export interface PeerServeStats {
-  bytesServed: number
-  blocksServed: number
-  busyReplies: number
-  dontHaveReplies: number
-  requestsInFlight: number
-  bytesInFlight: number
-}
-
-export interface ExchangeServerStats {
-  bytesServed: number
-  blocksServed: number
-  busyReplies: number
-  dontHaveReplies: number
-  /** DONT_HAVE answers sent to spread a crowd over its own members (see crowd-spreader.ts) */
-  spreadReplies: number
-  /** Blocks sent in a crowd only because the asker could not find them elsewhere in time */
-  spreadSentAfterWait: number
-  /** HAVE queries answered */
-  haveQueries: number
-  /** Keyed by peer id string */
-  peers: Map<string, PeerServeStats>
-}
-
-function emptyPeerStats (): PeerServeStats {
-  return { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, requestsInFlight: 0, bytesInFlight: 0 }
-}
-
 function isNotFound (err: unknown): boolean {
   const e = err as { code?: string, name?: string } | undefined
   // blockstore-core throws name NotFoundError; Kizuna stores use code ERR_BLOCK_NOT_FOUND
   return e?.code === 'ERR_BLOCK_NOT_FOUND' || e?.name === 'NotFoundError' || e?.name === 'ERR_BLOCK_NOT_FOUND'
-}
-
-interface ServedStream {
-  framed: FramedStream
-  peer: PeerId
-  stats: PeerServeStats
-  /** Request ids in progress on this stream, with their cancel flag */
-  active: Map<number, { cancelled: boolean }>
-  controller: AbortController
-  remoteEnded: boolean
-  pausedForDrain: boolean
-  /** Replies waiting for the transport, and the last time one got through */
-  waitingWrites: number
-  lastWriteAt: number
-  watchdog?: ReturnType<typeof setInterval>
-  /**
-   * Plaintext bytes queued below the stream, in the connection's encryption layer, or undefined
-   * when that cannot be seen: then served blocks are not read into pooled buffers.
-   */
-  connectionBacklog: () => number | undefined
-  /** Blocks being read or written for this stream at once (readAheadBlocks) */
-  readSlots: Slots
-  /** Pooled block buffers written to the stream but maybe not yet encrypted (see releaseWhenSent) */
-  unsent: Uint8Array[]
-  unsentTimer?: ReturnType<typeof setTimeout>
-}
-
-/**
- * Bytes waiting in the write buffer of the stream a connection's muxer writes to (the Noise
- * layer), read through libp2p internals (Connection.muxer.maConn). A frame's bytes stay referenced
- * there, unencrypted, while TCP is backed up; once that buffer and the stream's own are empty,
- * every byte written so far has been encrypted into new buffers.
- */
-function connectionBacklog (connection: Connection): () => number | undefined {
-  const maConn = (connection as unknown as { muxer?: { maConn?: { writeBufferLength?: unknown } } }).muxer?.maConn
-  if (typeof maConn?.writeBufferLength !== 'number') {
-    return () => undefined
-  }
-  return () => {
-    const n = maConn.writeBufferLength
-    return typeof n === 'number' ? n : undefined
-  }
 }
 
 /**
@@ -250,37 +131,12 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   }
 
   private handleStream (stream: Stream, connection: Connection): void {
-    const served: ServedStream = {
-      peer: connection.remotePeer,
+    const served = openServedStream(stream, connection, {
       stats: this.statsFor(connection.remotePeer),
-      active: new Map(),
-      controller: new AbortController(),
-      remoteEnded: false,
-      pausedForDrain: false,
-      waitingWrites: 0,
-      lastWriteAt: 0,
-      connectionBacklog: connectionBacklog(connection),
-      readSlots: new Slots(this.readAheadBlocks),
-      unsent: [],
-      framed: undefined as unknown as FramedStream
-    }
-    // every request in progress on the stream listens on this signal
-    setMaxListeners(Infinity, served.controller.signal)
-    served.framed = new FramedStream(stream, {
-      maxFrameLength: MAX_REQUEST_FRAME_LENGTH,
-      onMessage: (msg) => { this.onRequest(served, msg) },
-      onRemoteEnd: () => {
-        served.remoteEnded = true
-        this.maybeFinish(served)
-      },
-      onClose: () => {
-        served.controller.abort()
-        clearInterval(served.watchdog)
-        // whatever the transport may still hold is left to the garbage collector
-        clearTimeout(served.unsentTimer)
-        served.unsent.length = 0
-        this.streams.delete(served)
-      }
+      readAheadBlocks: this.readAheadBlocks,
+      onRequest: (s, msg) => { this.onRequest(s, msg) },
+      onRemoteEnd: (s) => { this.maybeFinish(s) },
+      onClose: (s) => { this.streams.delete(s) }
     })
     if (!served.framed.closed) {
       this.streams.add(served)
@@ -319,19 +175,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       default:
         throw new ProtocolViolationError(`a client may not send ${msg.type}`)
     }
-    // Stop reading while replies pile up unsent (a peer asking without reading), so BUSY and
-    // DONT_HAVE cannot grow the send buffer without bound. Blocks wait for drain before being
-    // queued, so in normal streaming the buffer holds about one block and reading continues.
-    if (!s.pausedForDrain && s.framed.congested && s.framed.stream.writeBufferLength > MAX_QUEUED_REPLY_BYTES && !s.framed.closed) {
-      s.pausedForDrain = true
-      s.framed.pause()
-      s.framed.drained().then(() => {
-        s.pausedForDrain = false
-        if (!s.framed.closed) {
-          s.framed.resume()
-        }
-      }, () => {})
-    }
+    pauseWhileRepliesPileUp(s)
   }
 
   private refuseBusy (s: ServedStream, id: number, cid: CID): void {
@@ -413,13 +257,13 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
-      const writing = this.watchedWrite(s, { type: 'block', id, bytes })
+      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
       // from here the transport holds the bytes: only releaseWhenSent may give them back
       const lent = pooled
       pooled = undefined
       await writing
       if (lent !== undefined) {
-        this.releaseWhenSent(s, lent)
+        releaseWhenSent(s, lent)
       }
       sent = true
       noteTransferBytes(bytes.byteLength)
@@ -440,69 +284,6 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     }
   }
 
-  /**
-   * Returns a served block's pooled buffer once no layer of the transport can read it any more:
-   * the write having resolved is not enough (the frame may sit, unencrypted, in the stream's or
-   * the Noise layer's write buffer while TCP is backed up). When both buffers are empty, every
-   * byte written so far has been encrypted into other buffers. Until then the buffer waits and
-   * the check is repeated; a stream that closes first leaves it to the garbage collector.
-   */
-  private releaseWhenSent (s: ServedStream, buffer: Uint8Array): void {
-    s.unsent.push(buffer)
-    if (s.unsent.length > MAX_UNSENT_POOLED) {
-      // a transport that never empties: forget the oldest (the garbage collector takes it once
-      // sent) rather than hold more memory than unpooled buffers would
-      s.unsent.shift()
-    }
-    this.flushUnsent(s)
-  }
-
-  private flushUnsent (s: ServedStream): void {
-    if (s.framed.closed) {
-      s.unsent.length = 0
-      return
-    }
-    if (s.unsent.length === 0) {
-      return
-    }
-    if (s.framed.stream.writeBufferLength === 0 && s.connectionBacklog() === 0) {
-      for (const b of s.unsent.splice(0)) {
-        blockBufferPool.release(b)
-      }
-      return
-    }
-    if (s.unsentTimer === undefined) {
-      s.unsentTimer = setTimeout(() => {
-        s.unsentTimer = undefined
-        this.flushUnsent(s)
-      }, 1)
-    }
-  }
-
-  private async watchedWrite (s: ServedStream, msg: Message): Promise<void> {
-    if (s.waitingWrites++ === 0) {
-      s.lastWriteAt = performance.now()
-      const every = Math.max(50, Math.min(1000, this.serveTimeoutMs / 4))
-      s.watchdog = setInterval(() => {
-        const progress = Math.max(s.lastWriteAt, s.framed.lastDrainAt)
-        if (performance.now() - progress >= this.serveTimeoutMs) {
-          s.framed.abort(new RequestTimeoutError(`writing to ${s.peer.toString()}`, this.serveTimeoutMs))
-        }
-      }, every)
-      s.watchdog.unref?.()
-    }
-    try {
-      // no signal: the stream closing already rejects a pending drain wait
-      await s.framed.write(msg)
-      s.lastWriteAt = performance.now()
-    } finally {
-      if (--s.waitingWrites === 0) {
-        clearInterval(s.watchdog)
-        s.watchdog = undefined
-      }
-    }
-  }
-
   private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {
     const signal = s.controller.signal
     this.totals.haveQueries++
@@ -517,7 +298,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         answer = { has: has ? (root.code === RAW_CODEC ? 'full' : 'partial') : 'none' }
       }
       if (!s.framed.closed) {
-        await this.watchedWrite(s, { type: 'have-reply', id, has: answer.has, count: answer.count })
+        await watchedWrite(s, { type: 'have-reply', id, has: answer.has, count: answer.count }, this.serveTimeoutMs)
       }
     } catch {
       if (!s.framed.closed && !signal.aborted) {
