@@ -210,13 +210,18 @@ export class ReplicationService {
     const floorMet = (this.holderCounts.get(key) ?? 0) >= floor
     const countIsFresh = now - (this.lastCount.get(key) ?? 0) < this.init.checkIntervalMs * FLOOR_RECHECK_ROUNDS
     const floorNeedsCount = floor > 0 && (this.forceCount || !floorMet || !countIsFresh)
+    const demandTarget = hot ? Math.min(this.init.maxDemandReplicas, 1 + Math.ceil(rate / this.init.hotRatePerMinute)) : 0
+    // Counting asks every holder for a possession proof (a block read and hashed each). In a
+    // flash crowd every downloader is hot and holds a copy, and recounting every round had each
+    // of them prove to each other every 2 s: a fresh count that met the demand is trusted instead
+    const demandMet = (this.holderCounts.get(key) ?? 0) >= demandTarget
+    const hotNeedsCount = hot && (this.forceCount || !countIsFresh || !demandMet)
 
-    if ((hot || floorNeedsCount) && !cooling) {
+    if ((hotNeedsCount || floorNeedsCount) && !cooling) {
       this.lastCount.set(key, now)
       const holders = await findHolders(record.cid, this.components, { kind: record.kind, floor }, { signal })
       const counted = holders.filter(h => h.verified)
       this.holderCounts.set(key, counted.length)
-      const demandTarget = hot ? Math.min(this.init.maxDemandReplicas, 1 + Math.ceil(rate / this.init.hotRatePerMinute)) : 0
       const knownFloor = Math.max(floor, ...holders.map(h => h.floor ?? 0))
       if (floor < knownFloor && meta != null) await this.meta.set(key, { ...meta, floor: knownFloor })
       const target = Math.max(demandTarget, knownFloor)
