@@ -7,6 +7,7 @@ import { KizunaError } from '../errors.js'
 import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
+import { BlockFileWriter } from './block-file-writer.js'
 import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
@@ -18,6 +19,8 @@ export interface FsBlockStoreInit {
    * Costs about 0.7 ms per MiB with node:crypto; turn off only for benchmarks.
    */
   verifyOnRead?: boolean
+  /** Write block files synchronously while the disk is fast (default true; see BlockFileWriter) */
+  syncWrites?: boolean
 }
 
 const BLOCK_EXTENSION = '.data'
@@ -47,6 +50,7 @@ export class FsBlockStore implements ListableBlockStore {
   private readonly store: FsBlockstore
   private readonly sharding: NextToLast
   private readonly verifyOnRead: boolean
+  private readonly writer: BlockFileWriter
   private readonly writes = new Map<string, Promise<void>>()
   /** put() is done with the bytes when it settles: the write (or the coalesced one) has finished */
   readonly putReleasesBytes = true
@@ -56,6 +60,7 @@ export class FsBlockStore implements ListableBlockStore {
     this.sharding = new NextToLast({ extension: BLOCK_EXTENSION, prefixLength: 2, base: base32upper })
     this.store = new FsBlockstore(this.path, { shardingStrategy: this.sharding })
     this.verifyOnRead = init.verifyOnRead ?? true
+    this.writer = new BlockFileWriter({ sync: init.syncWrites })
   }
 
   /** Creates the directory if missing */
@@ -259,17 +264,7 @@ export class FsBlockStore implements ListableBlockStore {
     const dir = path.dirname(file)
     const temp = path.join(dir, `.${path.basename(file)}.tmp`)
     try {
-      try {
-        await writeWhole(temp, bytes)
-      } catch (err) {
-        if (!isMissing(err)) {
-          throw err
-        }
-        // first block in this shard directory (or the tree was removed under us)
-        await fs.mkdir(dir, { recursive: true })
-        await writeWhole(temp, bytes)
-      }
-      await fs.rename(temp, file)
+      await this.writer.writeAtomically(temp, file, bytes)
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
@@ -289,21 +284,4 @@ export class FsBlockStore implements ListableBlockStore {
 function isMissing (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code
   return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-/**
- * open, write, close: one write call for the whole block where fs.writeFile makes two of 512 KiB,
- * and each call is a round trip through the thread pool and the event loop
- */
-async function writeWhole (file: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fs.open(file, 'w')
-  try {
-    let done = 0
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, done)
-      done += bytesWritten
-    }
-  } finally {
-    await handle.close()
-  }
 }
