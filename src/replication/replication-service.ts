@@ -59,6 +59,8 @@ const REOFFER_AFTER_MS = 60_000
  * query and a probe per holder); an eviction or a new floor forces an immediate count.
  */
 const FLOOR_RECHECK_ROUNDS = 5
+/** Rounds between holder counts driven by demand alone (see checkRoot) */
+const DEMAND_RECOUNT_ROUNDS = 3
 /**
  * A peer that sent a holder query is checking our copy, not downloading it: the probe block it
  * fetches next must not count as demand or keep the copy warm, for this long.
@@ -212,10 +214,12 @@ export class ReplicationService {
     const floorNeedsCount = floor > 0 && (this.forceCount || !floorMet || !countIsFresh)
     const demandTarget = hot ? Math.min(this.init.maxDemandReplicas, 1 + Math.ceil(rate / this.init.hotRatePerMinute)) : 0
     // Counting asks every holder for a possession proof (a block read and hashed each). In a
-    // flash crowd every downloader is hot and holds a copy, and recounting every round had each
-    // of them prove to each other every 2 s: a fresh count that met the demand is trusted instead
+    // flash crowd every holder is hot, and recounting every round had each of them prove to each
+    // other every round: a demand recount waits DEMAND_RECOUNT_ROUNDS, and a fresh count that met
+    // the demand is trusted for FLOOR_RECHECK_ROUNDS
     const demandMet = (this.holderCounts.get(key) ?? 0) >= demandTarget
-    const hotNeedsCount = hot && (this.forceCount || !countIsFresh || !demandMet)
+    const demandCountIsStale = now - (this.lastCount.get(key) ?? 0) >= this.init.checkIntervalMs * DEMAND_RECOUNT_ROUNDS
+    const hotNeedsCount = hot && (this.forceCount || !countIsFresh || (!demandMet && demandCountIsStale))
 
     if ((hotNeedsCount || floorNeedsCount) && !cooling) {
       this.lastCount.set(key, now)
