@@ -94,6 +94,9 @@ export class PeerRecordCache extends BaseDatastore {
     }
     this.remember(k, null)
     this.pending.delete(k)
+    // a flush under way may still be writing an older update of this record: let it land first,
+    // or the record would come back on disk after the delete (and with it in queries)
+    await this.flushing
     // deletions are rare (eviction, expiry) and must not come back after a crash
     await this.inner.delete(key, options)
   }

@@ -79,4 +79,27 @@ describe('PeerRecordCache', () => {
     expect(await cache.get(other)).toEqual(bytes(4))
     expect(inner.gets).toBe(2)
   })
+
+  it('a delete during a flush is not undone when the flush lands', async () => {
+    const inner = new CountingDatastore()
+    const slowBatch = inner.batch.bind(inner)
+    inner.batch = () => {
+      const batch = slowBatch()
+      const commit = batch.commit.bind(batch)
+      batch.commit = async (options) => { await new Promise(resolve => setTimeout(resolve, 50)); await commit(options) }
+      return batch
+    }
+    const cache = new PeerRecordCache(inner)
+    await cache.put(peer, bytes(1))
+    await cache.put(peer, bytes(2))
+    const flushing = cache.flush()
+    // the flush has taken the pending update and is writing it
+    await new Promise(resolve => setTimeout(resolve, 10))
+    await cache.delete(peer)
+    await flushing
+    expect(await inner.has(peer)).toBe(false)
+    const keys = []
+    for await (const key of cache.queryKeys({ prefix: '/peers' })) keys.push(key)
+    expect(keys).toHaveLength(0)
+  })
 })
