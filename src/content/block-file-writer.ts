@@ -1,6 +1,7 @@
 import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { writeFully } from '../util/write-fully.js'
 
 /** A synchronous block write that held the event loop this long sends later writes to the thread pool */
 export const SYNC_WRITE_SLOW_MS = 20
@@ -90,11 +91,7 @@ function writeSyncCreatingDir (file: string, bytes: Uint8Array): void {
 async function writeWhole (file: string, bytes: Uint8Array): Promise<void> {
   const handle = await fs.open(file, 'w')
   try {
-    let done = 0
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, done)
-      done += bytesWritten
-    }
+    await writeFully(handle, bytes, 0)
   } finally {
     await handle.close()
   }

@@ -7,6 +7,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { KizunaError } from '../errors.js'
 import { readFileContent } from './file-reader.js'
+import { writeFully } from '../util/write-fully.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, PathNotFoundError, UnsafePathError, UnsupportedCodecError } from './errors.js'
 import type { BlockStore } from './block-store.js'
 import type { ReadableStorage, UnixFSEntry } from 'ipfs-unixfs-exporter'
@@ -180,11 +181,7 @@ async function * writeFile (stored: AsyncIterable<Uint8Array>, dest: string, inn
   const handle = await fs.open(dest, 'wx').catch(err => { throw collision(err, inner) })
   try {
     for await (const chunk of content) {
-      let offset = 0
-      while (offset < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset)
-        offset += bytesWritten
-      }
+      await writeFully(handle, chunk)
       ctx.bytes += chunk.byteLength
       yield { type: 'export:progress', bytes: ctx.bytes, totalBytes: ctx.totalBytes }
     }

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from './block-key.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, UnsupportedCodecError } from './errors.js'
 import { checkOutputTarget, moveIntoPlace, outputExists } from './exporter.js'
+import { checkFilePart, decodeUnixfsNode, isFilePart } from './file-reader.js'
 import { MAX_BLOCK_SIZE } from './verify.js'
 import { KizunaError } from '../errors.js'
+import { writeFully } from '../util/write-fully.js'
 import type { BlockStore } from './block-store.js'
 import { CID } from 'multiformats/cid'
 
@@ -165,12 +166,10 @@ export class FileAssembler {
       if (place.size === undefined) { await this.stand(); return }
       throw new UnsupportedCodecError(cid)
     }
-    const node = decodeFileNode(cid, bytes)
-    if (node === undefined) {
-      // not a file: a directory root is exported the usual way; inside a file it is an error
-      if (place.size === undefined) { await this.stand(); return }
-      throw new InvalidDagError(cid, new Error('a non-file node inside a file'))
-    }
+    const node = decodeUnixfsNode(cid, bytes)
+    // not a file: a directory root is exported the usual way; inside a file it is an error
+    if (!isFilePart(node) && place.size === undefined) { await this.stand(); return }
+    checkFilePart(cid, node)
     const fileSize = node.unixfs.fileSize()
     if (place.size === undefined) {
       if (fileSize > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidDagError(cid, new Error(`claims ${fileSize} bytes`))
@@ -214,12 +213,8 @@ export class FileAssembler {
   private async write (bytes: Uint8Array, position: number): Promise<void> {
     const handle = this.handle
     if (handle === undefined) throw new KizunaError('ERR_ABORTED', 'output closed')
-    let done = 0
     try {
-      while (done < bytes.byteLength) {
-        const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done)
-        done += bytesWritten
-      }
+      await writeFully(handle, bytes, position)
     } catch (err) {
       throw new OutputFailedError(this.out, err)
     }
@@ -241,24 +236,4 @@ export class FileAssembler {
     this.deferred.length = 0
     await this.abort()
   }
-}
-
-interface FileNode { pb: dagPb.PBNode, unixfs: UnixFS }
-
-/** The node as a UnixFS file part, undefined when it is a UnixFS node of another type */
-function decodeFileNode (cid: CID, bytes: Uint8Array): FileNode | undefined {
-  let pb: dagPb.PBNode
-  let unixfs: UnixFS
-  try {
-    pb = dagPb.decode(bytes)
-    if (pb.Data === undefined) throw new Error('no UnixFS data in the dag-pb node')
-    unixfs = UnixFS.unmarshal(pb.Data)
-  } catch (err) {
-    throw new InvalidDagError(cid, err)
-  }
-  if (unixfs.type !== 'file' && unixfs.type !== 'raw') return undefined
-  if (pb.Links.length !== unixfs.blockSizes.length) {
-    throw new InvalidDagError(cid, new Error(`${pb.Links.length} links but ${unixfs.blockSizes.length} block sizes`))
-  }
-  return { pb, unixfs }
 }

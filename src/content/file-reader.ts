@@ -170,28 +170,40 @@ async function * walk (root: CID, store: BlockStore, signal?: AbortSignal): Asyn
   }
 }
 
-interface DecodedNode { pb: dagPb.PBNode, unixfs: UnixFS }
+export interface DecodedNode { pb: dagPb.PBNode, unixfs: UnixFS }
 
 async function readNode (cid: CID, store: BlockStore, signal?: AbortSignal): Promise<DecodedNode> {
-  const bytes = await store.get(cid, { signal })
-  let pb: dagPb.PBNode
-  let unixfs: UnixFS
+  const node = decodeUnixfsNode(cid, await store.get(cid, { signal }))
+  checkFilePart(cid, node)
+  return node
+}
+
+/** A dag-pb block as a UnixFS node; ERR_INVALID_DAG when it is not one */
+export function decodeUnixfsNode (cid: CID, bytes: Uint8Array): DecodedNode {
   try {
-    pb = dagPb.decode(bytes)
+    const pb = dagPb.decode(bytes)
     if (pb.Data === undefined) {
       throw new Error('no UnixFS data in the dag-pb node')
     }
-    unixfs = UnixFS.unmarshal(pb.Data)
+    return { pb, unixfs: UnixFS.unmarshal(pb.Data) }
   } catch (err) {
     throw new InvalidDagError(cid, err)
   }
-  if (unixfs.type !== 'file' && unixfs.type !== 'raw') {
-    throw new InvalidDagError(cid, new Error(`a ${unixfs.type} node inside a file`))
+}
+
+/** True for the UnixFS node types a file is made of */
+export function isFilePart (node: DecodedNode): boolean {
+  return node.unixfs.type === 'file' || node.unixfs.type === 'raw'
+}
+
+/** ERR_INVALID_DAG unless the node can stand in a file: a file part, with one block size per link */
+export function checkFilePart (cid: CID, node: DecodedNode): void {
+  if (!isFilePart(node)) {
+    throw new InvalidDagError(cid, new Error(`a ${node.unixfs.type} node inside a file`))
   }
-  if (pb.Links.length !== unixfs.blockSizes.length) {
-    throw new InvalidDagError(cid, new Error(`${pb.Links.length} links but ${unixfs.blockSizes.length} block sizes`))
+  if (node.pb.Links.length !== node.unixfs.blockSizes.length) {
+    throw new InvalidDagError(cid, new Error(`${node.pb.Links.length} links but ${node.unixfs.blockSizes.length} block sizes`))
   }
-  return { pb, unixfs }
 }
 
 /**

@@ -150,7 +150,6 @@ export class SharingService {
     }
   }
 
-
   /** Imports a file or directory, pins it, announces it; `encrypt` seals a file first */
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, kind?: ContentKind } = {}): AsyncGenerator<AddEvent> {
     const key = options.encrypt === true ? generateContentKey() : undefined
