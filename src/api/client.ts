@@ -2,6 +2,7 @@ import { Repo } from '../node/repo.js'
 import { ApiError, DaemonNotRunningError, KizunaError } from '../errors.js'
 import { API_PREFIX, DEFAULT_API_TIMEOUT_MS } from './constants.js'
 import { readEventStream } from './event-stream.js'
+import { sendRequest, type ApiResponse } from './http-transport.js'
 
 export interface ApiClientOptions {
   /** HOST:PORT of the daemon's API */
@@ -41,9 +42,10 @@ export class ApiClient {
     yield * readEventStream<T>(response)
   }
 
-  private async send (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  private async send (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<ApiResponse> {
     try {
-      return await fetch(`http://${this.api}${API_PREFIX}${path}`, {
+      return await sendRequest({
+        url: new URL(`http://${this.api}${API_PREFIX}${path}`),
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
@@ -53,8 +55,8 @@ export class ApiClient {
         signal
       })
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause
-      if (cause?.code === 'ECONNREFUSED' || cause?.code === 'ECONNRESET') {
+      const code = (err as { code?: string }).code
+      if (code === 'ECONNREFUSED' || code === 'ECONNRESET') {
         throw new DaemonNotRunningError(this.repoPath)
       }
       if ((err as Error).name === 'TimeoutError') {
@@ -64,7 +66,7 @@ export class ApiClient {
     }
   }
 
-  private async throwFor (response: Response): Promise<never> {
+  private async throwFor (response: ApiResponse): Promise<never> {
     const text = await response.text()
     let error: { code?: string, message?: string } | undefined
     try {

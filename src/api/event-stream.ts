@@ -30,11 +30,10 @@ function bigintSafe (_key: string, value: unknown): unknown {
 }
 
 /** Client side: yields each event; a final error line is thrown as a KizunaError */
-export async function * readEventStream<T extends { type: string }> (response: Response): AsyncGenerator<T> {
-  if (response.body == null) return
+export async function * readEventStream<T extends { type: string }> (response: { body: AsyncIterable<Uint8Array> }): AsyncGenerator<T> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of response.body) {
     buffered += decoder.decode(chunk, { stream: true })
     let newline = buffered.indexOf('\n')
     while (newline >= 0) {

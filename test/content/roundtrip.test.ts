@@ -12,6 +12,7 @@ import { CHUNK_SIZE } from '../../src/content/layout.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import { ContentIndex } from '../../src/content/pins.js'
 import { verifyBlock } from '../../src/content/verify.js'
+import { blockBufferPool } from '../../src/util/block-buffer-pool.js'
 import type { BlockStore } from '../../src/content/block-store.js'
 import type { ExportEvent } from '../../src/content/exporter.js'
 import type { ImportDoneEvent, ImportEvent } from '../../src/content/importer.js'
@@ -112,6 +113,42 @@ describe('import then export is byte-identical (FsBlockStore)', () => {
     for (const [name, bytes] of expected) {
       const got = actual.get(name)
       expect(got === null ? null : sameBytes(got as Buffer, bytes as Buffer), name).toBe(bytes === null ? null : true)
+    }
+  })
+})
+
+describe('import reads into pooled buffers', () => {
+  it('recycles them once stored, and no stored block or CID sees a recycled buffer', async () => {
+    // poison overwrites every released buffer: a buffer released while the importer or the
+    // store still needed it would leave a block that does not match its CID, or a wrong CID
+    const wasPoisoned = blockBufferPool.poison
+    blockBufferPool.poison = true
+    try {
+      const components = await fsComponents()
+      const bytes = randomBytes(12 * MiB + 4321)
+      const input = path.join(tmp, 'input.bin')
+      await fs.writeFile(input, bytes)
+      const created = blockBufferPool.created
+      const reused = blockBufferPool.reused
+      const done = doneOf(await collect(importPath(input, components)))
+
+      // 13 chunks through a handful of buffers (blockWriteConcurrency plus read-ahead)
+      expect(blockBufferPool.reused - reused).toBeGreaterThan(0)
+      expect(blockBufferPool.created - created).toBeLessThan(13)
+      // the same bytes imported into memory, with no pool involved, give the same root
+      const plain = doneOf(await collect(importBytes(bytes, { blockStore: new InMemoryBlockStore(), index: new ContentIndex({ datastore: new MemoryDatastore() }) })))
+      expect(done.cid.equals(plain.cid)).toBe(true)
+      let stored = 0
+      for await (const { cid } of components.blockStore.entries()) {
+        verifyBlock(cid, await components.blockStore.get(cid))
+        stored++
+      }
+      expect(stored).toBe(done.blocks)
+      const out = path.join(tmp, 'out.bin')
+      await collect(exportTo(done.cid, out, components))
+      expect(sameBytes(await fs.readFile(out), bytes)).toBe(true)
+    } finally {
+      blockBufferPool.poison = wasPoisoned
     }
   })
 })
