@@ -47,6 +47,9 @@ export interface ReferencedBlock {
   pinned: boolean
 }
 
+/** More distinct roots than this asked about starts the record cache afresh */
+const MAX_CACHED_RECORDS = 4096
+
 const PREFIX = '/kizuna/content'
 const ROOTS = `${PREFIX}/roots/`
 const BLOCKS = `${PREFIX}/blocks/`
@@ -72,6 +75,14 @@ export class ContentIndex {
   private readonly datastore: Datastore
   // Serialises read-modify-write updates (touch vs. a kind change) within this process.
   private tail: Promise<unknown> = Promise.resolve()
+  /**
+   * Decoded records (null: known absent) by indexId. Every "do you have it?" from a peer reads a
+   * record, dozens a second per root in a crowd: a LevelDB get, a JSON parse and a CID parse
+   * each. All writes go through this class, which keeps the cache in step.
+   */
+  private readonly records = new Map<string, ContentRecord | null>()
+  /** Bumped by every write, so a read that raced one does not cache what it read */
+  private generation = 0
 
   constructor (components: ContentIndexComponents) {
     this.datastore = components.datastore
@@ -84,17 +95,28 @@ export class ContentIndex {
       const batch = this.datastore.batch()
       batch.put(recordKey(record.cid), encodeRecord(record))
       batch.put(blocksKey(record.cid), encodeBlocks(blocks))
-      await batch.commit(options)
+      await this.write(async () => batch.commit(options), record.cid, record)
     })
   }
 
   async get (cid: CID, options: IndexOptions = {}): Promise<ContentRecord | undefined> {
+    const id = indexId(cid)
+    const cached = this.records.get(id)
+    if (cached !== undefined) {
+      return cached === null ? undefined : { ...cached }
+    }
+    const generation = this.generation
     const bytes = await this.read(recordKey(cid), options)
-    return bytes == null ? undefined : decodeRecord(bytes)
+    const record = bytes == null ? undefined : decodeRecord(bytes)
+    if (generation === this.generation) {
+      if (this.records.size >= MAX_CACHED_RECORDS) this.records.clear()
+      this.records.set(id, record ?? null)
+    }
+    return record === undefined ? undefined : { ...record }
   }
 
   async has (cid: CID, options: IndexOptions = {}): Promise<boolean> {
-    return this.datastore.has(recordKey(cid), options)
+    return (await this.get(cid, options)) !== undefined
   }
 
   /** Every root, in key order */
@@ -118,7 +140,7 @@ export class ContentIndex {
       const batch = this.datastore.batch()
       batch.delete(recordKey(cid))
       batch.delete(blocksKey(cid))
-      await batch.commit(options)
+      await this.write(async () => batch.commit(options), cid, null)
       return existed
     })
   }
@@ -131,8 +153,8 @@ export class ContentIndex {
         return undefined
       }
       const updated = { ...record, ...patch }
-      await this.datastore.put(recordKey(cid), encodeRecord(updated), options)
-      return updated
+      await this.write(async () => this.datastore.put(recordKey(cid), encodeRecord(updated), options), cid, updated)
+      return { ...updated }
     })
   }
 
@@ -166,6 +188,22 @@ export class ContentIndex {
       }
     }
     return referenced
+  }
+
+  /**
+   * Runs a datastore write of cid's record and updates the cache to `record` once it is durable.
+   * The cache entry is dropped for the duration, so readers go to the datastore meanwhile.
+   */
+  private async write (commit: () => Promise<unknown>, cid: CID, record: ContentRecord | null): Promise<void> {
+    const id = indexId(cid)
+    this.generation++
+    this.records.delete(id)
+    try {
+      await commit()
+    } finally {
+      this.generation++
+    }
+    this.records.set(id, record === null ? null : { ...record })
   }
 
   private async read (key: Key, options: IndexOptions): Promise<Uint8Array | undefined> {

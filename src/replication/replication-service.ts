@@ -356,9 +356,8 @@ export class ReplicationService {
     if (message.type === 'holder-query') {
       this.checkers.set(`${message.root.toString()}/${from.toString()}`, Date.now() + CHECKER_WINDOW_MS)
       if (this.checkers.size > 10_000) this.pruneCheckers()
-      const record = await this.components.content.list().then(list => list.find(r => r.cid.equals(message.root)))
-      const stat = await this.components.content.stat(message.root).catch(() => undefined)
-      const has = stat == null || stat.localBlocks === 0 ? 'none' : stat.complete ? 'full' : 'partial'
+      const record = await this.components.content.get(message.root).catch(() => undefined)
+      const { has } = await this.components.sharing.holding(message.root)
       const proof = has === 'full' && message.probe !== undefined ? await this.components.content.prove(message.probe.cid, message.probe.nonce) : undefined
       return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: this.meta.get(message.root)?.floor, proof }
     }
@@ -415,9 +414,8 @@ export class ReplicationService {
 
   /** `kizuna replicas CID` */
   async replicas (root: CID, signal?: AbortSignal): Promise<Holder[]> {
-    const record = (await this.components.content.list()).find(r => r.cid.equals(root))
-    const stat = await this.components.content.stat(root).catch(() => undefined)
-    const selfKind = stat?.complete === true ? record?.kind : undefined
+    const record = await this.components.content.get(root).catch(() => undefined)
+    const selfKind = record != null && (await this.components.sharing.holding(root, { signal })).has === 'full' ? record.kind : undefined
     return findHolders(root, this.components, { kind: selfKind, floor: this.meta.get(root)?.floor }, { signal })
   }
 

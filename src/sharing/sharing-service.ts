@@ -66,7 +66,7 @@ export class SharingService {
   readonly penalties = new PenaltyBox()
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
-  private readonly partialAnswers = new Map<string, { at: number, answer: HaveAnswer }>()
+  private readonly partialAnswers = new Map<string, { at: number, answer: Promise<HaveAnswer> }>()
   private readonly components: SharingComponents
   private readonly init: Required<SharingInit>
   private downloaded = 0
@@ -86,30 +86,39 @@ export class SharingService {
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
         this.onHaveQuery?.(root, options.peer)
-        // a kept root is complete by construction (record() scans it): no walk of the DAG
-        const record = await components.content.get(root, options).catch(() => undefined)
-        if (record != null) return { has: 'full', count: record.blocks }
-        return await this.partialAnswer(root, options)
+        return await this.holding(root, options)
       }
     })
     this.client = new ExchangeClient({ dialer: components.libp2p })
   }
 
+  /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
+  async holding (root: CID, options: { signal?: AbortSignal } = {}): Promise<HaveAnswer> {
+    // a kept root is complete by construction (record() scans it): no walk of the DAG
+    const record = await this.components.content.get(root, options).catch(() => undefined)
+    if (record != null) return { has: 'full', count: record.blocks }
+    return await this.partialAnswer(root)
+  }
+
   /**
    * What of a root that is not kept is here: a download in progress, or leftovers to resume. In a
    * crowd every downloader asks every peer every CONNECTED_REQUERY_MS, so one scan of the DAG
-   * (a stat per block) answers all of them for PARTIAL_ANSWER_TTL_MS.
+   * (a stat per block) answers all of them for PARTIAL_ANSWER_TTL_MS, including those that ask
+   * while it runs. The scan takes no caller's signal: one caller giving up must not turn the
+   * shared answer into "none" for the others.
    */
-  private async partialAnswer (root: CID, options: { signal?: AbortSignal }): Promise<HaveAnswer> {
+  private async partialAnswer (root: CID): Promise<HaveAnswer> {
     const key = root.toString()
     const now = Date.now()
     const memo = this.partialAnswers.get(key)
-    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return memo.answer
-    const stat = await this.components.content.stat(root, options).catch(() => undefined)
-    const answer: HaveAnswer = stat == null || stat.localBlocks === 0 ? { has: 'none' } : { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
+    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return await memo.answer
+    const answer = this.components.content.stat(root).then(
+      (stat): HaveAnswer => stat.localBlocks === 0 ? { has: 'none' } : { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks },
+      (): HaveAnswer => ({ has: 'none' })
+    )
     if (this.partialAnswers.size >= MAX_PARTIAL_ANSWERS) this.partialAnswers.clear()
     this.partialAnswers.set(key, { at: now, answer })
-    return answer
+    return await answer
   }
 
   async start (): Promise<void> {

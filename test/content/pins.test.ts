@@ -96,6 +96,63 @@ describe('ContentIndex', () => {
   })
 })
 
+describe('ContentIndex record cache', () => {
+  it('answers repeated reads from memory and follows every write', async () => {
+    const datastore = new MemoryDatastore()
+    let gets = 0
+    const get = datastore.get.bind(datastore)
+    datastore.get = async (key, options) => { gets++; return get(key, options) }
+    const index = new ContentIndex({ datastore })
+    const a = await cidOf('a')
+
+    expect(await index.get(a)).toBeUndefined()
+    expect(await index.has(a)).toBe(false)
+    expect(gets).toBe(1) // absence is cached too
+    await index.put(record(a), [{ cid: a, size: 10 }])
+    expect((await index.get(a))?.kind).toBe('pinned')
+    await index.update(a, { kind: 'cached' })
+    expect((await index.get(a))?.kind).toBe('cached')
+    await index.touch(a, { at: 5000 })
+    expect((await index.get(a))?.lastAccess).toBe(5000)
+    const reads = gets
+    for (let i = 0; i < 10; i++) await index.get(a.toV1())
+    expect(gets).toBe(reads)
+    // a caller changing what it got changes nothing in the index
+    const got = await index.get(a)
+    got!.kind = 'pinned'
+    expect((await index.get(a))?.kind).toBe('cached')
+    expect(await index.delete(a)).toBe(true)
+    expect(await index.get(a)).toBeUndefined()
+    expect(await index.has(a)).toBe(false)
+  })
+
+  it('a read that overlaps a write does not cache what it read before the write', async () => {
+    const datastore = new MemoryDatastore()
+    const index = new ContentIndex({ datastore })
+    const a = await cidOf('a')
+    const get = datastore.get.bind(datastore)
+    let releaseRead!: () => void
+    const readHeld = new Promise<void>(resolve => { releaseRead = resolve })
+    let reading!: () => void
+    const readStarted = new Promise<void>(resolve => { reading = resolve })
+    datastore.get = async (key, options) => {
+      // the value as of now (absent), returned only after the put below has committed
+      const outcome = await Promise.resolve().then(() => get(key, options)).then(value => ({ value }), (error: unknown) => ({ error }))
+      reading()
+      await readHeld
+      if ('error' in outcome) throw outcome.error
+      return outcome.value
+    }
+    const staleRead = index.get(a)
+    await readStarted
+    datastore.get = get
+    await index.put(record(a), [{ cid: a, size: 10 }])
+    releaseRead()
+    expect(await staleRead).toBeUndefined() // that read began before the put
+    expect((await index.get(a))?.kind).toBe('pinned') // and did not poison the cache
+  })
+})
+
 describe('ContentIndex on datastore-level (what the node uses)', () => {
   it('round-trips records and block lists, and lists by prefix only', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kizuna-level-'))
