@@ -116,6 +116,11 @@ function collect (times = 1): void {
   }
 }
 
+/** One scavenge now (where the collector is reachable): frees what just became garbage */
+export function scavengeNow (): void {
+  collect()
+}
+
 /**
  * Call once when a daemon has started: a burst of scavenges half a second later (or once a transfer pauses),
  * shrinks the young generation before the first transfer.
