@@ -1,7 +1,7 @@
 import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { writeFully } from '../util/write-fully.js'
+import { writeFully, writeFullySync } from '../util/write-fully.js'
 
 /** A synchronous block write that held the event loop this long sends later writes to the thread pool */
 export const SYNC_WRITE_SLOW_MS = 20
@@ -78,10 +78,7 @@ function writeSyncCreatingDir (file: string, bytes: Uint8Array): void {
     fd = fsSync.openSync(file, 'w')
   }
   try {
-    let done = 0
-    while (done < bytes.byteLength) {
-      done += fsSync.writeSync(fd, bytes, done, bytes.byteLength - done, done)
-    }
+    writeFullySync(fd, bytes, 0)
   } finally {
     fsSync.closeSync(fd)
   }

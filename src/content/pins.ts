@@ -154,7 +154,7 @@ export class ContentIndex {
       }
       const updated = { ...record, ...patch }
       await this.write(async () => this.datastore.put(recordKey(cid), encodeRecord(updated), options), cid, updated)
-      return { ...updated }
+      return updated
     })
   }
 

@@ -56,7 +56,8 @@ export class ExchangeClient {
     }
     this.started = true
     this.stopController = new AbortController()
-    // the daemon's exchange starts with the daemon: shrink the young generation startup grew
+    // the daemon's exchange starts with the daemon: set malloc up for block-sized buffers and
+    // shrink the young generation startup grew
     warmUpMalloc()
     collectAfterStartup()
   }

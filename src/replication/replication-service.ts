@@ -415,8 +415,8 @@ export class ReplicationService {
   /** `kizuna replicas CID` */
   async replicas (root: CID, signal?: AbortSignal): Promise<Holder[]> {
     const record = await this.components.content.get(root).catch(() => undefined)
-    const selfKind = record != null && (await this.components.sharing.holding(root, { signal })).has === 'full' ? record.kind : undefined
-    return findHolders(root, this.components, { kind: selfKind, floor: this.meta.get(root)?.floor }, { signal })
+    // a kept root is complete by construction (its record is written after a full scan)
+    return findHolders(root, this.components, { kind: record?.kind, floor: this.meta.get(root)?.floor }, { signal })
   }
 
   stats (root: CID): { cid: string, ratePerMinute: number, totalRequests: number, lastRequest: string | null, floor: number, role: string | null, lastCountedHolders: number | null } {

@@ -13,8 +13,9 @@ import vm from 'node:vm'
  *
  * A scavenge every PACE_BYTES moved costs ~1 ms (little survives), well under 1% of the CPU the
  * bytes cost otherwise. 4 MiB rather than 8: receiver peak 170–177 → 152–162 MB on a 256 MiB get
- * at the same speed; 2 MiB took it to ~150 MB but cost 10–15 % of the throughput; a burst of them when the daemon has started and whenever transfers pause
- * makes V8 shrink the young generation (see IDLE_SCAVENGES).
+ * at the same speed; 2 MiB took it to ~150 MB but cost 10–15 % of the throughput. A burst of
+ * them when the daemon has started and whenever transfers pause makes V8 shrink the young
+ * generation (see IDLE_SCAVENGES).
  *
  * The collector is reached through `--expose-gc` set at run time, which V8 honours for contexts
  * created afterwards (vm.runInNewContext). Where that is not available, or with

@@ -19,8 +19,9 @@ let warmed = false
  * are above 128 KiB, so a process that never freed a large chunk faults fresh pages in for every
  * one of them, which on this project's VMs (pages backed lazily by the host) costs ~3 ms per MiB:
  * a publisher serving 256 MiB measured 1.5-2.6 CPU-s instead of 1.0-1.1, and 20-30% less
- * throughput (64-93 MB/s, with it 87-114). Importing with fresh 1 MiB buffers used to trigger the adjustment by accident; the
- * pooled import buffers (never freed) stopped that, which is how it was found.
+ * throughput (64-93 MB/s, with it 87-114). Importing with fresh 1 MiB buffers used to trigger
+ * the adjustment by accident; the pooled import buffers (never freed) stopped that, which is
+ * how it was found.
  *
  * Allocating and freeing one large buffer (freed by a scavenge right away where the collector
  * is reachable, otherwise by the next one) sets the threshold deliberately.
