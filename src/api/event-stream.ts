@@ -10,12 +10,18 @@ export async function sendEventStream (reply: FastifyReply, events: AsyncIterabl
   reply.hijack()
   const raw = reply.raw
   raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
-  raw.on('close', () => { if (!raw.writableFinished) onClientGone() })
+  let gone = false
+  raw.on('close', () => {
+    if (raw.writableFinished) return
+    gone = true
+    onClientGone()
+  })
   try {
     for await (const event of events) {
-      if (!raw.write(JSON.stringify(event, bigintSafe) + '\n')) {
-        await new Promise(resolve => raw.once('drain', resolve))
-      }
+      // Leaving the loop ends the operation's generator, so its clean-up runs now: a closed
+      // socket never drains, and an operation parked on it would never finish.
+      if (gone) break
+      if (!raw.write(JSON.stringify(event, bigintSafe) + '\n')) await drainedOrClosed(raw)
     }
   } catch (err) {
     const code = err instanceof KizunaError ? err.code : ((err as { code?: string }).code ?? 'ERR_INTERNAL')
@@ -23,6 +29,18 @@ export async function sendEventStream (reply: FastifyReply, events: AsyncIterabl
   } finally {
     raw.end()
   }
+}
+
+async function drainedOrClosed (raw: FastifyReply['raw']): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      raw.off('drain', done)
+      raw.off('close', done)
+      resolve()
+    }
+    raw.on('drain', done)
+    raw.on('close', done)
+  })
 }
 
 function bigintSafe (_key: string, value: unknown): unknown {

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { BlockReference } from './block-references.js'
 
 export interface BlockStoreOptions {
   signal?: AbortSignal
@@ -52,6 +53,13 @@ export interface BlockStore {
    * wrote them out), so the caller may then reuse the buffer. Unset: the store may keep them.
    */
   readonly putReleasesBytes?: boolean
+  /** Optional: keep a block as a reference to bytes written elsewhere, re-hashed on every read */
+  putReference?(cid: CID, reference: BlockReference, options?: BlockStoreOptions): Promise<void>
+  /** Optional: where a block kept by reference lives (undefined when it is stored, or absent) */
+  reference?(cid: CID, options?: BlockStoreOptions): Promise<BlockReference | undefined>
+  /** Optional: forget a block's reference (a stored copy, if any, stays) */
+  deleteReference?(cid: CID, options?: BlockStoreOptions): Promise<void>
+  /** Removes the block; one kept by reference loses the reference, never the file it points into */
   delete(cid: CID, options?: BlockStoreOptions): Promise<void>
   /** Size in bytes of a stored block, or undefined when absent */
   size(cid: CID, options?: BlockStoreOptions): Promise<number | undefined>

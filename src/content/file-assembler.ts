@@ -7,14 +7,17 @@ import { blockKey } from './block-key.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, UnsupportedCodecError } from './errors.js'
 import { checkOutputTarget, moveIntoPlace, outputExists } from './exporter.js'
 import { checkFilePart, decodeUnixfsNode, isFilePart } from './file-reader.js'
-import { MAX_BLOCK_SIZE } from './verify.js'
+import { MAX_BLOCK_SIZE, verifyBlock } from './verify.js'
 import { KizunaError } from '../errors.js'
 import { writeFully } from '../util/write-fully.js'
-import type { BlockStore } from './block-store.js'
+import type { BlockStore, BlockStoreOptions, PutOptions } from './block-store.js'
 import { CID } from 'multiformats/cid'
 
 /** Written bytes after which a background flush to disk starts (see write) */
 export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
+
+/** Partial files open in this process: a second download of the same root to the same path gets its own */
+const partialsInUse = new Set<string>()
 
 /** Where a block's content goes in the file: its byte offset, and the length its parent claims */
 interface Placement {
@@ -37,7 +40,18 @@ interface Placement {
  *
  * A DAG that is not one UnixFS file (a directory) makes the assembler stand down (`usable`
  * turns false, its temp file is removed) and the caller exports as before. Atomic like the
- * exporter: a temp file next to the output, fsync'ed and renamed into place by publish().
+ * exporter: a partial file next to the output, fsync'ed and renamed into place by publish().
+ *
+ * Written once. Through blockStoreFor(), a raw leaf is written only into the file and the block
+ * store keeps a reference to it (FsBlockStore `.ref`: path, offset, size, re-hashed on every read),
+ * instead of a second copy in the store: the receiving side of a download then writes each byte
+ * once (measured: a 256 MiB get spent 1.3–2.1 s of kernel time writing fresh page-cache pages
+ * twice, 0.8 s once). publish() points the references at the published file. An aborted download
+ * copies the leaves it referenced into the store before removing its partial file, so a later get
+ * resumes without refetching (if that copy fails, the disk is full say, the partial file and its
+ * references stay, and resume reads from them). The partial file is named after the root
+ * (`.<name>.kizuna-<root tail>.part`), so after a kill -9 a get to the same path reopens it and
+ * finds its leaves in place.
  */
 export class FileAssembler {
   private readonly root: CID
@@ -57,24 +71,68 @@ export class FileAssembler {
   private written = 0
   private unflushed = 0
   private flushing?: Promise<void>
+  /** Leaves the block store keeps as references into this file: block key → where */
+  private readonly referenced = new Map<string, { cid: CID, offset: number, size: number }>()
+  private released = false
   totalBytes?: number
 
-  private constructor (root: CID, out: string, force: boolean) {
+  private constructor (root: CID, out: string, force: boolean, temp: string) {
     this.root = root
     this.out = out
     this.force = force
-    this.temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.tmp`)
+    this.temp = temp
     this.waiting.set(blockKey(root), [{ offset: 0 }])
     this.cids.set(blockKey(root), root)
   }
 
-  /** Checks the output target (ERR_OUTPUT_EXISTS, ERR_PATH_NOT_FOUND) and creates the temp file */
+  /**
+   * Checks the output target (ERR_OUTPUT_EXISTS, ERR_PATH_NOT_FOUND) and opens the partial file:
+   * the one an interrupted download of this root to this path left, or a new one
+   */
   static async open (root: CID, outPath: string, options: { force?: boolean } = {}): Promise<FileAssembler> {
     const out = path.resolve(outPath)
     await checkOutputTarget(out, options.force ?? false)
-    const assembler = new FileAssembler(root, out, options.force ?? false)
-    assembler.handle = await fs.open(assembler.temp, 'wx').catch(err => { throw new OutputFailedError(out, err) })
+    let temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${root.toString().slice(-12)}.part`)
+    if (partialsInUse.has(temp)) temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.part`)
+    const assembler = new FileAssembler(root, out, options.force ?? false, temp)
+    partialsInUse.add(temp)
+    try {
+      assembler.handle = await fs.open(temp, 'wx').catch(async err => {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        return await fs.open(temp, 'r+')
+      })
+    } catch (err) {
+      partialsInUse.delete(temp)
+      throw new OutputFailedError(out, err)
+    }
     return assembler
+  }
+
+  /** The partial file the output is assembled in (renamed to the output by publish()) */
+  get partialPath (): string {
+    return this.temp
+  }
+
+  /**
+   * `store` as a fetch should see it: raw leaves of this file are written into the file and kept
+   * by reference (when `store` can), everything else is stored and handed to accept()
+   */
+  blockStoreFor (store: BlockStore): BlockStore {
+    if (store.putReference === undefined) {
+      return withPut(store, async (cid, bytes, options) => {
+        await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
+      })
+    }
+    return withPut(store, async (cid, bytes, options) => {
+      if (!this.takesLeaf(cid)) {
+        await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
+        return
+      }
+      if (options?.verified !== true) verifyBlock(cid, bytes)
+      const offset = await this.acceptLeaf(cid, bytes)
+      await store.putReference?.(cid, { path: this.temp, offset, size: bytes.byteLength }, options)
+      this.referenced.set(blockKey(cid), { cid, offset, size: bytes.byteLength })
+    })
   }
 
   /** false once the DAG turned out not to be a single file: export it the usual way instead */
@@ -108,6 +166,29 @@ export class FileAssembler {
     }
   }
 
+  /** True when a leaf is still to be written and nothing went wrong: acceptLeaf() may take it */
+  private takesLeaf (cid: CID): boolean {
+    return cid.code === raw.code && !this.standDown && this.failure === undefined && this.waiting.has(blockKey(cid))
+  }
+
+  /**
+   * Writes a verified leaf everywhere the file holds it and returns its first offset. Unlike
+   * accept() this throws: the file is the only place these bytes are kept.
+   */
+  private async acceptLeaf (cid: CID, bytes: Uint8Array): Promise<number> {
+    const key = blockKey(cid)
+    const places = this.waiting.get(key) as Placement[]
+    this.waiting.delete(key)
+    this.seen.add(key)
+    try {
+      for (const place of places) await this.place(cid, bytes, place)
+    } catch (err) {
+      this.failure ??= err as Error
+      throw err
+    }
+    return places[0].offset
+  }
+
   /**
    * After the fetch: fills whatever the fetch did not hand over from `store`, checks that every
    * byte of the file is in place, and fsyncs. Throws what accept() ran into.
@@ -117,8 +198,7 @@ export class FileAssembler {
     while (this.failure === undefined && (this.waiting.size > 0 || this.deferred.length > 0)) {
       options.signal?.throwIfAborted()
       const next = this.deferred.shift() ?? this.takeWaiting()
-      await this.place(next.cid, await store.get(next.cid, options), next.place)
-        .catch(err => { this.failure ??= err as Error })
+      await this.fill(store, next.cid, next.place, options).catch(err => { this.failure ??= err as Error })
     }
     if (this.failure !== undefined) throw this.failure
     if (this.standDown) return
@@ -127,23 +207,89 @@ export class FileAssembler {
     }
     await this.flushing
     if (this.failure !== undefined) throw this.failure
+    // a reopened partial file of a larger earlier attempt cannot be: same root, same size; still
+    await this.handle?.truncate(this.totalBytes)
     await this.handle?.sync()
     await this.handle?.close()
     this.handle = undefined
   }
 
-  /** Renames the completed file into place (ERR_OUTPUT_EXISTS if something appeared there meanwhile) */
-  async publish (): Promise<void> {
-    if (!this.force && await outputExists(this.out)) throw new OutputExistsError(this.out)
-    await moveIntoPlace(this.temp, this.out, this.force)
+  /**
+   * A block the fetch did not hand over, from the store. Leaves the store keeps by reference are
+   * re-pointed at the output by publish(); one already in place in this very file (a partial file
+   * reopened after a kill -9) is read and checked but not written again.
+   */
+  private async fill (store: BlockStore, cid: CID, place: Placement, options: BlockStoreOptions): Promise<void> {
+    const reference = cid.code === raw.code ? await store.reference?.(cid, options) : undefined
+    const bytes = await store.get(cid, options)
+    if (reference === undefined) {
+      await this.place(cid, bytes, place)
+      return
+    }
+    const key = blockKey(cid)
+    if (reference.path === this.temp && reference.offset === place.offset && reference.size === bytes.byteLength && place.size === bytes.byteLength) {
+      this.written += bytes.byteLength
+    } else {
+      await this.place(cid, bytes, place)
+    }
+    if (!this.referenced.has(key)) this.referenced.set(key, { cid, offset: place.offset, size: bytes.byteLength })
   }
 
-  /** Removes the temp file; safe to call at any point, also twice */
-  async abort (): Promise<void> {
+  /**
+   * Renames the completed file into place (ERR_OUTPUT_EXISTS if something appeared there
+   * meanwhile) and points the store's references at it
+   */
+  async publish (store?: BlockStore): Promise<void> {
+    if (!this.force && await outputExists(this.out)) throw new OutputExistsError(this.out)
+    await moveIntoPlace(this.temp, this.out, this.force)
+    this.release()
+    if (store?.putReference === undefined) return
+    for (const { cid, offset, size } of this.referenced.values()) {
+      // The file is in place whatever happens here: a reference left pointing at the vanished
+      // partial file reads as a missing block, refetched if ever needed.
+      await store.putReference(cid, { path: this.out, offset, size }).catch(() => {})
+    }
+    this.referenced.clear()
+  }
+
+  /**
+   * Gives up on the output; safe to call at any point, also twice. Leaves kept by reference into
+   * the partial file are copied into `store` first so nothing fetched is lost; if that fails the
+   * partial file stays (its references still work for a resume).
+   */
+  async abort (store?: BlockStore): Promise<void> {
     await this.flushing
     await this.handle?.close().catch(() => {})
     this.handle = undefined
+    if (this.released) return
+    if (store !== undefined && !await this.copyReferencedInto(store)) {
+      this.release()
+      return
+    }
     await fs.rm(this.temp, { force: true })
+    this.release()
+  }
+
+  /** true when every leaf referenced into the partial file is now stored in `store` itself */
+  private async copyReferencedInto (store: BlockStore): Promise<boolean> {
+    for (const [key, { cid }] of this.referenced) {
+      try {
+        const reference = await store.reference?.(cid)
+        if (reference !== undefined && reference.path === this.temp) {
+          await store.put(cid, await store.get(cid), { verified: true })
+          await store.deleteReference?.(cid)
+        }
+        this.referenced.delete(key)
+      } catch {
+        return false
+      }
+    }
+    return true
+  }
+
+  private release (): void {
+    this.released = true
+    partialsInUse.delete(this.temp)
   }
 
   private takeWaiting (): { cid: CID, place: Placement } {
@@ -235,5 +381,21 @@ export class FileAssembler {
     this.waiting.clear()
     this.deferred.length = 0
     await this.abort()
+  }
+}
+
+/** `store` with put() replaced */
+function withPut (store: BlockStore, put: (cid: CID, bytes: Uint8Array, options?: PutOptions) => Promise<void>): BlockStore {
+  return {
+    has: store.has.bind(store),
+    get: store.get.bind(store),
+    getInto: store.getInto?.bind(store),
+    put,
+    putReleasesBytes: store.putReleasesBytes,
+    putReference: store.putReference?.bind(store),
+    reference: store.reference?.bind(store),
+    deleteReference: store.deleteReference?.bind(store),
+    delete: store.delete.bind(store),
+    size: store.size.bind(store)
   }
 }

@@ -8,6 +8,7 @@ import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
 import { BlockFileWriter } from './block-file-writer.js'
+import { formatReference, readReference, readReferenced, referencedSize, type BlockReference } from './block-references.js'
 import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
@@ -24,6 +25,7 @@ export interface FsBlockStoreInit {
 }
 
 const BLOCK_EXTENSION = '.data'
+const REFERENCE_EXTENSION = '.ref'
 
 /**
  * Blocks as files under `path`, in blockstore-fs's layout (`<last 2 chars>/<BASE32 multihash>.data`)
@@ -40,6 +42,13 @@ const BLOCK_EXTENSION = '.data'
  * filesystem may keep the rename but not the data (an empty or short file). Two defences cover that:
  * put() rewrites a block whose file size is wrong instead of trusting it, and get() re-verifies the
  * hash (verifyOnRead) and deletes a block that fails, turning corruption into absence.
+ *
+ * References. A block may instead be kept as `<name>.ref`: a small JSON file naming a byte range of
+ * a file outside the store (a file `get -o` wrote; see FileAssembler), so a downloaded file's
+ * leaves are written to disk once, not twice (Kubo's filestore does the same for `add --nocopy`).
+ * That file belongs to the user, who may change or delete it, so referenced bytes are always
+ * re-hashed on read, whatever verifyOnRead says; a reference whose bytes no longer match, or
+ * whose file is gone, is deleted and the block reported missing. `<name>.data` wins when both exist.
  *
  * Concurrency. The temp name is fixed per block, so two concurrent writes of one block from
  * this process would share a temp file; puts of the same block are therefore coalesced. A repo is
@@ -91,17 +100,23 @@ export class FsBlockStore implements ListableBlockStore {
       // a plain Uint8Array view (no copy), so callers comparing bytes are not tripped by Buffer
       bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
     } catch (err) {
+      if (isMissing(err)) return await this.getReferenced(cid, undefined, options)
       throw this.readError(cid, err, options)
     }
-    return this.checkRead(cid, bytes)
+    return await this.checkRead(cid, bytes)
   }
 
   async getInto (cid: CID, target: Uint8Array, options?: ReadIntoOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     let bytes: Uint8Array | undefined
-    let handle: fs.FileHandle | undefined
+    let handle: fs.FileHandle
     try {
       handle = await fs.open(this.filePath(cid), 'r')
+    } catch (err) {
+      if (isMissing(err)) return await this.getReferenced(cid, target, options)
+      throw this.readError(cid, err, options)
+    }
+    try {
       const { size } = await handle.stat()
       if (size <= target.byteLength) {
         let done = 0
@@ -115,11 +130,66 @@ export class FsBlockStore implements ListableBlockStore {
     } catch (err) {
       throw this.readError(cid, err, options)
     } finally {
-      await handle?.close().catch(() => {})
+      await handle.close().catch(() => {})
     }
     // larger than the buffer: get() reads it and rejects it as too large
     if (bytes === undefined) return await this.get(cid, options)
     return options?.verify === false ? bytes : await this.checkRead(cid, bytes)
+  }
+
+  /** A block kept by reference: read from the file it points into, and always re-hashed */
+  private async getReferenced (cid: CID, target: Uint8Array | undefined, options?: BlockStoreOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    let bytes: Uint8Array | undefined
+    try {
+      const reference = await readReference(this.referencePath(cid))
+      if (reference === undefined) throw new BlockNotFoundError(cid)
+      bytes = await readReferenced(reference, target)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) throw err
+      throw this.readError(cid, err, options)
+    }
+    try {
+      if (bytes === undefined) throw new BlockNotFoundError(cid)
+      verifyBlock(cid, bytes)
+      return bytes
+    } catch (err) {
+      // the referenced file was changed, truncated or removed: forget the reference, refetch later
+      await this.dropReference(cid)
+      throw err instanceof BlockNotFoundError ? err : new BlockNotFoundError(cid, { cause: err })
+    }
+  }
+
+  /**
+   * Keeps a block as a reference to bytes already written elsewhere (see the class comment).
+   * The caller must have written them there and checked them against the CID; they are
+   * re-checked on every read.
+   */
+  async putReference (cid: CID, reference: BlockReference, options?: BlockStoreOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const file = this.referencePath(cid)
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
+    try {
+      await this.writer.writeAtomically(temp, file, formatReference({ ...reference, path: path.resolve(reference.path) }))
+    } catch (err) {
+      throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write a reference for block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Where a block kept by reference lives; undefined when it is not kept that way */
+  async reference (cid: CID, options?: BlockStoreOptions): Promise<BlockReference | undefined> {
+    options?.signal?.throwIfAborted()
+    if ((await this.dataSize(cid)) !== undefined) return undefined
+    return await readReference(this.referencePath(cid))
+  }
+
+  async deleteReference (cid: CID, options?: BlockStoreOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    await fs.rm(this.referencePath(cid), { force: true })
+  }
+
+  private async dropReference (cid: CID): Promise<void> {
+    await this.deleteReference(cid).catch(() => {})
   }
 
   /** Re-hashes bytes read from disk (verifyOnRead); a block that fails is deleted and reported missing */
@@ -165,6 +235,7 @@ export class FsBlockStore implements ListableBlockStore {
     await this.writes.get(blockKey(cid))?.catch(() => {})
     try {
       await this.store.delete(cid)
+      await fs.rm(this.referencePath(cid), { force: true })
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot delete block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
@@ -172,6 +243,18 @@ export class FsBlockStore implements ListableBlockStore {
 
   async size (cid: CID, options?: BlockStoreOptions): Promise<number | undefined> {
     options?.signal?.throwIfAborted()
+    const stored = await this.dataSize(cid)
+    if (stored !== undefined) return stored
+    try {
+      const reference = await readReference(this.referencePath(cid))
+      return reference === undefined ? undefined : await referencedSize(reference)
+    } catch (err) {
+      throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot read the reference of block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Size of a block stored as `<name>.data` (references not considered) */
+  private async dataSize (cid: CID): Promise<number | undefined> {
     try {
       const stat = await fs.stat(this.filePath(cid))
       return stat.isFile() ? stat.size : undefined
@@ -184,8 +267,9 @@ export class FsBlockStore implements ListableBlockStore {
   }
 
   /**
-   * Every stored block, by walking the shard directories. Only `<BASE32>.data` files count, so
-   * steno temp files and anything else in the tree are ignored.
+   * Every stored block, by walking the shard directories: `<BASE32>.data` files, then blocks kept
+   * only by `<BASE32>.ref` (flagged `referenced`, sized as their reference says). Temp dot-files and
+   * anything else in the tree are ignored.
    */
   async * entries (options?: BlockStoreOptions): AsyncGenerator<BlockEntry, void, undefined> {
     let shards: string[]
@@ -214,35 +298,30 @@ export class FsBlockStore implements ListableBlockStore {
         throw err
       }
 
+      const stored = new Set<string>()
       for (const name of names.sort()) {
-        if (name.startsWith('.') || !name.endsWith(BLOCK_EXTENSION)) {
-          continue
-        }
-        let multihash: Uint8Array
-        try {
-          multihash = base32upper.decode(name.slice(0, -BLOCK_EXTENSION.length))
-        } catch {
-          continue
-        }
-        try {
-          const stat = await fs.stat(path.join(dir, name))
-          if (stat.isFile()) {
-            yield { cid: rawCidFromMultihash(multihash), size: stat.size }
-          }
-        } catch (err) {
-          // deleted while we were listing
-          if (!isMissing(err)) {
-            throw err
-          }
-        }
+        const multihash = blockName(name, BLOCK_EXTENSION)
+        if (multihash === undefined) continue
+        const size = await fileSize(path.join(dir, name))
+        if (size === undefined) continue
+        stored.add(name.slice(0, -BLOCK_EXTENSION.length))
+        yield { cid: rawCidFromMultihash(multihash), size }
+      }
+      for (const name of names) {
+        const multihash = blockName(name, REFERENCE_EXTENSION)
+        if (multihash === undefined || stored.has(name.slice(0, -REFERENCE_EXTENSION.length))) continue
+        const reference = await readReference(path.join(dir, name))
+        if (reference === undefined) continue
+        yield { cid: rawCidFromMultihash(multihash), size: reference.size, referenced: true }
       }
     }
   }
 
+  /** Bytes the store itself holds on disk: blocks kept by reference live in someone else's file */
   async totalBytes (options?: BlockStoreOptions): Promise<number> {
     let total = 0
     for await (const entry of this.entries(options)) {
-      total += entry.size
+      if (entry.referenced !== true) total += entry.size
     }
     return total
   }
@@ -253,11 +332,17 @@ export class FsBlockStore implements ListableBlockStore {
     return path.join(this.path, dir, file)
   }
 
+  /** Absolute path of the file that would hold a block's reference */
+  referencePath (cid: CID): string {
+    const file = this.filePath(cid)
+    return file.slice(0, -BLOCK_EXTENSION.length) + REFERENCE_EXTENSION
+  }
+
   private async write (cid: CID, bytes: Uint8Array, absent: boolean): Promise<void> {
     // Already stored with the right length: skip the rewrite (re-imports are common). A wrong
     // length means a torn write from a power loss, so fall through and replace it.
     // No signal past this point: a half-cancelled write would only leave a temp file behind.
-    if (!absent && (await this.size(cid)) === bytes.byteLength) {
+    if (!absent && (await this.dataSize(cid)) === bytes.byteLength) {
       return
     }
     const file = this.filePath(cid)
@@ -278,6 +363,27 @@ export class FsBlockStore implements ListableBlockStore {
       return new BlockNotFoundError(cid)
     }
     return new KizunaError('ERR_BLOCK_STORE_IO', `cannot read block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** The multihash a block file's name encodes, for names with `extension`; undefined for anything else */
+function blockName (name: string, extension: string): Uint8Array | undefined {
+  if (name.startsWith('.') || !name.endsWith(extension)) return undefined
+  try {
+    return base32upper.decode(name.slice(0, -extension.length))
+  } catch {
+    return undefined
+  }
+}
+
+/** Size of a regular file; undefined when it is gone (deleted while listing) or not a file */
+async function fileSize (file: string): Promise<number | undefined> {
+  try {
+    const stat = await fs.stat(file)
+    return stat.isFile() ? stat.size : undefined
+  } catch (err) {
+    if (isMissing(err)) return undefined
+    throw err
   }
 }
 

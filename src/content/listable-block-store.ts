@@ -8,11 +8,13 @@ export interface BlockEntry {
    */
   cid: CID
   size: number
+  /** Kept by reference to a file outside the store (see FsBlockStore): costs the store no space */
+  referenced?: boolean
 }
 
 /** A BlockStore that can enumerate what it holds: for quota accounting and garbage sweeps */
 export interface ListableBlockStore extends BlockStore {
   entries(options?: BlockStoreOptions): AsyncGenerator<BlockEntry, void, undefined>
-  /** Sum of the sizes of all stored blocks */
+  /** Sum of the sizes of all blocks the store holds itself (not those kept by reference) */
   totalBytes(options?: BlockStoreOptions): Promise<number>
 }

@@ -51,8 +51,8 @@ export interface FetchRequest {
    * holder that offered it (and the DHT), and its queries would otherwise read as demand
    */
   askConnected?: boolean
-  /** Every fetched block, verified and stored (see FetchOptions.onBlock) */
-  onBlock?: (cid: CID, bytes: Uint8Array) => Promise<void>
+  /** Where fetched blocks go instead of the node's block store (a FileAssembler's view of it) */
+  blockStore?: BlockStore
 }
 
 /**
@@ -224,11 +224,10 @@ export class SharingService {
     this.fetching.set(key, (this.fetching.get(key) ?? 0) + 1)
     try {
       for await (const event of fetchDag(root, {
-        blockStore: this.components.blockStore,
+        blockStore: request.blockStore ?? this.components.blockStore,
         providers,
         client: this.client,
         signal,
-        onBlock: request.onBlock,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
         onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
       })) {
@@ -313,8 +312,8 @@ export class SharingService {
         if (options.output != null && link.key == null) {
           assembler = await FileAssembler.open(cid, options.output, { force: options.force })
         }
-        const onBlock = assembler !== undefined ? assembler.accept.bind(assembler) : undefined
-        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', onBlock })) {
+        const blockStore = assembler?.blockStoreFor(this.components.blockStore)
+        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore })) {
           if (event.type === 'get:fetched') {
             bytesFetched = event.bytesFetched
             providers = event.providers
@@ -328,7 +327,7 @@ export class SharingService {
         if (assembler?.usable === true) {
           await assembler.complete(this.components.blockStore, { signal: options.signal })
           await this.refuseCiphertext(cid, link.key, options)
-          await assembler.publish()
+          await assembler.publish(this.components.blockStore)
           assembler = undefined
         } else {
           await this.exportContent(cid, options.output, link.key, options)
@@ -336,7 +335,7 @@ export class SharingService {
       }
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
     } finally {
-      await assembler?.abort()
+      await assembler?.abort(this.components.blockStore)
     }
   }
 

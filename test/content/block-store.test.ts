@@ -11,6 +11,7 @@ import { blockKey } from '../../src/content/block-key.js'
 import { FsBlockStore } from '../../src/content/fs-block-store.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 import type { ListableBlockStore } from '../../src/content/listable-block-store.js'
+import { codeOf } from '../helpers/code-of.js'
 
 async function rawBlock (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new Uint8Array(randomBytes(size))
@@ -22,15 +23,6 @@ function expectBytes (actual: Uint8Array, expected: Uint8Array): void {
   expect(actual).toBeInstanceOf(Uint8Array)
   expect(actual.byteLength).toBe(expected.byteLength)
   expect(Buffer.compare(actual, expected)).toBe(0)
-}
-
-async function codeOf (promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
 }
 
 async function filesUnder (dir: string): Promise<string[]> {

@@ -5,16 +5,13 @@ import path from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import fc from 'fast-check'
 import { UnixFS } from 'ipfs-unixfs'
-import { importBytes } from 'ipfs-unixfs-importer'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { childLinks } from '../../src/content/dag.js'
 import { FileAssembler } from '../../src/content/file-assembler.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
+import { deliveryOrder, makeDag, type Dag } from '../helpers/dag-file.js'
 
 let tmp: string
 
@@ -25,36 +22,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true })
 })
-
-interface Dag { root: CID, store: InMemoryBlockStore, data: Uint8Array }
-
-async function makeDag (data: Uint8Array, chunkSize: number, fanOut: number): Promise<Dag> {
-  const store = new InMemoryBlockStore()
-  const entry = await importBytes(data, {
-    put: async (cid: CID, bytes: Uint8Array) => { await store.put(cid, bytes); return cid }
-  } as any, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize }), layout: balanced({ maxChildrenPerNode: fanOut }) })
-  return { root: entry.cid, store, data }
-}
-
-/**
- * The DAG's blocks as a fetch would deliver them: each block after its parent, siblings and
- * subtrees interleaved at random (a session walks leaves shuffled). A CID seen twice is
- * delivered once, as the session dedups.
- */
-async function deliveryOrder (dag: Dag, random: () => number): Promise<Array<{ cid: CID, bytes: Uint8Array }>> {
-  const order: Array<{ cid: CID, bytes: Uint8Array }> = []
-  const seen = new Set<string>()
-  const frontier: CID[] = [dag.root]
-  while (frontier.length > 0) {
-    const cid = frontier.splice(Math.floor(random() * frontier.length), 1)[0]
-    if (seen.has(cid.toString())) continue
-    seen.add(cid.toString())
-    const bytes = await dag.store.get(cid)
-    order.push({ cid, bytes })
-    frontier.push(...childLinks(cid, bytes))
-  }
-  return order
-}
 
 async function assemble (dag: Dag, out: string, deliver: Array<{ cid: CID, bytes: Uint8Array }>): Promise<FileAssembler> {
   const assembler = await FileAssembler.open(dag.root, out)
@@ -70,7 +37,7 @@ async function assemble (dag: Dag, out: string, deliver: Array<{ cid: CID, bytes
 }
 
 async function leftovers (): Promise<string[]> {
-  return (await fs.readdir(tmp)).filter(name => name.endsWith('.tmp'))
+  return (await fs.readdir(tmp)).filter(name => name.includes('.kizuna-'))
 }
 
 describe('FileAssembler', () => {

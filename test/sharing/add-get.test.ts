@@ -2,15 +2,31 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet } from '../../src/testnet/testnet.js'
+import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
 import type { GetEvent } from '../../src/sharing/events.js'
 import { runCli } from '../helpers/cli.js'
 import { cliJson } from '../helpers/cli-json.js'
 import { sha256File, writeRandomFile, writeTree } from '../helpers/files.js'
+import { waitFor } from '../helpers/wait.js'
 
 const MiB = 1024 * 1024
 
 const cli = cliJson
+
+/** Starts a get on `downloader` and kill -9s the daemon once `atBytes` have arrived; returns the bytes seen */
+async function getUntilKilled (downloader: TestnetMember, body: { target: string, output?: string }, atBytes: number): Promise<number> {
+  try {
+    for await (const event of downloader.child!.api.stream<GetEvent>('/get', body)) {
+      if (event.type === 'get:progress' && event.bytesDone >= atBytes) {
+        await downloader.child!.kill()
+        return event.bytesDone
+      }
+    }
+  } catch {
+    // the stream breaks when its daemon dies
+  }
+  return 0
+}
 
 describe('add and get between daemons over the DHT', () => {
   let testnet: Testnet
@@ -136,18 +152,7 @@ describe('downloads survive providers and downloaders dying', () => {
     const added = await cli(a, 'add', source)
     const downloader = await testnet.add({ bootstrap: [a.addrs[0]] })
 
-    let fetchedBeforeKill = 0
-    try {
-      for await (const event of downloader.child!.api.stream<GetEvent>('/get', { target: added.cid })) {
-        if (event.type === 'get:progress' && event.bytesDone >= 12 * MiB) {
-          fetchedBeforeKill = event.bytesDone
-          await downloader.child!.kill()
-          break
-        }
-      }
-    } catch {
-      // the stream breaks when its daemon dies
-    }
+    const fetchedBeforeKill = await getUntilKilled(downloader, { target: added.cid }, 12 * MiB)
     expect(fetchedBeforeKill).toBeGreaterThanOrEqual(12 * MiB)
 
     const restarted = await testnet.restart(downloader)
@@ -156,5 +161,67 @@ describe('downloads survive providers and downloaders dying', () => {
     // blocks verified and stored before the kill are not fetched again
     expect(got.bytesFetched).toBeLessThanOrEqual(40 * MiB - fetchedBeforeKill + 2 * MiB)
     expect(got.bytesFetched).toBeGreaterThan(0)
+  })
+
+  it('resumes a get -o after kill -9 of the downloader from the leaves in its partial file', async () => {
+    const a = testnet.members[0]
+    const source = join(dir, 'resume-out.bin')
+    const hash = await writeRandomFile(source, 40 * MiB)
+    const added = await cli(a, 'add', source)
+    const downloader = await testnet.add({ bootstrap: [a.addrs[0]] })
+    const out = join(dir, 'resume-out.out')
+
+    const fetchedBeforeKill = await getUntilKilled(downloader, { target: added.cid, output: out }, 12 * MiB)
+    expect(fetchedBeforeKill).toBeGreaterThanOrEqual(12 * MiB)
+    // the leaves are in the partial file next to the output, not in the repo
+    expect((await readdir(dir)).filter(name => name.startsWith('.resume-out.out.kizuna-'))).toHaveLength(1)
+
+    const restarted = await testnet.restart(downloader)
+    const got = await cli(restarted, 'get', added.cid, '-o', out, '--timeout', '60')
+    expect(await sha256File(out)).toBe(hash)
+    expect(got.bytesFetched).toBeLessThanOrEqual(40 * MiB - fetchedBeforeKill + 2 * MiB)
+    expect(got.bytesFetched).toBeGreaterThan(0)
+    expect((await readdir(dir)).filter(name => name.includes('.kizuna-'))).toEqual([])
+  })
+
+  it('keeps what a get -o fetched when its client gives up, and serves the file onward from the output', async () => {
+    const a = testnet.members[0]
+    const b = await testnet.add({ bootstrap: [a.addrs[0]] })
+    const source = join(dir, 'cancelled.bin')
+    const hash = await writeRandomFile(source, 32 * MiB)
+    const added = await cli(a, 'add', source)
+    const out = join(dir, 'cancelled.out')
+
+    const controller = new AbortController()
+    let fetchedBeforeCancel = 0
+    try {
+      for await (const event of b.child!.api.stream<GetEvent>('/get', { target: added.cid, output: out }, { signal: controller.signal })) {
+        if (event.type === 'get:progress' && event.bytesDone >= 8 * MiB) {
+          fetchedBeforeCancel = event.bytesDone
+          controller.abort()
+        }
+      }
+    } catch (err) {
+      expect((err as Error).name).toBe('AbortError')
+    }
+    expect(fetchedBeforeCancel).toBeGreaterThanOrEqual(8 * MiB)
+    // the daemon copies the fetched leaves into its store, then removes the partial file
+    await waitFor(async () => (await readdir(dir)).every(name => !name.includes('.kizuna-')), { timeoutMs: 30_000, message: 'the partial file to be copied in and removed' })
+
+    const got = await cli(b, 'get', added.cid, '-o', out, '--timeout', '60')
+    expect(await sha256File(out)).toBe(hash)
+    expect(got.bytesFetched).toBeLessThanOrEqual(32 * MiB - fetchedBeforeCancel + 2 * MiB)
+
+    // with the publisher gone, a third node fetches it from b, whose leaves are read from the output
+    await a.child!.kill()
+    const c = await testnet.add({ bootstrap: [b.addrs[0]] })
+    const copy = join(dir, 'cancelled.copy')
+    const fromB = await cli(c, 'get', `${added.cid}`, '-o', copy, '--timeout', '60')
+    expect(await sha256File(copy)).toBe(hash)
+    expect(fromB.providers.map((p: { peerId: string }) => p.peerId)).toEqual([b.peerId])
+
+    // rm forgets the content, never the user's file
+    await cli(b, 'rm', added.cid)
+    expect(await sha256File(out)).toBe(hash)
   })
 })
