@@ -295,9 +295,8 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
     signal.throwIfAborted()
     record.fetchMs = Date.now() - fetchStarted
     record.error = (err as Error).message.slice(0, 300)
-  } finally {
-    await rm(output, { force: true })
   }
+  // the output stays until the run's directory goes: the newcomer serves the file's leaves from it
   record.backgroundCores = round(backgroundCores(cpuBefore, await cpuSnapshot(pids)), 2)
   log(`round ${r}: ${record.ok ? `fetched, sha256 matches, in ${((record.fetchMs ?? 0) / 1000).toFixed(1)} s from ${record.providers} providers` : `FAILED after ${((record.fetchMs ?? 0) / 1000).toFixed(1)} s: ${record.error ?? '?'}`}`)
   return record

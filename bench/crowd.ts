@@ -271,7 +271,7 @@ function strip (record: DownloadWork): DownloadRecord {
   return rest
 }
 
-/** One `POST /get` to a file, timed from the request to `get:done`, then the output hashed and deleted */
+/** One `POST /get` to a file, timed from the request to `get:done`, then the output hashed */
 async function download (member: TestnetMember, cid: string, output: string, sha256: string, publisher: TestnetMember, params: CrowdParams, signal: AbortSignal): Promise<DownloadWork> {
   const started = Date.now()
   let fetchMs: number | null = null
@@ -299,9 +299,8 @@ async function download (member: TestnetMember, cid: string, output: string, sha
   } catch (err) {
     signal.throwIfAborted()
     return { index: member.index, ok: false, wallMs: Date.now() - started, fetchMs, providers: 0, fromPublisherBytes: 0, providersBytes: 0, receivedBytes: progressBytes, error: (err as Error).message.slice(0, 300) }
-  } finally {
-    await rm(output, { force: true })
   }
+  // The output stays until the run's directory goes: a downloader serves the file's leaves from it
 }
 
 async function uploadedAll (members: TestnetMember[], signal: AbortSignal): Promise<Map<number, number>> {
