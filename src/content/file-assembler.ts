@@ -241,15 +241,21 @@ export class FileAssembler {
    */
   async publish (store?: BlockStore): Promise<void> {
     if (!this.force && await outputExists(this.out)) throw new OutputExistsError(this.out)
-    await moveIntoPlace(this.temp, this.out, this.force)
-    this.release()
-    if (store?.putReference === undefined) return
-    for (const { cid, offset, size } of this.referenced.values()) {
-      // The file is in place whatever happens here: a reference left pointing at the vanished
-      // partial file reads as a missing block, refetched if ever needed.
-      await store.putReference(cid, { path: this.out, offset, size }).catch(() => {})
+    // Without force the output is linked, not renamed, so the file has both names while the
+    // references move over to the new one: a peer reading a block meanwhile finds it either way.
+    const linked = !this.force && await linkNoClobber(this.temp, this.out)
+    if (!linked) await moveIntoPlace(this.temp, this.out, this.force)
+    if (store?.putReference !== undefined) {
+      for (const { cid, offset, size } of this.referenced.values()) {
+        // The file is in place whatever happens here: a reference left pointing at the vanished
+        // partial file reads as a missing block, refetched if ever needed.
+        await store.putReference(cid, { path: this.out, offset, size }).catch(() => {})
+      }
+      this.referenced.clear()
     }
-    this.referenced.clear()
+    if (linked) await fs.rm(this.temp, { force: true })
+    // only now: until the partial file's name is gone, a new download must not reopen it
+    this.release()
   }
 
   /**
@@ -381,6 +387,20 @@ export class FileAssembler {
     this.waiting.clear()
     this.deferred.length = 0
     await this.abort()
+  }
+}
+
+/**
+ * link(2) `from` to `to`: atomic, and never replaces an existing `to` (ERR_OUTPUT_EXISTS). false
+ * where the filesystem has no hard links, so the caller renames instead.
+ */
+async function linkNoClobber (from: string, to: string): Promise<boolean> {
+  try {
+    await fs.link(from, to)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputExistsError(to)
+    return false
   }
 }
 

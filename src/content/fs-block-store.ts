@@ -47,8 +47,9 @@ const REFERENCE_EXTENSION = '.ref'
  * a file outside the store (a file `get -o` wrote; see FileAssembler), so a downloaded file's
  * leaves are written to disk once, not twice (Kubo's filestore does the same for `add --nocopy`).
  * That file belongs to the user, who may change or delete it, so referenced bytes are always
- * re-hashed on read, whatever verifyOnRead says; a reference whose bytes no longer match, or
- * whose file is gone, is deleted and the block reported missing. `<name>.data` wins when both exist.
+ * re-hashed on read, whatever verifyOnRead says: a reference whose bytes no longer match is
+ * deleted, one whose file is gone or short is kept, and either way the block reads as missing.
+ * `<name>.data` wins when both exist.
  *
  * Concurrency. The temp name is fixed per block, so two concurrent writes of one block from
  * this process would share a temp file; puts of the same block are therefore coalesced. A repo is
@@ -140,23 +141,25 @@ export class FsBlockStore implements ListableBlockStore {
   /** A block kept by reference: read from the file it points into, and always re-hashed */
   private async getReferenced (cid: CID, target: Uint8Array | undefined, options?: BlockStoreOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
+    let reference: BlockReference | undefined
     let bytes: Uint8Array | undefined
     try {
-      const reference = await readReference(this.referencePath(cid))
-      if (reference === undefined) throw new BlockNotFoundError(cid)
-      bytes = await readReferenced(reference, target)
+      reference = await readReference(this.referencePath(cid))
+      if (reference !== undefined) bytes = await readReferenced(reference, target)
     } catch (err) {
-      if (err instanceof BlockNotFoundError) throw err
       throw this.readError(cid, err, options)
     }
+    // Gone or too short: missing for now, but the reference stays. A file being published is
+    // renamed before its references are pointed at the new name, and dropping one in that moment
+    // would lose a block the file does hold.
+    if (reference === undefined || bytes === undefined) throw new BlockNotFoundError(cid)
     try {
-      if (bytes === undefined) throw new BlockNotFoundError(cid)
       verifyBlock(cid, bytes)
       return bytes
     } catch (err) {
-      // the referenced file was changed, truncated or removed: forget the reference, refetch later
-      await this.dropReference(cid)
-      throw err instanceof BlockNotFoundError ? err : new BlockNotFoundError(cid, { cause: err })
+      // the bytes there changed: forget the reference (unless it was just rewritten), refetch later
+      await this.dropReferenceIfUnchanged(cid, reference)
+      throw new BlockNotFoundError(cid, { cause: err })
     }
   }
 
@@ -188,7 +191,9 @@ export class FsBlockStore implements ListableBlockStore {
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
-  private async dropReference (cid: CID): Promise<void> {
+  private async dropReferenceIfUnchanged (cid: CID, reference: BlockReference): Promise<void> {
+    const current = await readReference(this.referencePath(cid)).catch(() => undefined)
+    if (current?.path !== reference.path || current.offset !== reference.offset || current.size !== reference.size) return
     await this.deleteReference(cid).catch(() => {})
   }
 
