@@ -246,11 +246,13 @@ export class FileAssembler {
     const linked = !this.force && await linkNoClobber(this.temp, this.out)
     if (!linked) await moveIntoPlace(this.temp, this.out, this.force)
     if (store?.putReference !== undefined) {
-      for (const { cid, offset, size } of this.referenced.values()) {
-        // The file is in place whatever happens here: a reference left pointing at the vanished
-        // partial file reads as a missing block, refetched if ever needed.
-        await store.putReference(cid, { path: this.out, offset, size }).catch(() => {})
-      }
+      // All at once: each is a few file operations, and one after the other a busy daemon spent
+      // seconds waiting for its event loop between them. The file is in place whatever happens
+      // here: a reference left pointing at the vanished partial file reads as a missing block.
+      const references = [...this.referenced.values()]
+      await Promise.all(references.map(async ({ cid, offset, size }) => {
+        await store.putReference?.(cid, { path: this.out, offset, size }).catch(() => {})
+      }))
       this.referenced.clear()
     }
     if (linked) await fs.rm(this.temp, { force: true })

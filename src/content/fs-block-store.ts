@@ -26,6 +26,8 @@ export interface FsBlockStoreInit {
 
 const BLOCK_EXTENSION = '.data'
 const REFERENCE_EXTENSION = '.ref'
+/** References remembered in memory (a few hundred bytes each); the memo is simply dropped when full */
+const MAX_REMEMBERED_REFERENCES = 65_536
 
 /**
  * Blocks as files under `path`, in blockstore-fs's layout (`<last 2 chars>/<BASE32 multihash>.data`)
@@ -62,6 +64,13 @@ export class FsBlockStore implements ListableBlockStore {
   private readonly verifyOnRead: boolean
   private readonly writer: BlockFileWriter
   private readonly writes = new Map<string, Promise<void>>()
+  /**
+   * block key → its reference, for references written or read by this process (the repo lock
+   * makes it the only writer). A reference read costs an open, a read and a close, and a busy
+   * daemon waits for the event loop between each: a crowd downloader took seconds to record a
+   * 64 MiB download whose 64 leaves it had itself just referenced.
+   */
+  private readonly references = new Map<string, BlockReference>()
   /** put() is done with the bytes when it settles: the write (or the coalesced one) has finished */
   readonly putReleasesBytes = true
 
@@ -144,7 +153,7 @@ export class FsBlockStore implements ListableBlockStore {
     let reference: BlockReference | undefined
     let bytes: Uint8Array | undefined
     try {
-      reference = await readReference(this.referencePath(cid))
+      reference = await this.readReference(cid)
       if (reference !== undefined) bytes = await readReferenced(reference, target)
     } catch (err) {
       throw this.readError(cid, err, options)
@@ -172,22 +181,41 @@ export class FsBlockStore implements ListableBlockStore {
     options?.signal?.throwIfAborted()
     const file = this.referencePath(cid)
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
+    const resolved = { path: path.resolve(reference.path), offset: reference.offset, size: reference.size }
+    const key = blockKey(cid)
+    this.references.delete(key)
     try {
-      await this.writer.writeAtomically(temp, file, formatReference({ ...reference, path: path.resolve(reference.path) }))
+      await this.writer.writeAtomically(temp, file, formatReference(resolved))
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write a reference for block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
+    this.remember(key, resolved)
+  }
+
+  private async readReference (cid: CID): Promise<BlockReference | undefined> {
+    const key = blockKey(cid)
+    const known = this.references.get(key)
+    if (known !== undefined) return known
+    const reference = await readReference(this.referencePath(cid))
+    if (reference !== undefined) this.remember(key, reference)
+    return reference
+  }
+
+  private remember (key: string, reference: BlockReference): void {
+    if (this.references.size >= MAX_REMEMBERED_REFERENCES) this.references.clear()
+    this.references.set(key, reference)
   }
 
   /** Where a block kept by reference lives; undefined when it is not kept that way */
   async reference (cid: CID, options?: BlockStoreOptions): Promise<BlockReference | undefined> {
     options?.signal?.throwIfAborted()
     if ((await this.dataSize(cid)) !== undefined) return undefined
-    return await readReference(this.referencePath(cid))
+    return await this.readReference(cid)
   }
 
   async deleteReference (cid: CID, options?: BlockStoreOptions): Promise<void> {
     options?.signal?.throwIfAborted()
+    this.references.delete(blockKey(cid))
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
@@ -240,7 +268,7 @@ export class FsBlockStore implements ListableBlockStore {
     await this.writes.get(blockKey(cid))?.catch(() => {})
     try {
       await this.store.delete(cid)
-      await fs.rm(this.referencePath(cid), { force: true })
+      await this.deleteReference(cid)
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot delete block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
@@ -251,7 +279,7 @@ export class FsBlockStore implements ListableBlockStore {
     const stored = await this.dataSize(cid)
     if (stored !== undefined) return stored
     try {
-      const reference = await readReference(this.referencePath(cid))
+      const reference = await this.readReference(cid)
       return reference === undefined ? undefined : await referencedSize(reference)
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot read the reference of block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
