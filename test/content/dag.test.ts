@@ -4,7 +4,7 @@ import * as json from 'multiformats/codecs/json'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
-import { childLinks, scanDag, walkDag } from '../../src/content/dag.js'
+import { childLinks, SCAN_STAT_BATCH, scanDag, walkDag } from '../../src/content/dag.js'
 import { BlockNotFoundError } from '../../src/content/errors.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
 
@@ -104,5 +104,36 @@ describe('walkDag / scanDag', () => {
     }
     for await (const _ of scanDag(root, spy)) {} // eslint-disable-line no-empty
     expect(reads).toEqual([root.toString()])
+  })
+
+  it('stats a run of sibling leaves at once, yields them in DAG order, each once', async () => {
+    const store = new InMemoryBlockStore()
+    const leaves: CID[] = []
+    for (let i = 0; i < 70; i++) leaves.push(await putRaw(store, `leaf ${i}`))
+    const missing = CID.createV1(raw.code, await sha256.digest(new Uint8Array([1, 2, 3])))
+    // a repeated leaf and an absent one among them
+    const links = [...leaves.slice(0, 40), leaves[3], missing, ...leaves.slice(40)]
+    const root = await putNode(store, links)
+    let inFlight = 0
+    let most = 0
+    const spy = {
+      get: async (cid: CID) => await store.get(cid),
+      size: async (cid: CID) => {
+        most = Math.max(most, ++inFlight)
+        await new Promise(resolve => setImmediate(resolve))
+        inFlight--
+        return await store.size(cid)
+      }
+    }
+    const scanned = []
+    for await (const block of scanDag(root, spy)) scanned.push([block.cid.toString(), block.size])
+    expect(scanned).toEqual([
+      [root.toString(), (await store.get(root)).byteLength],
+      ...leaves.slice(0, 40).map(l => [l.toString(), expect.any(Number)]),
+      [missing.toString(), undefined],
+      ...leaves.slice(40).map(l => [l.toString(), expect.any(Number)])
+    ])
+    expect(most).toBeGreaterThan(1)
+    expect(most).toBeLessThanOrEqual(SCAN_STAT_BATCH)
   })
 })
