@@ -357,8 +357,14 @@ export class ReplicationService {
       this.checkers.set(`${message.root.toString()}/${from.toString()}`, Date.now() + CHECKER_WINDOW_MS)
       if (this.checkers.size > 10_000) this.pruneCheckers()
       const record = await this.components.content.get(message.root).catch(() => undefined)
-      const { has } = await this.components.sharing.holding(message.root)
-      const proof = has === 'full' && message.probe !== undefined ? await this.components.content.prove(message.probe.cid, message.probe.nonce) : undefined
+      let { has } = await this.components.sharing.holding(message.root)
+      let proof: string | undefined
+      if (has === 'full' && message.probe !== undefined) {
+        proof = await this.components.content.prove(message.probe.cid, message.probe.nonce)
+        // A kept copy that cannot read the probed block is not whole: a `get -o` whose file the user
+        // changed or deleted (its leaves are kept by reference). Saying so is not lying.
+        if (proof === undefined) has = 'partial'
+      }
       return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: this.meta.get(message.root)?.floor, proof }
     }
     if (message.type !== 'offer') {

@@ -56,4 +56,28 @@ describe('a holder that lies about holding content is found out and not counted'
     expect(holders.find(h => h.peerId === honest.peerId.toString())?.verified).toBe(true)
     expect(publisher.sharing.penalties.isPenalised(liar.peerId.toString())).toBe(true)
   }, 120_000)
+
+  it('a holder whose downloaded file was deleted is not counted, and not taken for a liar', async () => {
+    const publisher = testnet.members[0].node as KizunaNode
+    const forgetful = (await testnet.add({ bootstrap: [testnet.members[0].addrs[0]] })).node as KizunaNode
+    const source = join(dir, 'forgotten.bin')
+    await writeRandomFile(source, 3 * MiB)
+    const added = await collect(publisher.add(source, { replicas: 1 }))
+    const cid = CID.parse((added.find(e => e.type === 'add:done') as { cid: string }).cid)
+
+    // `get -o` keeps the leaves by reference into the output; the user then deletes the file
+    const out = join(dir, 'forgotten.out')
+    await collect(forgetful.sharing.get(cid.toString(), { output: out }))
+    expect(await forgetful.content.get(cid)).toBeDefined()
+    await waitFor(async () => (await publisher.replication.replicas(cid)).some(h => h.peerId === forgetful.peerId.toString() && h.verified),
+      { timeoutMs: 60_000, intervalMs: 500, message: 'the downloader counted as a holder while its file exists' })
+    await rm(out)
+
+    await waitFor(async () => {
+      const holders = await publisher.replication.replicas(cid)
+      // found through the DHT (it announced itself), asked, and left out
+      return holders.length === 1 && holders[0].peerId === publisher.peerId.toString() ? holders : undefined
+    }, { timeoutMs: 30_000, intervalMs: 500, message: 'the publisher alone counted' })
+    expect(publisher.sharing.penalties.isPenalised(forgetful.peerId.toString())).toBe(false)
+  }, 150_000)
 })
