@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { MAX_BLOCK_SIZE } from './verify.js'
+import { readFully } from '../util/read-fully.js'
 
 /** Where a block's bytes are kept outside the block store: a byte range of some file */
 export interface BlockReference {
@@ -85,13 +86,7 @@ export async function readReferenced (reference: BlockReference, target?: Uint8A
     throw err
   }
   try {
-    let done = 0
-    while (done < reference.size) {
-      const { bytesRead } = await handle.read(into, done, reference.size - done, reference.offset + done)
-      if (bytesRead === 0) return undefined
-      done += bytesRead
-    }
-    return into
+    return await readFully(handle, into, reference.offset) === reference.size ? into : undefined
   } finally {
     await handle.close()
   }

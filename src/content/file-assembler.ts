@@ -118,13 +118,8 @@ export class FileAssembler {
    * by reference (when `store` can), everything else is stored and handed to accept()
    */
   blockStoreFor (store: BlockStore): BlockStore {
-    if (store.putReference === undefined) {
-      return withPut(store, async (cid, bytes, options) => {
-        await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
-      })
-    }
     return withPut(store, async (cid, bytes, options) => {
-      if (!this.takesLeaf(cid)) {
+      if (store.putReference === undefined || !this.takesLeaf(cid)) {
         await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
         return
       }
@@ -152,17 +147,27 @@ export class FileAssembler {
    */
   async accept (cid: CID, bytes: Uint8Array): Promise<void> {
     if (this.standDown || this.failure !== undefined) return
+    const places = this.take(cid)
+    if (places === undefined) return
+    await this.placeEverywhere(cid, bytes, places).catch(() => {})
+  }
+
+  /** The places still waiting for a block, no longer waiting; the block counts as seen */
+  private take (cid: CID): Placement[] | undefined {
     const key = blockKey(cid)
     const places = this.waiting.get(key)
     this.seen.add(key)
-    if (places === undefined) return
     this.waiting.delete(key)
+    return places
+  }
+
+  /** Writes the block at each of its places; a failure is kept for complete() and thrown */
+  private async placeEverywhere (cid: CID, bytes: Uint8Array, places: Placement[]): Promise<void> {
     try {
-      for (const place of places) {
-        await this.place(cid, bytes, place)
-      }
+      for (const place of places) await this.place(cid, bytes, place)
     } catch (err) {
       this.failure ??= err as Error
+      throw err
     }
   }
 
@@ -176,16 +181,8 @@ export class FileAssembler {
    * accept() this throws: the file is the only place these bytes are kept.
    */
   private async acceptLeaf (cid: CID, bytes: Uint8Array): Promise<number> {
-    const key = blockKey(cid)
-    const places = this.waiting.get(key) as Placement[]
-    this.waiting.delete(key)
-    this.seen.add(key)
-    try {
-      for (const place of places) await this.place(cid, bytes, place)
-    } catch (err) {
-      this.failure ??= err as Error
-      throw err
-    }
+    const places = this.take(cid) as Placement[]
+    await this.placeEverywhere(cid, bytes, places)
     return places[0].offset
   }
 

@@ -8,6 +8,7 @@ import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
 import { BlockFileWriter } from './block-file-writer.js'
+import { readFully } from '../util/read-fully.js'
 import { formatReference, readReference, readReferenced, referencedSize, type BlockReference } from './block-references.js'
 import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
@@ -129,13 +130,7 @@ export class FsBlockStore implements ListableBlockStore {
     try {
       const { size } = await handle.stat()
       if (size <= target.byteLength) {
-        let done = 0
-        while (done < size) {
-          const { bytesRead } = await handle.read(target, done, size - done, done)
-          if (bytesRead === 0) break
-          done += bytesRead
-        }
-        bytes = target.subarray(0, done)
+        bytes = target.subarray(0, await readFully(handle, target.subarray(0, size), 0))
       }
     } catch (err) {
       throw this.readError(cid, err, options)
@@ -289,12 +284,8 @@ export class FsBlockStore implements ListableBlockStore {
   /** Size of a block stored as `<name>.data` (references not considered) */
   private async dataSize (cid: CID): Promise<number | undefined> {
     try {
-      const stat = await fs.stat(this.filePath(cid))
-      return stat.isFile() ? stat.size : undefined
+      return await fileSize(this.filePath(cid))
     } catch (err) {
-      if (isMissing(err)) {
-        return undefined
-      }
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot stat block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
   }

@@ -145,15 +145,20 @@ describe('downloads survive providers and downloaders dying', () => {
     expect(used.get(b.peerId) ?? 0).toBeGreaterThan(0)
   })
 
-  it('resumes after kill -9 of the downloader without refetching stored blocks', async () => {
+  /** The first member adds a 40 MiB file; a new downloader gets it (to `output` if given) and is kill -9ed at 12 MiB */
+  async function interruptedDownload (name: string, output?: string): Promise<{ added: { cid: string }, hash: string, downloader: TestnetMember, fetchedBeforeKill: number }> {
     const a = testnet.members[0]
-    const source = join(dir, 'resume.bin')
+    const source = join(dir, `${name}.bin`)
     const hash = await writeRandomFile(source, 40 * MiB)
     const added = await cli(a, 'add', source)
     const downloader = await testnet.add({ bootstrap: [a.addrs[0]] })
-
-    const fetchedBeforeKill = await getUntilKilled(downloader, { target: added.cid }, 12 * MiB)
+    const fetchedBeforeKill = await getUntilKilled(downloader, { target: added.cid, output }, 12 * MiB)
     expect(fetchedBeforeKill).toBeGreaterThanOrEqual(12 * MiB)
+    return { added, hash, downloader, fetchedBeforeKill }
+  }
+
+  it('resumes after kill -9 of the downloader without refetching stored blocks', async () => {
+    const { added, hash, downloader, fetchedBeforeKill } = await interruptedDownload('resume')
 
     const restarted = await testnet.restart(downloader)
     const got = await cli(restarted, 'get', added.cid, '-o', join(dir, 'resume.out'), '--timeout', '60')
@@ -164,15 +169,8 @@ describe('downloads survive providers and downloaders dying', () => {
   })
 
   it('resumes a get -o after kill -9 of the downloader from the leaves in its partial file', async () => {
-    const a = testnet.members[0]
-    const source = join(dir, 'resume-out.bin')
-    const hash = await writeRandomFile(source, 40 * MiB)
-    const added = await cli(a, 'add', source)
-    const downloader = await testnet.add({ bootstrap: [a.addrs[0]] })
     const out = join(dir, 'resume-out.out')
-
-    const fetchedBeforeKill = await getUntilKilled(downloader, { target: added.cid, output: out }, 12 * MiB)
-    expect(fetchedBeforeKill).toBeGreaterThanOrEqual(12 * MiB)
+    const { added, hash, downloader, fetchedBeforeKill } = await interruptedDownload('resume-out', out)
     // the leaves are in the partial file next to the output, not in the repo
     expect((await readdir(dir)).filter(name => name.startsWith('.resume-out.out.kizuna-'))).toHaveLength(1)
 
