@@ -77,6 +77,12 @@ export interface ModeResult {
      * daemon CPU-seconds spread perfectly over every CPU of the machine
      */
     cpuBoundOverLone: number | null
+    /**
+     * The same floor if every crowd download cost the swarm only what the lone one did (its
+     * daemon CPU-seconds × downloaders, over every CPU), ÷ the lone download time: what "all done
+     * ÷ lone" cannot beat on this machine without making one download itself cheaper
+     */
+    loneCostFloorOverLone: number | null
     publisherStats: CidStats | null
     backgroundCores: number
     downloads: DownloadRecord[]
@@ -251,6 +257,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         offers: crowdOffers,
         cpuSeconds: round(cpuSeconds, 1),
         cpuBoundOverLone: lone.ok && lone.wallMs != null ? round(cpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
+        loneCostFloorOverLone: lone.ok && lone.wallMs != null ? round(crowd.length * loneCpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
         publisherStats,
         backgroundCores: round(backgroundCores(cpuBefore, cpuAfter), 2),
         downloads: records.map(strip)

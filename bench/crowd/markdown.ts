@@ -40,7 +40,8 @@ export function renderCrowdMarkdown (report: CrowdReport): string {
       (stats != null ? `Publisher's \`/stats\` after the crowd: ${stats.ratePerMinute.toFixed(1)} requests/min, ${stats.totalRequests.toFixed(1)} in total. ` : '') +
       `Providers per download: median ${median(c.downloads.map(d => d.providers))}. ` +
       `Daemon CPU: ${m.loneCpuSeconds} CPU-s for the lone download, ${c.cpuSeconds} CPU-s for the crowd (${perMiB(m.loneCpuSeconds, 1, p.sizeMiB)} vs ${perMiB(c.cpuSeconds, c.downloads.filter(d => d.ok).length, p.sizeMiB)} CPU-s per MiB delivered); ` +
-      `spread perfectly over ${report.machine.cpus.count} CPUs that work alone takes ${c.cpuBoundOverLone ?? '–'}× the lone download.` +
+      `spread perfectly over ${report.machine.cpus.count} CPUs that work alone takes ${c.cpuBoundOverLone ?? '–'}× the lone download; ` +
+      `had each of the ${c.downloads.length} downloads cost the swarm only what the lone one did, ${c.loneCostFloorOverLone ?? '–'}×.` +
       (errors.length > 0 ? ` Failures: ${errors.join('; ')}.` : '')
   })
   return `

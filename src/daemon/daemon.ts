@@ -39,6 +39,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     replicationEvents.on('replication:stored', e => { options.print(`[${stamp()}] now holding a ${e.reason} replica of ${e.root}`) })
     replicationEvents.on('replication:failed', e => { options.print(`[${stamp()}] replica of ${e.root} failed: ${e.error}`) })
     replicationEvents.on('replication:dropped', e => { options.print(`[${stamp()}] dropped cached ${e.root}: ${e.why}`) })
+    replicationEvents.on('replication:counted', e => { options.print(`[${stamp()}] counted holders of ${e.root} (${e.reason}): ${e.verified} verified of ${e.holders}`) })
     replicationEvents.on('replication:declined', e => { options.print(`[${stamp()}] declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
   }
   let stopping: Promise<void> | undefined

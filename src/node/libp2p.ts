@@ -10,6 +10,7 @@ import { mdns } from '@libp2p/mdns'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
+import { PeerStoreCache } from './peer-store-cache.js'
 
 /** libp2p's connection monitor pings each connection this often (see below) */
 export const CONNECTION_MONITOR_INTERVAL_MS = 60_000
@@ -42,7 +43,7 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
   }
 
-  return createLibp2p({
+  const libp2p = await createLibp2p({
     privateKey,
     datastore,
     addresses: { listen: config.listen },
@@ -77,4 +78,6 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
       })
     }
   })
+  PeerStoreCache.install(libp2p.peerStore)
+  return libp2p
 }

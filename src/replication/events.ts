@@ -7,6 +7,8 @@ export interface ReplicationEventMap {
   'replication:stored': [{ root: string, from: string, reason: string }]
   'replication:failed': [{ root: string, from: string, error: string }]
   'replication:dropped': [{ root: string, why: string, bytes: number }]
+  /** a holder count this node ran: why (demand or the floor), holders found and how many proved it */
+  'replication:counted': [{ root: string, reason: 'demand' | 'floor', holders: number, verified: number }]
 }
 
 /** What replication does, for logs, the demo and tests */
