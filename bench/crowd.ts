@@ -96,7 +96,7 @@ function parseParams (args: string[]): CrowdParams & { docs: boolean } {
     options: {
       downloaders: { type: 'string', default: '16' },
       'size-mib': { type: 'string', default: '64' },
-      'poll-ms': { type: 'string', default: '2000' },
+      'poll-ms': { type: 'string', default: '5000' },
       'get-timeout': { type: 'string', default: '120' },
       batch: { type: 'string', default: '4' },
       modes: { type: 'string', default: 'on,off' },

@@ -72,7 +72,8 @@ Definitions:
   used (duplicates, blocks a cancelled request still carried, replica probes and replica fetches).
 - **replicas over time**: \`GET /replicas/:cid\` on the publisher about every ${p.pollMs / 1000} s during the crowd, plus one answered poll after the last
   download ended; each poll is a
-  DHT search plus a holder query and a one-block probe per holder, so polls can take longer than the interval.
+  DHT search plus a holder query and a one-block probe per holder, so polls can take longer than the interval,
+  and they load the swarm they measure (a DHT walk costs a 17-daemon swarm ~0.5 CPU-s): hence 5 s, not 2 s.
   Downloaders that finished keep a cached copy and count as holders in both modes.
 
 Caveats: all ${p.downloaders + 1} daemons, their noise encryption and the benchmark share ${report.machine.cpus.count} CPUs, so the
