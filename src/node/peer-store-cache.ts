@@ -1,7 +1,7 @@
 import type { AbortOptions, Peer, PeerData, PeerId, PeerStore } from '@libp2p/interface'
 
 /** A decoded peer is served from memory for this long after it was read or written */
-export const PEER_CACHE_TTL_MS = 5_000
+export const PEER_CACHE_TTL_MS = 30_000
 /**
  * A merge that adds nothing (a protocol the peer is known to speak) is skipped while the record
  * was written this recently; after that it goes through, so the record's "updated" time, which
