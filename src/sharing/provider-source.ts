@@ -40,7 +40,7 @@ export interface ProviderSearchOptions {
   /** Ask connected peers that did not have it again every CONNECTED_REQUERY_MS */
   requeryConnected?: boolean
   /**
-   * Walk the DHT only when the connected peers (and hints) do not already give a whole holder:
+   * Walk the DHT only when the connected peers do not already give a whole holder:
    * a fetch, which needs a source, not a list of every holder
    */
   connectedFirst?: boolean
@@ -67,7 +67,10 @@ export interface ProviderSourceComponents {
 export async function * findProviders (root: CID, components: ProviderSourceComponents, options: ProviderSearchOptions): AsyncGenerator<FoundProvider> {
   const { libp2p, client, penalties } = components
   const seen = new Set<string>([libp2p.peerId.toString()])
-  /** a hint or a connected peer holding all of it: the first DHT round is not needed */
+  /**
+   * a connected peer said it holds all of it: the first DHT round is not needed. A link's hint
+   * does not count: its address may be stale, and a get must not wait for the DHT because of it.
+   */
   let wholeFound = false
   let firstAsksLeft = 0
   /** ends the wait before the first DHT round (see untilFirstAnswers) */
@@ -80,7 +83,7 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
     const id = found.peerId.toString()
     if (seen.has(id) || penalties.isPenalised(id)) return
     seen.add(id)
-    if (found.origin === 'hint' || found.has === 'full') {
+    if (found.has === 'full') {
       wholeFound = true
       stopWaiting?.()
     }

@@ -56,11 +56,12 @@ describe('flash crowd: a popular file does not overload its publisher', () => {
 
     // The downloaders' fresh copies are the replicas the demand made: they serve the crowd (so
     // they see demand too) but leave counting holders, a DHT walk plus a proof from every holder,
-    // to the copies that were there before. Waiting for the publisher's next count lets every
-    // downloader run replication rounds (1 s each) on its copy while the demand is still high.
+    // to the copies that were there before. Watched until the publisher counts again (demand
+    // still high) or, if its demand has faded by then, for 15 replication rounds (1 s each).
     const isCrowdCount = (c: { index: number, line: string }): boolean => c.index !== publisher.index && c.line.includes(`${added.cid as string} (demand)`)
     const seen = counts.length
-    await waitFor(() => counts.slice(seen).some(c => c.index === publisher.index) || counts.some(isCrowdCount) ? true : undefined, { timeoutMs: 60_000, intervalMs: 250, message: 'the publisher to count holders again' })
+    const watchUntil = Date.now() + 15_000
+    await waitFor(() => counts.slice(seen).some(c => c.index === publisher.index) || counts.some(isCrowdCount) || Date.now() >= watchUntil, { timeoutMs: 60_000, intervalMs: 250, message: 'the publisher to count holders again' })
     const crowdCounts = counts.filter(isCrowdCount)
     expect(crowdCounts).toEqual([])
   }, 300_000)
