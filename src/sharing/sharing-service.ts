@@ -29,7 +29,7 @@ export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 export const PARTIAL_ANNOUNCE_AFTER_MS = 30_000
 /** A HAVE answer for content that is not kept (scanned from the block store) is reused this long */
 export const PARTIAL_ANSWER_TTL_MS = 1_000
-/** Bound on remembered partial answers; the memo is simply dropped when full */
+/** Bound on remembered partial answers (and kept-root checks); a memo is simply dropped when full */
 const MAX_PARTIAL_ANSWERS = 256
 
 export interface SharingComponents {
@@ -74,6 +74,7 @@ export class SharingService {
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
   private readonly partialAnswers = new Map<string, { at: number, answer: Promise<HaveAnswer> }>()
+  private readonly keptChecks = new Map<string, { at: number, intact: Promise<boolean> }>()
   private readonly components: SharingComponents
   private readonly init: Required<SharingInit>
   private downloaded = 0
@@ -101,10 +102,31 @@ export class SharingService {
 
   /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
   async holding (root: CID, options: { signal?: AbortSignal } = {}): Promise<HaveAnswer> {
-    // a kept root is complete by construction (record() scans it): no walk of the DAG
+    // a kept root is complete by construction (record() scans it): no walk of the DAG, only a
+    // spot check, as the leaves of a `get -o` live in the user's file and the user may delete it
     const record = await this.components.content.get(root, options).catch(() => undefined)
-    if (record != null) return { has: 'full', count: record.blocks }
+    if (record != null && await this.keptLooksIntact(root)) return { has: 'full', count: record.blocks }
     return await this.partialAnswer(root)
+  }
+
+  /**
+   * One random leaf of a kept root is still there (memoised like partial answers). A deleted
+   * output file loses every leaf it held, so one look finds it; the scan that follows a failed
+   * look answers with what is left, and a downloader is not sent to fetch blocks we lost.
+   */
+  private async keptLooksIntact (root: CID): Promise<boolean> {
+    const key = root.toString()
+    const now = Date.now()
+    const memo = this.keptChecks.get(key)
+    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return await memo.intact
+    const intact = (async () => {
+      const blocks = await this.components.content.blockRefs(root)
+      if (blocks == null || blocks.length === 0) return true
+      return await this.components.blockStore.has(blocks[Math.floor(Math.random() * blocks.length)].cid)
+    })().catch(() => true)
+    if (this.keptChecks.size >= MAX_PARTIAL_ANSWERS) this.keptChecks.clear()
+    this.keptChecks.set(key, { at: now, intact })
+    return await intact
   }
 
   /**

@@ -71,7 +71,12 @@ describe('a holder that lies about holding content is found out and not counted'
     expect(await forgetful.content.get(cid)).toBeDefined()
     await waitFor(async () => (await publisher.replication.replicas(cid)).some(h => h.peerId === forgetful.peerId.toString() && h.verified),
       { timeoutMs: 60_000, intervalMs: 500, message: 'the downloader counted as a holder while its file exists' })
+    const haveOf = async (): Promise<string> => (await publisher.sharing.client.queryHave(forgetful.peerId, cid, { signal: AbortSignal.timeout(10_000) })).has
+    expect(await haveOf()).toBe('full')
     await rm(out)
+
+    // a HAVE query no longer hears "full" (the answer is memoised for up to a second)
+    await waitFor(async () => await haveOf() !== 'full' ? true : undefined, { timeoutMs: 20_000, intervalMs: 250, message: 'HAVE to stop answering full' })
 
     await waitFor(async () => {
       const holders = await publisher.replication.replicas(cid)
