@@ -232,6 +232,8 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const swarmUpload = [...after].reduce((sum, [index, bytes]) => sum + bytes - (before.get(index) ?? bytes), 0)
     const received = records.reduce((sum, r) => sum + r.receivedBytes, 0)
     const peerBytes = records.reduce((sum, r) => sum + r.providersBytes - r.fromPublisherBytes, 0)
+    // CPU-seconds spread perfectly over every CPU, as a multiple of the lone download's time
+    const overLone = (cpuSecondsOfWork: number): number | null => lone.ok && lone.wallMs != null ? round(cpuSecondsOfWork / cpus().length / (lone.wallMs / 1000), 2) : null
     const okMedian = (pick: (r: DownloadWork) => number | null): number | null => {
       const values = records.flatMap(r => { const v = pick(r); return r.ok && v != null ? [v] : [] }).sort((a, b) => a - b)
       return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)]
@@ -256,8 +258,8 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         replicasOverTime: watch.samples,
         offers: crowdOffers,
         cpuSeconds: round(cpuSeconds, 1),
-        cpuBoundOverLone: lone.ok && lone.wallMs != null ? round(cpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
-        loneCostFloorOverLone: lone.ok && lone.wallMs != null ? round(crowd.length * loneCpuSeconds / cpus().length / (lone.wallMs / 1000), 2) : null,
+        cpuBoundOverLone: overLone(cpuSeconds),
+        loneCostFloorOverLone: overLone(crowd.length * loneCpuSeconds),
         publisherStats,
         backgroundCores: round(backgroundCores(cpuBefore, cpuAfter), 2),
         downloads: records.map(strip)

@@ -62,15 +62,14 @@ const FLOOR_RECHECK_ROUNDS = 5
 /** Rounds between holder counts driven by demand alone (see checkRoot) */
 const DEMAND_RECOUNT_ROUNDS = 3
 /**
- * A cached copy this young came from a download (or an offer we took): it is itself a replica
- * the demand made, and so is every member of the crowd it was fetched with. Its demand does not
- * make it count holders for this long; the copies that were there before (the publisher's
- * pinned one above all) still do. In a 16-node flash crowd every downloader turned hot as soon
- * as it finished, and each one's count (a DHT walk plus a proof from every holder) made
- * replication on cost ~30 of the crowd's ~95 CPU-s while finding all 16 holders every time.
+ * A cached copy this young (its record's addedAt) came from a download or an offer we took: it is
+ * itself a replica the demand made, and so is every member of the crowd it was fetched with. Its
+ * demand does not make it count holders for this long; the copies that were there before (the
+ * publisher's pinned one above all) still do. In a 16-node flash crowd every downloader turned
+ * hot as soon as it finished, and each one's count (a DHT walk plus a proof from every holder)
+ * made replication on cost ~30 of the crowd's ~95 CPU-s while finding all 16 holders every time.
  */
 export const FRESH_COPY_QUIET_MS = 60_000
-const MAX_STORED_AT = 4_096
 /**
  * A peer that sent a holder query is checking our copy, not downloading it: the probe block it
  * fetches next must not count as demand or keep the copy warm, for this long.
@@ -110,8 +109,6 @@ export class ReplicationService {
   private readonly lastTouch = new Map<string, number>()
   private readonly holderCounts = new Map<string, number>()
   private readonly lastCount = new Map<string, number>()
-  /** root → when a cached copy of it was stored here */
-  private readonly storedAt = new Map<string, number>()
   private forceCount = false
   private readonly checkers = new Map<string, number>()
 
@@ -134,10 +131,7 @@ export class ReplicationService {
     sharing.onHaveQuery = (root, from) => {
       if (!this.isReplicationTraffic(root.toString(), from.toString())) this.demand.record(root.toString())
     }
-    sharing.onStored = (root, kind) => {
-      if (kind === 'cached') this.noteStored(root.toString())
-      void this.indexBlocks(root).then(async () => { await this.enforceQuota() }).catch(() => {})
-    }
+    sharing.onStored = (root) => { void this.indexBlocks(root).then(async () => { await this.enforceQuota() }).catch(() => {}) }
     await handleReplicationStreams(this.components.libp2p, async (message, from) => this.handle(message, from))
     this.schedule()
   }
@@ -234,7 +228,7 @@ export class ReplicationService {
     // the demand is trusted for FLOOR_RECHECK_ROUNDS
     const demandMet = (this.holderCounts.get(key) ?? 0) >= demandTarget
     const demandCountIsStale = now - (this.lastCount.get(key) ?? 0) >= this.init.checkIntervalMs * DEMAND_RECOUNT_ROUNDS
-    const freshCopy = record.kind === 'cached' && now - (this.storedAt.get(key) ?? 0) < FRESH_COPY_QUIET_MS
+    const freshCopy = record.kind === 'cached' && now - record.addedAt < FRESH_COPY_QUIET_MS
     const hotNeedsCount = hot && !freshCopy && (this.forceCount || !countIsFresh || (!demandMet && demandCountIsStale))
 
     if ((hotNeedsCount || floorNeedsCount) && !cooling) {
@@ -259,14 +253,6 @@ export class ReplicationService {
     if (record.kind === 'cached' && !hot) {
       await this.maybeAgeOut(record, meta, signal)
     }
-  }
-
-  private noteStored (root: string): void {
-    const now = Date.now()
-    if (this.storedAt.size >= MAX_STORED_AT) {
-      for (const [key, at] of this.storedAt) if (now - at >= FRESH_COPY_QUIET_MS) this.storedAt.delete(key)
-    }
-    this.storedAt.set(root, now)
   }
 
   private async isRepairLeader (root: CID, holders: Holder[]): Promise<boolean> {

@@ -73,8 +73,8 @@ export class SharingService {
   readonly penalties = new PenaltyBox()
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
-  private readonly partialAnswers = new Map<string, { at: number, answer: Promise<HaveAnswer> }>()
-  private readonly keptChecks = new Map<string, { at: number, intact: Promise<boolean> }>()
+  private readonly partialAnswers = new Map<string, Memo<HaveAnswer>>()
+  private readonly keptChecks = new Map<string, Memo<boolean>>()
   private readonly components: SharingComponents
   private readonly init: Required<SharingInit>
   private downloaded = 0
@@ -115,18 +115,11 @@ export class SharingService {
    * look answers with what is left, and a downloader is not sent to fetch blocks we lost.
    */
   private async keptLooksIntact (root: CID): Promise<boolean> {
-    const key = root.toString()
-    const now = Date.now()
-    const memo = this.keptChecks.get(key)
-    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return await memo.intact
-    const intact = (async () => {
+    return await memoised(this.keptChecks, root.toString(), async () => {
       const blocks = await this.components.content.blockRefs(root)
       if (blocks == null || blocks.length === 0) return true
       return await this.components.blockStore.has(blocks[Math.floor(Math.random() * blocks.length)].cid)
-    })().catch(() => true)
-    if (this.keptChecks.size >= MAX_PARTIAL_ANSWERS) this.keptChecks.clear()
-    this.keptChecks.set(key, { at: now, intact })
-    return await intact
+    }, () => true)
   }
 
   /**
@@ -137,17 +130,10 @@ export class SharingService {
    * shared answer into "none" for the others.
    */
   private async partialAnswer (root: CID): Promise<HaveAnswer> {
-    const key = root.toString()
-    const now = Date.now()
-    const memo = this.partialAnswers.get(key)
-    if (memo !== undefined && now - memo.at < PARTIAL_ANSWER_TTL_MS) return await memo.answer
-    const answer = this.components.content.stat(root).then(
-      (stat): HaveAnswer => stat.localBlocks === 0 ? { has: 'none' } : { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks },
-      (): HaveAnswer => ({ has: 'none' })
-    )
-    if (this.partialAnswers.size >= MAX_PARTIAL_ANSWERS) this.partialAnswers.clear()
-    this.partialAnswers.set(key, { at: now, answer })
-    return await answer
+    return await memoised(this.partialAnswers, root.toString(), async (): Promise<HaveAnswer> => {
+      const stat = await this.components.content.stat(root)
+      return stat.localBlocks === 0 ? { has: 'none' } : { has: stat.complete ? 'full' : 'partial', count: stat.localBlocks }
+    }, () => ({ has: 'none' }))
   }
 
   async start (): Promise<void> {
@@ -400,4 +386,20 @@ function translateFetchError (err: unknown): unknown {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
   }
   return err
+}
+
+interface Memo<T> { at: number, value: Promise<T> }
+
+/**
+ * The answer computed for `key` in the last PARTIAL_ANSWER_TTL_MS, else a new one (shared with
+ * everyone asking while it runs); a failure answers `fallback()`. The memo is dropped when full.
+ */
+async function memoised<T> (memo: Map<string, Memo<T>>, key: string, compute: () => Promise<T>, fallback: () => T): Promise<T> {
+  const now = Date.now()
+  const known = memo.get(key)
+  if (known !== undefined && now - known.at < PARTIAL_ANSWER_TTL_MS) return await known.value
+  const value = compute().catch(fallback)
+  if (memo.size >= MAX_PARTIAL_ANSWERS) memo.clear()
+  memo.set(key, { at: now, value })
+  return await value
 }
