@@ -242,8 +242,12 @@ export class ReplicationService {
       const target = Math.max(demandTarget, knownFloor)
       if (counted.length < target) {
         const reason: OfferReason = counted.length < knownFloor ? 'floor' : 'demand'
-        // one repairer per root: the verified holder closest to the CID, so holders do not all recruit at once
-        if (reason === 'demand' || await this.isRepairLeader(record.cid, counted)) {
+        // One repairer per root: the verified holder closest to the CID, so holders do not all
+        // recruit at once; chosen among those that know the floor (ourselves included), since a
+        // copy that never heard of it (a plain download) never counts, so never repairs, and the
+        // floor was left short for good whenever such a copy was the closest.
+        const repairers = counted.filter(h => h.peerId === this.components.libp2p.peerId.toString() || (h.floor ?? 0) > 0)
+        if (reason === 'demand' || await this.isRepairLeader(record.cid, repairers)) {
           this.lastRecruit.set(key, Date.now())
           await this.recruit(record, target - counted.length, reason, knownFloor, holders, signal)
         }
