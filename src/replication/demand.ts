@@ -1,3 +1,5 @@
+import { MAX_TRACKED_ROOTS } from './constants.js'
+
 /**
  * Demand (issue 4): a request rate per root CID that decays exponentially, so recent requests
  * count fully and old ones fade with a half-life. Rates are in requests per minute.
@@ -5,8 +7,6 @@
 export const DEFAULT_DEMAND_HALF_LIFE_MS = 60_000
 /** Entries whose rate fell below this are forgotten, so memory tracks only live demand */
 export const FORGET_BELOW_PER_MINUTE = 0.01
-/** Roots whose demand is tracked at once; a new one past this replaces the longest-tracked */
-export const MAX_DEMAND_ENTRIES = 4_096
 
 interface DemandEntry {
   /** decayed count at `at` */
@@ -33,7 +33,8 @@ export class DemandTracker {
   constructor (init: { halfLifeMs?: number, now?: () => number, maxEntries?: number } = {}) {
     this.halfLifeMs = init.halfLifeMs ?? DEFAULT_DEMAND_HALF_LIFE_MS
     this.now = init.now ?? Date.now
-    this.maxEntries = init.maxEntries ?? MAX_DEMAND_ENTRIES
+    // a new root past the bound replaces the longest-tracked one
+    this.maxEntries = init.maxEntries ?? MAX_TRACKED_ROOTS
   }
 
   get size (): number {

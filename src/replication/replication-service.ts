@@ -22,40 +22,10 @@ import { RoundExecutor } from './round-executor.js'
 import { replicationHandler } from './handlers/index.js'
 import { log } from './log.js'
 
+import { DEFAULT_REPLICATION, type ReplicationInit } from './replication-init.js'
+
+export { DEFAULT_REPLICATION, type ReplicationInit }
 export { FRESH_COPY_QUIET_MS } from './constants.js'
-
-export interface ReplicationInit {
-  /** bytes of cached (not pinned) content this node keeps for others */
-  cacheBytes: number
-  /** demand (requests per minute) above which a holder recruits more holders */
-  hotRatePerMinute: number
-  /** at most this many copies are added for demand */
-  maxDemandReplicas: number
-  /** ms between replication rounds */
-  checkIntervalMs: number
-  /** a cached copy nobody asked for in this long ages out */
-  cacheIdleMs: number
-  /** offers accepted from one peer per minute; more are declined */
-  offersPerMinutePerPeer: number
-  /** an accepted offer whose content cannot be fetched in this long is given up */
-  fetchTimeoutMs: number
-  /** replica fetches running at once */
-  maxConcurrentFetches: number
-  /** ms for the demand estimate to halve once requests stop */
-  demandHalfLifeMs: number
-}
-
-export const DEFAULT_REPLICATION: ReplicationInit = {
-  cacheBytes: 10 * 1024 * 1024 * 1024,
-  hotRatePerMinute: 6,
-  maxDemandReplicas: 8,
-  checkIntervalMs: 10_000,
-  cacheIdleMs: 10 * 60_000,
-  offersPerMinutePerPeer: 30,
-  fetchTimeoutMs: 5 * 60_000,
-  maxConcurrentFetches: 2,
-  demandHalfLifeMs: 60_000
-}
 
 export interface ReplicationComponents {
   libp2p: KizunaLibp2p
@@ -194,14 +164,18 @@ export class ReplicationService {
     this.blocks.add(root.toString(), refs.map(ref => ({ key: blockKey(ref.cid), size: ref.size })))
   }
 
-  /** Removes a root and what replication knew of it: its floor, its announcements, its index */
+  /** Removes a cached root and what replication knew of it (ageing out, the quota) */
   private async drop (record: ContentRecord, why: string): Promise<void> {
-    const key = record.cid.toString()
-    await this.components.content.remove(record.cid).catch(err => { log.error('removing %s failed: %e', key, err) })
-    await this.meta.delete(key).catch(() => {})
-    await this.components.libp2p.services.dht.cancelReprovide(record.cid).catch(() => {})
-    this.blocks.remove(key)
-    this.events.emit('replication:dropped', { root: key, why, bytes: record.blockBytes })
+    await this.components.content.remove(record.cid).catch(err => { log.error('removing %s failed: %e', record.cid, err) })
+    await this.forget(record.cid)
+    this.events.emit('replication:dropped', { root: record.cid.toString(), why, bytes: record.blockBytes })
+  }
+
+  /** Forgets a root that is gone (any path, `rm` too): its floor, its announcements, its block index */
+  async forget (root: CID): Promise<void> {
+    await this.meta.delete(root).catch(() => {})
+    await this.components.libp2p.services.dht.cancelReprovide(root).catch(() => {})
+    this.blocks.remove(root.toString())
   }
 
   /** Brings cached bytes back under the quota (a user's `get` also stores as cached) */
