@@ -38,7 +38,7 @@ export const DEMAND_RECOUNT_ROUNDS = 3
 /**
  * A cached copy this young (its record's addedAt) came from a download or an offer we took: it is
  * itself a replica the demand made, so its demand leaves holder counting to older copies
- * (docs/design-notes.md, "fresh copies stay quiet").
+ * (docs/replication-notes.md).
  */
 export const FRESH_COPY_QUIET_MS = 60_000
 /**

@@ -53,7 +53,7 @@ export function demandTarget (ratePerMinute: number, policy: PlannerPolicy): num
  * First step of a root's round. Counting asks every holder for a possession proof, so in a
  * flash crowd (every holder hot) a demand recount waits DEMAND_RECOUNT_ROUNDS, a count that met
  * its target is trusted for FLOOR_RECHECK_ROUNDS, and a fresh cached copy leaves counting to
- * the copies that were there before it.
+ * the copies that were there before it (docs/replication-notes.md).
  */
 export function planRoot (facts: RootFacts, policy: PlannerPolicy): RoundPlan {
   const interval = policy.checkIntervalMs
