@@ -21,7 +21,7 @@ import { Recruiter } from './recruiter.js'
 import { RoundExecutor } from './round-executor.js'
 import { replicationHandler } from './handlers/index.js'
 import { log } from './log.js'
-
+import type { SharingEvents } from '../sharing/events.js'
 import { DEFAULT_REPLICATION, type ReplicationInit } from './replication-init.js'
 
 export { DEFAULT_REPLICATION, type ReplicationInit }
@@ -57,8 +57,8 @@ export class ReplicationService {
   private controller?: AbortController
   private round?: Promise<void>
   private readonly onServed = (evt: CustomEvent<{ peer: PeerId, cid: CID, bytes: number }>): void => { this.signals.served(evt.detail.peer, evt.detail.cid, evt.detail.bytes) }
-  private readonly onHaveQuery = (evt: CustomEvent<{ root: CID, from: PeerId }>): void => { this.signals.haveQuery(evt.detail.root, evt.detail.from) }
-  private readonly onStored = (evt: CustomEvent<{ root: CID }>): void => {
+  private readonly onHaveQuery = (evt: SharingEvents['have:query']): void => { this.signals.haveQuery(evt.detail.root, evt.detail.from) }
+  private readonly onStored = (evt: SharingEvents['content:stored']): void => {
     void this.indexBlocks(evt.detail.root).then(async () => { await this.quota.enforce() }).catch(err => { log.error('indexing %s failed: %e', evt.detail.root, err) })
   }
 
