@@ -1,19 +1,10 @@
 import '../shim.js'
-import { Command } from 'commander'
-import { initCommand } from './commands/init.js'
-import { daemonCommand } from './commands/daemon.js'
-import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
-import { connectCommand, peersCommand } from './commands/peers.js'
-import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
+import { tuneProcess } from '../tune-process.js'
 
-const program = new Command('kizuna')
-  .description('Kizuna: peer-to-peer file and message sharing with no central server')
-  .version('0.1.0')
-  .showHelpAfterError()
-
-for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand()]) {
-  program.addCommand(command)
+// The daemon is the long-running process the tuning is for; it runs before the commands (and
+// libp2p, whose logger reads DEBUG_COLORS as it loads) are imported.
+if (process.argv[2] === 'daemon') {
+  tuneProcess()
 }
-
-await program.parseAsync(process.argv)
+const { runCli } = await import('./program.js')
+await runCli(process.argv)

@@ -3,6 +3,7 @@ import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
+import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
 
 export interface DaemonOptions {
@@ -26,6 +27,8 @@ export interface RunningDaemon {
  * API has answered a real request, so scripts can start talking the moment they see it.
  */
 export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
+  // a daemon owns its process (idempotent; the CLI has already called it before libp2p loaded)
+  tuneProcess()
   const repo = new Repo(options.repo)
   const node = await createNode({ repo: repo.path, overrides: options.overrides })
   const stamp = (): string => new Date().toISOString().slice(11, 23)

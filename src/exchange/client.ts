@@ -1,7 +1,5 @@
 import { EXCHANGE_PROTOCOL } from './codec.js'
 import { AbortedError, ChannelClosedError } from './errors.js'
-import { collectAfterStartup } from '../util/gc-pacer.js'
-import { warmUpMalloc } from '../util/malloc-warmup.js'
 import { PeerChannel, type HaveResult, type PeerChannelInit, type RequestOptions, type WantResult } from './peer-channel.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -56,10 +54,6 @@ export class ExchangeClient {
     }
     this.started = true
     this.stopController = new AbortController()
-    // the daemon's exchange starts with the daemon: set malloc up for block-sized buffers and
-    // shrink the young generation startup grew
-    warmUpMalloc()
-    collectAfterStartup()
   }
 
   async stop (): Promise<void> {

@@ -18,8 +18,9 @@ import vm from 'node:vm'
  * generation (see IDLE_SCAVENGES).
  *
  * The collector is reached through `--expose-gc` set at run time, which V8 honours for contexts
- * created afterwards (vm.runInNewContext). Where that is not available, or with
- * KIZUNA_GC_PACER=0, this does nothing.
+ * created afterwards (vm.runInNewContext). That changes the whole process, so pacing is off until
+ * the daemon calls enableGcPacing() (through tuneProcess()); until then, or where the collector is
+ * not reachable, or with KIZUNA_GC_PACER=0, every function here does nothing.
  */
 export const PACE_BYTES = 4 * 1024 * 1024
 
@@ -45,6 +46,7 @@ function loadGc (): GcFunction | undefined {
   }
 }
 
+/** null: pacing not enabled (the library default); undefined: enabled but no collector */
 let gc: GcFunction | undefined | null = null
 /** Starts full, so the first bytes of a transfer collect at once (see noteTransferBytes) */
 let pending = PACE_BYTES
@@ -54,6 +56,9 @@ export let scavenges = 0
 
 /** Counts `bytes` moved (received or sent block bytes) and runs a scavenge every PACE_BYTES */
 export function noteTransferBytes (bytes: number): void {
+  if (gc == null) {
+    return
+  }
   const now = performance.now()
   if (now - lastNoteAt > IDLE_MS) {
     // the first block after a pause: the mutator was idle, and V8 shrinks an idle young
@@ -101,10 +106,7 @@ function armIdleCollection (): void {
 }
 
 function collect (times = 1): void {
-  if (gc === null) {
-    gc = loadGc()
-  }
-  if (gc === undefined) {
+  if (gc == null) {
     return
   }
   try {
@@ -117,6 +119,22 @@ function collect (times = 1): void {
   }
 }
 
+/**
+ * Turns pacing on for the whole process (exposes the collector: a process-wide V8 flag). For
+ * daemons, through tuneProcess(); idempotent. True when a collector is reachable.
+ */
+export function enableGcPacing (): boolean {
+  if (gc === null) {
+    gc = loadGc()
+  }
+  return gc !== undefined
+}
+
+/** True once enableGcPacing() found a collector */
+export function gcPacingEnabled (): boolean {
+  return gc != null
+}
+
 /** One scavenge now (where the collector is reachable): frees what just became garbage */
 export function scavengeNow (): void {
   collect()
@@ -127,6 +145,9 @@ export function scavengeNow (): void {
  * shrinks the young generation before the first transfer.
  */
 export function collectAfterStartup (delayMs = 500): void {
+  if (gc == null) {
+    return
+  }
   lastNoteAt = performance.now() + delayMs - IDLE_MS
   armIdleCollection()
 }

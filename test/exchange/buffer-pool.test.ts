@@ -65,7 +65,14 @@ describe('BlockBufferPool', () => {
 })
 
 describe('gc pacer', () => {
-  it('runs a scavenge per PACE_BYTES of transfer and at the start of a burst', () => {
+  it('does nothing until enabled (the library default), then runs a scavenge per PACE_BYTES of transfer and at the start of a burst', () => {
+    if (!gcPacer.gcPacingEnabled()) {
+      const idle = gcPacer.scavenges
+      gcPacer.noteTransferBytes(gcPacer.PACE_BYTES * 2)
+      expect(gcPacer.scavenges).toBe(idle)
+    }
+    // this test file's process only (vitest forks a process per file)
+    expect(gcPacer.enableGcPacing()).toBe(true)
     const before = gcPacer.scavenges
     // the first bytes after a pause collect at once
     gcPacer.noteTransferBytes(1)
