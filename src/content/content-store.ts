@@ -10,7 +10,7 @@ import type { BlockStore } from './block-store.js'
 import type { ExportEvent, ExportOptions } from './exporter.js'
 import type { ImportEvent, ImportOptions } from './importer.js'
 import type { ListableBlockStore } from './listable-block-store.js'
-import type { BlockRef, ContentIndex, ContentKind, ContentRecord } from './pins.js'
+import type { BlockRef, ContentIndex, ContentKind, ContentRecord } from './content-index.js'
 import type { CID } from 'multiformats/cid'
 
 export interface ContentStoreComponents {

@@ -8,10 +8,12 @@ import type { BlockStore } from './block-store.js'
 import type { CID } from 'multiformats/cid'
 
 /**
- * Leaf blocks read ahead of the writer. Enough to keep the disk and the hashing busy at once;
- * each costs one block of memory (1 MiB with our layout).
+ * Blocks read from disk ahead of their consumer (a file being written, or the exchange server's
+ * transport, per stream). A few keep the disk, hashing and sending busy at once; each costs one
+ * block of memory (1 MiB with our layout), so the server's per-stream memory stays small and a
+ * client's deeper window waits there as WANTs. The one read-ahead for both.
  */
-export const DEFAULT_READ_AHEAD_BLOCKS = 4
+export const READ_AHEAD_BLOCKS = 3
 
 export interface FileReadOptions {
   signal?: AbortSignal
@@ -45,7 +47,7 @@ type Piece =
  */
 export async function * readFileContent (root: CID, store: BlockStore, options: FileReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
   const { signal } = options
-  const readAhead = Math.max(1, options.readAhead ?? DEFAULT_READ_AHEAD_BLOCKS)
+  const readAhead = Math.max(1, options.readAhead ?? READ_AHEAD_BLOCKS)
   const pool = options.reuseBuffers === true ? new BufferPool() : undefined
   const plan = walk(root, store, signal)[Symbol.asyncIterator]()
   const pending: Array<Promise<Uint8Array>> = []

@@ -4,7 +4,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import * as dagPb from '@ipld/dag-pb'
 import { KizunaError } from '../errors.js'
 import { blockKey } from './block-key.js'
-import { Channel } from './channel.js'
+import { AsyncQueue } from '../util/async-queue.js'
 import { scanDag } from './dag.js'
 import { fsError, scanSource } from './fs-source.js'
 import { CHUNK_SIZE, importerOptions } from './layout.js'
@@ -12,7 +12,7 @@ import { blockBufferPool } from '../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../util/gc-pacer.js'
 import type { BlockStore } from './block-store.js'
 import type { SkipReason } from './fs-source.js'
-import type { BlockRef, ContentIndex, ContentKind, ContentRecord } from './pins.js'
+import type { BlockRef, ContentIndex, ContentKind, ContentRecord } from './content-index.js'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 
@@ -170,7 +170,7 @@ async function * runImport (plan: ImportPlan, components: ImportComponents, opti
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
   const recorder = new RecordingStore(blockStore, signal)
-  const events = new Channel<ImportEvent>()
+  const events = new AsyncQueue<ImportEvent>()
   let bytes = 0
   const onBytes = (n: number): void => {
     bytes += n

@@ -1,4 +1,4 @@
-// Public surface of local content handling; other modules import from here.
+// Public surface of local content handling: modules outside content/ import from here only.
 export type { BlockStore, BlockStoreOptions } from './block-store.js'
 export type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 export { blockKey, rawCidFromMultihash } from './block-key.js'
@@ -9,10 +9,11 @@ export { InMemoryBlockStore } from './memory-block-store.js'
 export * as layout from './layout.js'
 export { childLinks, walkDag, scanDag, isBlockNotFound, type DagBlock, type ScannedBlock, type ScanStore, type WalkOptions } from './dag.js'
 export { unixfsSize } from './unixfs-size.js'
-export { ContentIndex, type ContentRecord, type ContentKind, type BlockRef, type ReferencedBlock, type ContentIndexComponents, type IndexOptions } from './pins.js'
+export { ContentIndex, type ContentRecord, type ContentKind, type BlockRef, type ReferencedBlock, type ContentIndexComponents, type IndexOptions } from './content-index.js'
 export { RwLock, type Release } from './rw-lock.js'
 export { importPath, importBytes, importStream, type ImportEvent, type ImportProgressEvent, type ImportSkippedEvent, type ImportDoneEvent, type ImportComponents, type ImportOptions } from './importer.js'
 export { exportTo, checkEntryName, readFileHead, type ExportEvent, type ExportProgressEvent, type ExportSkippedEvent, type ExportDoneEvent, type ExportComponents, type ExportOptions } from './exporter.js'
 export { ContentStore, type ContentStoreComponents, type ContentStat, type ContentUsage, type RemoveResult, type ContentOptions } from './content-store.js'
 export * from './errors.js'
 export { FileAssembler } from './file-assembler.js'
+export { readFileContent, READ_AHEAD_BLOCKS } from './file-reader.js'

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { MAX_BLOCK_SIZE } from '../content/verify.js'
+import { MAX_BLOCK_SIZE } from '../content/index.js'
 import { KizunaError } from '../errors.js'
 import { FrameTooLargeError, MalformedFrameError } from './errors.js'
 

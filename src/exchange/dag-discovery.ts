@@ -1,11 +1,8 @@
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
-import { blockKey } from '../content/block-key.js'
-import { childLinks } from '../content/dag.js'
-import { UnsupportedHashError } from '../content/errors.js'
-import { isSupportedHash } from '../content/verify.js'
+import { blockKey, childLinks, UnsupportedHashError, isSupportedHash } from '../content/index.js'
+import type { BlockStore } from '../content/index.js'
 import type { QueuedBlock } from './block-queue.js'
-import type { BlockStore } from '../content/block-store.js'
 import type { CID } from 'multiformats/cid'
 
 /** Blocks whose presence discover() checks at once (stat calls in flight) */

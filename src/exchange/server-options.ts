@@ -1,6 +1,6 @@
 import type { HaveState } from './codec.js'
 import type { CrowdSpreaderInit } from './crowd-spreader.js'
-import type { BlockStore } from '../content/block-store.js'
+import type { BlockStore } from '../content/index.js'
 import type { AbortOptions, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -17,13 +17,6 @@ export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
 export const DEFAULT_SERVE_TIMEOUT_MS = 60_000
 /** Clients keep one stream per peer; a few more allow reconnects and parallel sessions */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
-/**
- * Requested blocks read ahead of the one being sent, per stream. The transport sends one block
- * at a time, so a few keep it busy; the rest of a client's window waits as WANTs (a few bytes
- * each), not as blocks in memory, so clients may keep deep windows at no memory cost here.
- */
-export const DEFAULT_READ_AHEAD_BLOCKS = 3
-
 export interface HaveAnswer {
   has: HaveState
   /** Number of the DAG's blocks held, when known */
@@ -50,7 +43,7 @@ export interface ExchangeServerInit {
   busyRetryAfterMs?: number
   serveTimeoutMs?: number
   maxInboundStreams?: number
-  /** Blocks read ahead of the transport per stream (DEFAULT_READ_AHEAD_BLOCKS) */
+  /** Blocks read ahead of the transport per stream (READ_AHEAD_BLOCKS in content/file-reader.ts) */
   readAheadBlocks?: number
   /** Crowd spreading limits (see crowd-spreader.ts) */
   spreading?: CrowdSpreaderInit

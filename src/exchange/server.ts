@@ -5,11 +5,11 @@ import { CrowdSpreader } from './crowd-spreader.js'
 import { openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
 import {
   DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
-  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_READ_AHEAD_BLOCKS, DEFAULT_SERVE_TIMEOUT_MS,
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_SERVE_TIMEOUT_MS,
   type ExchangeServerComponents, type ExchangeServerInit, type HaveAnswer
 } from './server-options.js'
 import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from './server-stats.js'
-import { blockKey } from '../content/block-key.js'
+import { blockKey, READ_AHEAD_BLOCKS } from '../content/index.js'
 import { blockBufferPool } from '../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../util/gc-pacer.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
@@ -70,7 +70,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.busyRetryAfterMs = init.busyRetryAfterMs ?? DEFAULT_BUSY_RETRY_AFTER_MS
     this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
-    this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
+    this.readAheadBlocks = init.readAheadBlocks ?? READ_AHEAD_BLOCKS
     this.spreader = new CrowdSpreader(init.spreading)
     this.handleStream = this.handleStream.bind(this)
   }

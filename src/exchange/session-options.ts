@@ -1,6 +1,6 @@
 import type { ExchangeClient, ExchangeDialer } from './client.js'
 import type { DropReason } from './fetch-events.js'
-import type { BlockStore } from '../content/block-store.js'
+import type { BlockStore } from '../content/index.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -10,7 +10,7 @@ export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
  * Most bytes requested from one provider at once: 16 blocks of 1 MiB. Covers the bandwidth-delay
  * product of a fast LAN, and on one machine it rides out the stalls of a busy receiver (tens of
  * ms of decrypting and storing) without the provider running dry. Costs the provider nothing
- * beyond its read-ahead (server DEFAULT_READ_AHEAD_BLOCKS): the rest waits there as WANTs.
+ * beyond its read-ahead (READ_AHEAD_BLOCKS): the rest waits there as WANTs.
  */
 export const DEFAULT_MAX_WINDOW_BYTES_PER_PEER = 16 * 1024 * 1024
 /** Least window a usable provider gets, however slow it measured */

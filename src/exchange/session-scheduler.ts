@@ -1,5 +1,5 @@
 import * as raw from 'multiformats/codecs/raw'
-import { verifyBlock } from '../content/verify.js'
+import { verifyBlock } from '../content/index.js'
 import { BlockQueue, type QueuedBlock } from './block-queue.js'
 import { RequestTimeoutError } from './errors.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS, type PeerChannel, type WantResult } from './peer-channel.js'

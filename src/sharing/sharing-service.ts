@@ -6,7 +6,7 @@ import type { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server.js'
 import { ExchangeClient } from '../exchange/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/session.js'
-import { ContentStore, FileAssembler, readFileHead, type ContentKind, type ImportEvent } from '../content/index.js'
+import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
 import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
 import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
 import { KizunaError } from '../errors.js'
@@ -14,7 +14,6 @@ import type { KizunaLibp2p } from '../node/libp2p.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse } from './events.js'
-import type { BlockStore } from '../content/block-store.js'
 
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000

@@ -12,7 +12,7 @@ import { FsBlockStore } from '../../src/content/fs-block-store.js'
 import { fsError } from '../../src/content/fs-source.js'
 import { CHUNK_SIZE } from '../../src/content/layout.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
-import { ContentIndex } from '../../src/content/pins.js'
+import { ContentIndex } from '../../src/content/content-index.js'
 import type { ImportDoneEvent, ImportEvent, ImportOptions } from '../../src/content/importer.js'
 import type { CID } from 'multiformats/cid'
 

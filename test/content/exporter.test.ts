@@ -16,7 +16,7 @@ import { checkEntryName, exportTo } from '../../src/content/exporter.js'
 import { importBytes } from '../../src/content/importer.js'
 import { CHUNK_SIZE } from '../../src/content/layout.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
-import { ContentIndex } from '../../src/content/pins.js'
+import { ContentIndex } from '../../src/content/content-index.js'
 import type { ExportEvent } from '../../src/content/exporter.js'
 
 let tmp: string

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { importBytes, importPath } from '../../src/content/importer.js'
 import { CHUNK_SIZE } from '../../src/content/layout.js'
 import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
-import { ContentIndex } from '../../src/content/pins.js'
+import { ContentIndex } from '../../src/content/content-index.js'
 import type { ImportEvent } from '../../src/content/importer.js'
 import type { CID } from 'multiformats/cid'
 

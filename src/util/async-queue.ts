@@ -4,8 +4,9 @@
  *
  * Values pushed with `{ latest: true }` replace an unconsumed value that was also pushed that way,
  * so a slow consumer of progress events sees the newest count instead of an ever-growing backlog.
+ * Kept instead of it-pushable, which has no such coalescing.
  */
-export class Channel<T> {
+export class AsyncQueue<T> {
   private readonly buffer: Array<{ value: T, latest: boolean }> = []
   private ended = false
   private error: unknown

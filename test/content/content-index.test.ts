@@ -9,9 +9,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { blockKey } from '../../src/content/block-key.js'
-import { ContentIndex } from '../../src/content/pins.js'
+import { ContentIndex } from '../../src/content/content-index.js'
 import { RwLock } from '../../src/content/rw-lock.js'
-import type { BlockRef, ContentRecord } from '../../src/content/pins.js'
+import type { BlockRef, ContentRecord } from '../../src/content/content-index.js'
 
 async function cidOf (text: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
