@@ -1,5 +1,6 @@
 import { EXCHANGE_PROTOCOL } from './codec.js'
 import { AbortedError, ChannelClosedError } from './errors.js'
+import { PeerMap } from '@libp2p/peer-collections'
 import { PeerChannel, type HaveResult, type PeerChannelInit, type RequestOptions, type WantResult } from './peer-channel.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -30,8 +31,8 @@ export class ExchangeClient {
   private readonly components: ExchangeClientComponents
   private readonly init: ExchangeClientInit
   private readonly dialTimeoutMs: number
-  private readonly channels = new Map<string, PeerChannel>()
-  private readonly dialing = new Map<string, Promise<PeerChannel>>()
+  private readonly channels = new PeerMap<PeerChannel>()
+  private readonly dialing = new PeerMap<Promise<PeerChannel>>()
   private started = false
   private stopController = new AbortController()
 
@@ -74,31 +75,29 @@ export class ExchangeClient {
     if (!this.started) {
       throw new ChannelClosedError('client is not started')
     }
-    const key = peer.toString()
-    const open = this.channels.get(key)
+    const open = this.channels.get(peer)
     if (open !== undefined && !open.closed) {
       return open
     }
-    let dial = this.dialing.get(key)
+    let dial = this.dialing.get(peer)
     if (dial === undefined) {
-      dial = this.dial(peer, key)
-      this.dialing.set(key, dial)
-      dial.finally(() => { this.dialing.delete(key) }).catch(() => {})
+      dial = this.dial(peer)
+      this.dialing.set(peer, dial)
+      dial.finally(() => { this.dialing.delete(peer) }).catch(() => {})
     }
     return raceAbort(dial, options.signal)
   }
 
   /** The channel to `peer` if one is open, without dialing */
   openChannel (peer: PeerId): PeerChannel | undefined {
-    const ch = this.channels.get(peer.toString())
+    const ch = this.channels.get(peer)
     return ch?.closed === false ? ch : undefined
   }
 
   /** Aborts the channel to `peer`, e.g. after it misbehaved */
   closeChannel (peer: PeerId, err: Error = new ChannelClosedError('closed by client')): void {
-    const key = peer.toString()
-    this.channels.get(key)?.abort(err)
-    this.channels.delete(key)
+    this.channels.get(peer)?.abort(err)
+    this.channels.delete(peer)
   }
 
   async want (peer: PeerId, cid: CID, options: RequestOptions = {}): Promise<WantResult> {
@@ -112,7 +111,7 @@ export class ExchangeClient {
     return ch.queryHave(root, options)
   }
 
-  private async dial (peer: PeerId, key: string): Promise<PeerChannel> {
+  private async dial (peer: PeerId): Promise<PeerChannel> {
     // the dial belongs to the client, not to whichever caller happened to start it
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.dialTimeoutMs)])
     const stream = await this.components.dialer.dialProtocol(peer, this.protocol, { signal })
@@ -121,10 +120,10 @@ export class ExchangeClient {
       ch.abort(new ChannelClosedError('client stopped while dialing'))
       throw new ChannelClosedError('client stopped while dialing')
     }
-    this.channels.set(key, ch)
+    this.channels.set(peer, ch)
     ch.addEventListener('close', () => {
-      if (this.channels.get(key) === ch) {
-        this.channels.delete(key)
+      if (this.channels.get(peer) === ch) {
+        this.channels.delete(peer)
       }
     }, { once: true })
     return ch

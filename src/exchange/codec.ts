@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import * as uint8Varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { MAX_BLOCK_SIZE } from '../content/index.js'
 import { KizunaError } from '../errors.js'
@@ -58,30 +59,23 @@ HaveReplyMessage | BusyMessage | CancelMessage | ErrorMessage
 // ---- varints ----------------------------------------------------------------------------------
 
 export function varintLength (value: number): number {
-  let len = 1
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80)
-    len++
-  }
-  return len
+  return uint8Varint.encodingLength(value)
 }
 
 function writeVarint (value: number, out: Uint8Array, offset: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new KizunaError('ERR_INVALID_PARAMETERS', `varint value out of range: ${value}`)
   }
-  while (value >= 0x80) {
-    out[offset++] = (value % 0x80) | 0x80
-    value = Math.floor(value / 0x80)
-  }
-  out[offset++] = value
-  return offset
+  uint8Varint.encode(value, out, offset)
+  return offset + uint8Varint.encodingLength(value)
 }
 
 const NEED_MORE = -1
 
 /**
  * Reads a minimal varint via `at`. Returns NEED_MORE when the input ends inside the varint.
+ * Kept instead of uint8-varint's decode, which cannot say "need more" on a partial frame, checks
+ * no bound before the last byte and accepts non-minimal encodings.
  * Division/multiplication instead of bit shifts keeps values above 2^31 exact.
  */
 function readVarint (at: (i: number) => number | undefined, offset: number, max: number, tooLarge?: (v: number) => KizunaError): { value: number, next: number } | typeof NEED_MORE {
