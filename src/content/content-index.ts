@@ -2,6 +2,7 @@ import { Key } from 'interface-datastore'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
+import { createLru } from '../util/lru.js'
 import { blockKey } from './block-key.js'
 import { RwLock } from './rw-lock.js'
 import type { Datastore } from 'interface-datastore'
@@ -47,7 +48,7 @@ export interface ReferencedBlock {
   pinned: boolean
 }
 
-/** More distinct roots than this asked about starts the record cache afresh */
+/** Records kept decoded (hashlru: between this and twice this, least recently used go first) */
 const MAX_CACHED_RECORDS = 4096
 
 const PREFIX = '/kizuna/content'
@@ -80,7 +81,7 @@ export class ContentIndex {
    * record, dozens a second per root in a crowd: a LevelDB get, a JSON parse and a CID parse
    * each. All writes go through this class, which keeps the cache in step.
    */
-  private readonly records = new Map<string, ContentRecord | null>()
+  private readonly records = createLru<ContentRecord | null>(MAX_CACHED_RECORDS)
   /** Bumped by every write, so a read that raced one does not cache what it read */
   private generation = 0
 
@@ -109,7 +110,6 @@ export class ContentIndex {
     const bytes = await this.read(recordKey(cid), options)
     const record = bytes == null ? undefined : decodeRecord(bytes)
     if (generation === this.generation) {
-      if (this.records.size >= MAX_CACHED_RECORDS) this.records.clear()
       this.records.set(id, record ?? null)
     }
     return record === undefined ? undefined : { ...record }
@@ -197,7 +197,7 @@ export class ContentIndex {
   private async write (commit: () => Promise<unknown>, cid: CID, record: ContentRecord | null): Promise<void> {
     const id = indexId(cid)
     this.generation++
-    this.records.delete(id)
+    this.records.remove(id)
     try {
       await commit()
     } finally {

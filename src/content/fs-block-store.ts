@@ -4,6 +4,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { base32upper } from 'multiformats/bases/base32'
 import { KizunaError } from '../errors.js'
+import { createLru } from '../util/lru.js'
 import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
@@ -27,7 +28,7 @@ export interface FsBlockStoreInit {
 
 const BLOCK_EXTENSION = '.data'
 const REFERENCE_EXTENSION = '.ref'
-/** References remembered in memory (a few hundred bytes each); the memo is simply dropped when full */
+/** References remembered in memory (a few hundred bytes each; hashlru keeps up to twice this, least recently used go first) */
 const MAX_REMEMBERED_REFERENCES = 65_536
 
 /**
@@ -71,7 +72,7 @@ export class FsBlockStore implements ListableBlockStore {
    * daemon waits for the event loop between each: a crowd downloader took seconds to record a
    * 64 MiB download whose 64 leaves it had itself just referenced.
    */
-  private readonly references = new Map<string, BlockReference>()
+  private readonly references = createLru<BlockReference>(MAX_REMEMBERED_REFERENCES)
   /** put() is done with the bytes when it settles: the write (or the coalesced one) has finished */
   readonly putReleasesBytes = true
 
@@ -178,7 +179,7 @@ export class FsBlockStore implements ListableBlockStore {
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
     const resolved = { path: path.resolve(reference.path), offset: reference.offset, size: reference.size }
     const key = blockKey(cid)
-    this.references.delete(key)
+    this.references.remove(key)
     try {
       await this.writer.writeAtomically(temp, file, formatReference(resolved))
     } catch (err) {
@@ -197,7 +198,6 @@ export class FsBlockStore implements ListableBlockStore {
   }
 
   private remember (key: string, reference: BlockReference): void {
-    if (this.references.size >= MAX_REMEMBERED_REFERENCES) this.references.clear()
     this.references.set(key, reference)
   }
 
@@ -210,7 +210,7 @@ export class FsBlockStore implements ListableBlockStore {
 
   async deleteReference (cid: CID, options?: BlockStoreOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    this.references.delete(blockKey(cid))
+    this.references.remove(blockKey(cid))
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
