@@ -14,6 +14,8 @@ interface Waiter {
  * so the import skipped writing it) and the import would then record an incomplete DAG.
  *
  * FIFO: a queued writer blocks later readers, so a stream of imports cannot starve a remove.
+ * Kept instead of mortice, which keeps a process-wide registry of named locks (and coordinates
+ * cluster workers unless told not to); each node's content index needs its own lock.
  */
 export class RwLock {
   private readers = 0

@@ -1,6 +1,7 @@
 import { EXCHANGE_PROTOCOL } from './codec.js'
 import { AbortedError, ChannelClosedError } from './errors.js'
 import { PeerMap } from '@libp2p/peer-collections'
+import { raceSignal } from 'race-signal'
 import { PeerChannel, type HaveResult, type PeerChannelInit, type RequestOptions, type WantResult } from './peer-channel.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -85,7 +86,9 @@ export class ExchangeClient {
       this.dialing.set(peer, dial)
       dial.finally(() => { this.dialing.delete(peer) }).catch(() => {})
     }
-    return raceAbort(dial, options.signal)
+    return raceSignal(dial, options.signal, {
+      translateError: (signal) => new AbortedError('aborted', { cause: signal.reason })
+    })
   }
 
   /** The channel to `peer` if one is open, without dialing */
@@ -133,18 +136,4 @@ export class ExchangeClient {
 /** Asks `peer` directly whether it has the content under `root` */
 export async function queryHave (client: ExchangeClient, peer: PeerId, root: CID, options?: RequestOptions): Promise<HaveResult> {
   return client.queryHave(peer, root, options)
-}
-
-async function raceAbort<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal === undefined) {
-    return promise
-  }
-  if (signal.aborted) {
-    throw new AbortedError()
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(new AbortedError('aborted', { cause: signal.reason })) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }

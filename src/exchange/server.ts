@@ -1,3 +1,4 @@
+import { PeerMap } from '@libp2p/peer-collections'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from './codec.js'
 import { ChannelClosedError, ProtocolViolationError } from './errors.js'
@@ -56,7 +57,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly maxInboundStreams: number
   private readonly readAheadBlocks: number
   private readonly streams = new Set<ServedStream>()
-  private readonly peerStats = new Map<string, PeerServeStats>()
+  private readonly peerStats = new PeerMap<PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
   private readonly spreader: CrowdSpreader
   private started = false
@@ -114,18 +115,17 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
 
   stats (): ExchangeServerStats {
     const peers = new Map<string, PeerServeStats>()
-    for (const [k, v] of this.peerStats) {
-      peers.set(k, { ...v })
+    for (const [peer, v] of this.peerStats) {
+      peers.set(peer.toString(), { ...v })
     }
     return { ...this.totals, spreadSentAfterWait: this.spreader.sentAfterWait, peers }
   }
 
   private statsFor (peer: PeerId): PeerServeStats {
-    const key = peer.toString()
-    let s = this.peerStats.get(key)
+    let s = this.peerStats.get(peer)
     if (s === undefined) {
       s = emptyPeerStats()
-      this.peerStats.set(key, s)
+      this.peerStats.set(peer, s)
     }
     return s
   }
