@@ -45,8 +45,7 @@ interface Placement {
  * Written once. Through blockStoreFor(), a raw leaf is written only into the file and the block
  * store keeps a reference to it (FsBlockStore `.ref`: path, offset, size, re-hashed on every read),
  * instead of a second copy in the store: the receiving side of a download then writes each byte
- * once (measured: a 256 MiB get spent 1.3–2.1 s of kernel time writing fresh page-cache pages
- * twice, 0.8 s once). publish() points the references at the published file. An aborted download
+ * once, which saves kernel time (docs/design-notes.md). publish() points the references at the published file. An aborted download
  * copies the leaves it referenced into the store before removing its partial file, so a later get
  * resumes without refetching (if that copy fails, the disk is full say, the partial file and its
  * references stay, and resume reads from them). The partial file is named after the root

@@ -19,7 +19,7 @@ export interface FsBlockStoreInit {
   /**
    * Re-hash every block read from disk (default true). A block that no longer matches its CID is
    * deleted and reported as ERR_BLOCK_NOT_FOUND, so callers refetch it instead of serving garbage.
-   * Costs about 0.7 ms per MiB with node:crypto; turn off only for benchmarks.
+   * A hash per read (docs/design-notes.md); turn off only for benchmarks.
    */
   verifyOnRead?: boolean
   /** Write block files synchronously while the disk is fast (default true; see BlockFileWriter) */

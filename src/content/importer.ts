@@ -66,8 +66,7 @@ interface ImportPlan {
 /**
  * Execution knobs of ipfs-unixfs-importer (they do not change CIDs, unlike layout.ts). Its
  * defaults, 50 files at a time each writing 10 blocks per batch, can buffer 50 x 10 x 1 MiB of
- * chunks; these cap that at 32 x 4 MiB. Measured on 5000 tiny files, 20 x 10 MiB and 1 x 200 MiB:
- * no slower than the defaults, and lower peak memory.
+ * chunks; these cap that at 32 x 4 MiB: no slower, lower peak memory (docs/design-notes.md).
  */
 const FILE_IMPORT_CONCURRENCY = 32
 const BLOCK_WRITE_CONCURRENCY = 4
@@ -174,9 +173,8 @@ async function * runImport (plan: ImportPlan, components: ImportComponents, opti
   let bytes = 0
   const onBytes = (n: number): void => {
     bytes += n
-    // An import allocates like a transfer, so it gets the same scavenge pacing; without it a
-    // large add grows the young generation to its maximum and leaves it there (~30 MB of RSS).
-    // Paced scavenges would promote in-flight chunks, which is why they come from the pool.
+    // An import allocates like a transfer, so it gets the same scavenge pacing (where the daemon
+    // turned it on); in-flight chunks come from the pool so paced scavenges do not promote them.
     noteTransferBytes(n)
     events.push({ type: 'import:progress', bytes, totalBytes: plan.totalBytes }, { latest: true })
   }

@@ -1,8 +1,7 @@
 /**
  * Recycled block-sized buffers for the exchange's hot paths (assembling a received BLOCK frame,
- * reading a block to serve). A fresh 1 MiB Uint8Array costs 2–5 ms per MiB on Linux (the
- * allocator gets the memory from the kernel and page-faults it in, then hands it back on free),
- * several times what hashing the block costs; a recycled one costs a memcpy.
+ * reading a block to serve). A fresh 1 MiB buffer is page-faulted in from the kernel, several
+ * times what hashing the block costs; a recycled one costs a memcpy (docs/design-notes.md).
  *
  * Ownership is explicit: whoever took a buffer releases it exactly once, when nothing can read it
  * any more. Forgetting to release is harmless (the garbage collector takes the buffer, the pool
