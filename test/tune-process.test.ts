@@ -45,7 +45,7 @@ describe('the library changes nothing process-wide on its own', () => {
     const { before, after } = await probe(`
       const kizuna = await import(${JSON.stringify(dist('index.js'))})
       if (typeof kizuna.createNode !== 'function') throw new Error('library did not load')
-      const { ExchangeClient } = await import(${JSON.stringify(dist('exchange/client.js'))})
+      const { ExchangeClient } = await import(${JSON.stringify(dist('exchange/client/client.js'))})
       const client = new ExchangeClient({ dialer: { dialProtocol: async () => { throw new Error('no dial') } } })
       await client.start()
       await client.stop()

@@ -125,7 +125,7 @@ export class BlockBufferPool {
 }
 
 /**
- * The process-wide pool for 1 MiB blocks (our layout's leaves; see content/layout.ts). Larger
+ * The process-wide pool for 1 MiB blocks (our layout's leaves; see content/unixfs/layout.ts). Larger
  * blocks, up to MAX_BLOCK_SIZE, are rare and get fresh buffers. 16 free buffers cover the
  * exchange's 8 MiB of blocks being stored plus those being served. It holds memory only (no
  * timer until first used, an unref'd idle trim after), so sharing it changes nothing else in the process.
