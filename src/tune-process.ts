@@ -17,11 +17,14 @@ let tuned: ProcessTuning | undefined
 /**
  * Process-wide settings for a long-running Kizuna daemon. The library never changes the process
  * on its own: a program embedding Kizuna calls this once at start if it wants the same tuning
- * (it changes V8 flags, the environment and the allocator for the whole process). Idempotent.
- * Call it before importing libp2p where possible: libp2p's logger reads DEBUG_COLORS when it loads.
+ * (it changes V8 flags, the environment and the allocator for the whole process). Call it
+ * before importing libp2p where possible (libp2p's logger reads DEBUG_COLORS when it loads). The
+ * settings are made once; every call also schedules a young-generation shrink half a second
+ * later, so call it again once start-up work is done (the daemon does, after its node started).
  */
 export function tuneProcess (): ProcessTuning {
   if (tuned !== undefined) {
+    collectAfterStartup()
     return tuned
   }
   // libp2p's logger (weald) calls isatty(stderr) for every logger it creates, per connection and

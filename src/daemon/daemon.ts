@@ -27,8 +27,6 @@ export interface RunningDaemon {
  * API has answered a real request, so scripts can start talking the moment they see it.
  */
 export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
-  // a daemon owns its process (idempotent; the CLI has already called it before libp2p loaded)
-  tuneProcess()
   const repo = new Repo(options.repo)
   const node = await createNode({ repo: repo.path, overrides: options.overrides })
   const stamp = (): string => new Date().toISOString().slice(11, 23)
@@ -36,6 +34,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
 
   await node.start()
+  // a daemon owns its process: tune it (the CLI did before libp2p loaded), and shrink the young
+  // generation that start-up grew
+  tuneProcess()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
     replicationEvents.on('replication:offer', e => { options.print(`[${stamp()}] offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
