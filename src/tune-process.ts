@@ -15,6 +15,17 @@ export interface ProcessTuning {
 let tuned: ProcessTuning | undefined
 
 /**
+ * tuneProcess()'s logger part alone, for a process entry to call before libp2p loads: libp2p's
+ * logger (weald) reads DEBUG_COLORS then, and otherwise calls isatty(stderr) for every logger it
+ * creates, per connection and per stream (docs/design-notes.md). The user's own value wins.
+ */
+export function decideDebugColors (): void {
+  if (process.env.DEBUG_COLORS === undefined && typeof process.stderr?.fd === 'number') {
+    process.env.DEBUG_COLORS = isatty(process.stderr.fd) ? 'true' : 'false'
+  }
+}
+
+/**
  * Process-wide settings for a long-running Kizuna daemon. The library never changes the process
  * on its own: a program embedding Kizuna calls this once at start if it wants the same tuning
  * (it changes V8 flags, the environment and the allocator for the whole process). Call it
@@ -27,11 +38,7 @@ export function tuneProcess (): ProcessTuning {
     collectAfterStartup()
     return tuned
   }
-  // libp2p's logger (weald) calls isatty(stderr) for every logger it creates, per connection and
-  // per stream; deciding once keeps its behaviour and drops the calls (see docs/design-notes.md)
-  if (process.env.DEBUG_COLORS === undefined && typeof process.stderr?.fd === 'number') {
-    process.env.DEBUG_COLORS = isatty(process.stderr.fd) ? 'true' : 'false'
-  }
+  decideDebugColors()
   // a debugging knob: overwrite released pool buffers, so a use after release shows up as a hash mismatch
   if (process.env.KIZUNA_POOL_POISON === '1') {
     blockBufferPool.poison = true

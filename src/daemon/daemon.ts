@@ -34,8 +34,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
 
   await node.start()
-  // a daemon owns its process: tune it (the CLI did before libp2p loaded), and shrink the young
-  // generation that start-up grew
+  // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
+  // then frees what start-up grew)
   tuneProcess()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
