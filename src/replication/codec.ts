@@ -3,7 +3,7 @@ import * as lp from 'it-length-prefixed'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
-import { POSSESSION_NONCE_BYTES } from '../content/possession.js'
+import { POSSESSION_NONCE_BYTES } from '../content/blocks/possession.js'
 import { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL } from './constants.js'
 
 export { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL }
