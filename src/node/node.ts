@@ -160,7 +160,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       this.contentStore = new ContentStore({ blockStore: this.blocks, index: new ContentIndex({ datastore: this.datastore }) })
       this.sharingService = new SharingService({ libp2p, blockStore: this.blocks, content: this.contentStore })
       await this.sharingService.start()
-      this.replicationService = new ReplicationService({ libp2p, view: this.view, content: this.contentStore, sharing: this.sharingService, datastore: this.datastore }, {
+      this.replicationService = new ReplicationService({ libp2p, view: this.view, content: this.contentStore, sharing: this.sharingService, datastore: this.datastore, blockStore: this.blocks, privateKey: identity.privateKey }, {
         cacheBytes: this.config.cacheBytes,
         hotRatePerMinute: this.config.hotDemand,
         checkIntervalMs: Math.round(this.config.replicationInterval * 1000),

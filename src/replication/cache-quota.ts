@@ -13,25 +13,43 @@ export interface CacheQuotaComponents {
 
 /**
  * The cache quota: cached (not pinned) bytes plus the bytes reserved by replica fetches in
- * flight stay under `cacheBytes`. Floor copies and fetches in flight are never evicted.
+ * flight stay under `cacheBytes`. Floor copies and fetches in flight are never evicted, so
+ * floor copies (and floor fetches) also fit a budget of their own, `floorBytes`: others'
+ * floors can never take the whole cache from the owner's downloads.
  */
 export class CacheQuota {
   private readonly components: CacheQuotaComponents
   private readonly cacheBytes: number
+  readonly floorBytes: number
   /** root → bytes reserved by its replica fetch (bounded by the concurrent fetch limit) */
   private readonly reserved = new Map<string, number>()
+  /** the reserved roots that are floor copies */
+  private readonly floorReserved = new Set<string>()
 
-  constructor (components: CacheQuotaComponents, init: { cacheBytes: number }) {
+  constructor (components: CacheQuotaComponents, init: { cacheBytes: number, floorBytes?: number }) {
     this.components = components
     this.cacheBytes = init.cacheBytes
+    this.floorBytes = init.floorBytes !== undefined && init.floorBytes > 0 ? init.floorBytes : Math.floor(init.cacheBytes / 4)
   }
 
-  reserve (root: string, bytes: number): void {
+  reserve (root: string, bytes: number, floor = false): void {
     this.reserved.set(root, bytes)
+    if (floor) this.floorReserved.add(root)
   }
 
   release (root: string): void {
     this.reserved.delete(root)
+    this.floorReserved.delete(root)
+  }
+
+  /** Whether `incomingBytes` more of floor copies fit the floor budget */
+  async floorRoom (incomingBytes: number): Promise<boolean> {
+    let used = 0
+    for (const root of this.floorReserved) used += this.reserved.get(root) ?? 0
+    for (const record of await this.components.content.list()) {
+      if (record.kind === 'cached' && (this.components.meta.get(record.cid)?.floor ?? 0) > 0) used += record.blockBytes
+    }
+    return used + incomingBytes <= this.floorBytes
   }
 
   isReserved (root: string): boolean {

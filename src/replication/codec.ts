@@ -4,6 +4,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
 import { POSSESSION_NONCE_BYTES } from '../content/blocks/possession.js'
+import { parseFloorCert, type FloorCert } from './floor-cert.js'
 import { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL } from './constants.js'
 
 export { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL }
@@ -18,11 +19,12 @@ const PROOF_PATTERN = /^[0-9a-f]{64}$/
 export type OfferReason = 'demand' | 'floor'
 export type HolderKind = 'pinned' | 'cached'
 
-export interface OfferMessage { type: 'offer', root: CID, size: number, reason: OfferReason, floor: number, hints: string[] }
+/** `floor` is informational: a recipient keeps only the floor in `floorCert`, its publisher's signed one */
+export interface OfferMessage { type: 'offer', root: CID, size: number, reason: OfferReason, floor: number, hints: string[], floorCert?: FloorCert }
 export interface OfferReplyMessage { type: 'offer-reply', accepted: boolean, reason?: string }
-/** `probe`: prove you hold this block of the DAG by answering sha256(nonce ‖ block) */
+/** `probe`: prove you hold this block of the DAG by answering sha256(boundNonce(nonce, your id) ‖ block) (possession-binding.ts) */
 export interface HolderQueryMessage { type: 'holder-query', root: CID, probe?: { cid: CID, nonce: string } }
-export interface HolderReplyMessage { type: 'holder-reply', has: 'none' | 'partial' | 'full', kind?: HolderKind, floor?: number, proof?: string }
+export interface HolderReplyMessage { type: 'holder-reply', has: 'none' | 'partial' | 'full', kind?: HolderKind, floor?: number, proof?: string, floorCert?: FloorCert }
 
 export type ReplicationMessage = OfferMessage | OfferReplyMessage | HolderQueryMessage | HolderReplyMessage
 
@@ -78,7 +80,9 @@ export function decodeReplicationMessage (body: Uint8Array): ReplicationMessage 
       if (reason !== 'demand' && reason !== 'floor') fail('offer.reason must be "demand" or "floor"')
       if (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0 || floor > MAX_FLOOR) fail(`offer.floor must be 0..${MAX_FLOOR}`)
       if (!Array.isArray(hints) || hints.length > MAX_HINTS || hints.some(h => typeof h !== 'string' || h.length > MAX_HINT_LENGTH)) fail(`offer.hints must be at most ${MAX_HINTS} short strings`)
-      return { type: 'offer', root: cidField(parsed.root, 'offer.root'), size, reason, floor, hints: hints as string[] }
+      const floorCert = parseFloorCert(parsed.floorCert)
+      if (floorCert === false) fail('offer.floorCert is malformed')
+      return { type: 'offer', root: cidField(parsed.root, 'offer.root'), size, reason, floor, hints: hints as string[], ...(floorCert != null ? { floorCert } : {}) }
     }
     case 'offer-reply': {
       if (typeof parsed.accepted !== 'boolean') fail('offer-reply.accepted must be a boolean')
@@ -99,7 +103,9 @@ export function decodeReplicationMessage (body: Uint8Array): ReplicationMessage 
       if (has !== 'none' && has !== 'partial' && has !== 'full') fail('holder-reply.has must be none, partial or full')
       if (kind !== undefined && kind !== 'pinned' && kind !== 'cached') fail('holder-reply.kind must be pinned or cached')
       if (floor !== undefined && (typeof floor !== 'number' || !Number.isInteger(floor) || floor < 0 || floor > MAX_FLOOR)) fail('holder-reply.floor out of range')
-      return { type: 'holder-reply', has, kind: kind as HolderKind | undefined, floor: floor as number | undefined, proof: proof as string | undefined }
+      const floorCert = parseFloorCert(parsed.floorCert)
+      if (floorCert === false) fail('holder-reply.floorCert is malformed')
+      return { type: 'holder-reply', has, kind: kind as HolderKind | undefined, floor: floor as number | undefined, proof: proof as string | undefined, ...(floorCert != null ? { floorCert } : {}) }
     }
     default:
       fail(`unknown message type ${JSON.stringify(parsed.type)?.slice(0, 40)}`)

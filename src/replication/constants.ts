@@ -3,8 +3,11 @@
  * change live in `ReplicationInit` (replication-service.ts); these are the protocol's fixed bounds.
  */
 
-/** The replication wire protocol (length-prefixed JSON documents) */
-export const REPLICATE_PROTOCOL = '/kizuna/replicate/1.0.0'
+/**
+ * The replication wire protocol (length-prefixed JSON documents). 2.0.0: possession proofs are
+ * bound to the prover's id and floors travel as publisher-signed certs; 1.x proofs would fail.
+ */
+export const REPLICATE_PROTOCOL = '/kizuna/replicate/2.0.0'
 /** Replication messages are small JSON documents; a frame claiming more is refused unread */
 export const MAX_REPLICATION_FRAME = 16 * 1024
 /** Replication streams a peer may have open to us at once */
@@ -50,6 +53,11 @@ export const CHECKER_WINDOW_MS = 30_000
 export const FAILED_OFFER_MEMORY_MS = 5 * 60_000
 /** A served root's record is touched (kept warm) at most this often */
 export const TOUCH_EVERY_MS = 5_000
+
+/** Copies recruited for one root in one round, whatever its floor or demand asks */
+export const MAX_RECRUITS_PER_ROOT = 4
+/** Copies recruited across all roots in one round */
+export const MAX_RECRUITS_PER_ROUND = 16
 
 /** Bounds on replication's in-memory state; each map also forgets entries whose window passed */
 export const MAX_TRACKED_ROOTS = 4_096

@@ -7,6 +7,8 @@ import { findProviders } from '../sharing/provider-source.js'
 import { request } from './protocol.js'
 import type { HolderKind } from './codec.js'
 import { HOLDER_SEARCH_TIMEOUT_MS } from './constants.js'
+import { boundNonce } from './possession-binding.js'
+import { verifyFloorCert, type FloorCert } from './floor-cert.js'
 
 export { HOLDER_SEARCH_TIMEOUT_MS }
 
@@ -14,6 +16,8 @@ export interface Holder {
   peerId: string
   kind: HolderKind
   floor?: number
+  /** the publisher-signed floor this holder keeps, when its signature checked out */
+  floorCert?: FloorCert
   /** true when a random block was fetched from it and verified, not just its claim heard */
   verified: boolean
 }
@@ -28,15 +32,15 @@ export interface HolderComponents {
  * Who holds `root` right now: providers from the DHT (not a HAVE query to every connected
  * peer, which holders would count as demand), each asked directly
  * (holder query), and — when we hold the DAG ourselves — made to prove it holds one random
- * block (sha256 of a fresh nonce and the block), so a holder that only claims to have the
- * content is not counted.
+ * block (sha256 of a fresh nonce bound to the prover's id, and the block), so a holder that
+ * only claims to have the content, or relays our challenge to one that has, is not counted.
  */
-export async function findHolders (root: CID, components: HolderComponents, self: { kind?: HolderKind, floor?: number }, options: { signal?: AbortSignal } = {}): Promise<Holder[]> {
+export async function findHolders (root: CID, components: HolderComponents, self: { kind?: HolderKind, floor?: number, floorCert?: FloorCert }, options: { signal?: AbortSignal } = {}): Promise<Holder[]> {
   const { libp2p, sharing, content } = components
   const signal = AbortSignal.any([AbortSignal.timeout(HOLDER_SEARCH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
   const holders: Holder[] = []
   if (self.kind != null) {
-    holders.push({ peerId: libp2p.peerId.toString(), kind: self.kind, floor: self.floor, verified: true })
+    holders.push({ peerId: libp2p.peerId.toString(), kind: self.kind, floor: self.floor, floorCert: self.floorCert, verified: true })
   }
   const blocks = self.kind != null ? await content.blockRefs(root).catch(() => undefined) : undefined
   const checks: Array<Promise<void>> = []
@@ -49,16 +53,18 @@ export async function findHolders (root: CID, components: HolderComponents, self
       if (reply?.type !== 'holder-reply' || reply.has !== 'full' || reply.kind == null) return
       let verified = false
       if (probe !== undefined) {
-        const expected = await content.prove(probe.cid, probe.nonce).catch(() => undefined)
+        // bound to the id of the connection we asked over: a relayed proof is another peer's
+        const expected = await content.prove(probe.cid, boundNonce(probe.nonce, found.peerId)).catch(() => undefined)
         if (expected === undefined) return
         if (reply.proof !== expected) {
           // claimed the whole DAG, could not prove one block of it: a liar or a broken store
-          sharing.penalties.penalise(found.peerId.toString(), 'bad-block')
+          sharing.penalties.penalise(found.peerId.toString(), 'bad-proof')
           return
         }
         verified = true
       }
-      holders.push({ peerId: found.peerId.toString(), kind: reply.kind, floor: reply.floor, verified })
+      const floorCert = await verifyFloorCert(reply.floorCert, root) ? reply.floorCert : undefined
+      holders.push({ peerId: found.peerId.toString(), kind: reply.kind, floor: floorCert?.floor, floorCert, verified })
     })())
   }
   await Promise.all(checks)

@@ -6,6 +6,7 @@ import type { ContentRecord } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { OfferMessage, OfferReason } from './codec.js'
 import type { Holder } from './holders.js'
+import type { FloorCert } from './floor-cert.js'
 import type { ReplicationEvents } from './events.js'
 import type { ReplicationTraffic } from './traffic.js'
 import { choosePlacement } from './placement.js'
@@ -25,6 +26,8 @@ export interface Recruitment {
   copies: number
   reason: OfferReason
   floor: number
+  /** the publisher's signed floor, passed on as it is (a floor offer without one is declined) */
+  cert?: FloorCert
   /** who holds it already (never offered it) */
   holders: Holder[]
 }
@@ -48,7 +51,7 @@ export class Recruiter {
       .map(p => ({ peerId: p.peerId.toString(), key: p.peerId.toMultihash().bytes }))
     const ordered = choosePlacement(job.record.cid, candidates, Math.min(candidates.length, job.copies * CANDIDATES_PER_COPY))
     const hints = libp2p.getMultiaddrs().map(ma => ma.toString()).slice(0, OFFER_OWN_HINTS)
-    const offer: OfferMessage = { type: 'offer', root: job.record.cid, size: job.record.blockBytes, reason: job.reason, floor: job.floor, hints }
+    const offer: OfferMessage = { type: 'offer', root: job.record.cid, size: job.record.blockBytes, reason: job.reason, floor: job.floor, hints, ...(job.cert != null ? { floorCert: job.cert } : {}) }
     let accepted = 0
     for (const peer of ordered) {
       if (accepted >= job.copies || signal.aborted) break

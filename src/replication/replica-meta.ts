@@ -1,5 +1,6 @@
 import { Key, type Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
+import type { FloorCert } from './floor-cert.js'
 
 export type ReplicaRole = 'origin' | 'floor' | 'demand'
 
@@ -7,6 +8,8 @@ export type ReplicaRole = 'origin' | 'floor' | 'demand'
 export interface ReplicaMeta {
   floor: number
   role: ReplicaRole
+  /** the publisher's signed floor (floor-cert.ts); a floor without one is never passed on */
+  cert?: FloorCert
 }
 
 const PREFIX = '/kizuna/replication/'

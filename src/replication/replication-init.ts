@@ -16,6 +16,12 @@ export interface ReplicationInit {
   offersPerMinutePerPeer: number
   /** an accepted offer whose content cannot be fetched in this long is given up */
   fetchTimeoutMs: number
+  /** bytes of floor copies (kept for others' --replicas) this node holds; 0: a quarter of cacheBytes */
+  floorBytes: number
+  /** a replica fetch with no block for this long is given up (its slot freed) */
+  fetchStallMs: number
+  /** replica fetches one offerer's offers may hold at once (the other slots stay for others) */
+  maxFetchesPerOfferer: number
   /** replica fetches running at once */
   maxConcurrentFetches: number
   /** ms for the demand estimate to halve once requests stop */
@@ -30,6 +36,9 @@ export const DEFAULT_REPLICATION: ReplicationInit = {
   cacheIdleMs: 10 * 60_000,
   offersPerMinutePerPeer: 30,
   fetchTimeoutMs: 5 * 60_000,
+  floorBytes: 0,
+  fetchStallMs: 20_000,
   maxConcurrentFetches: 2,
+  maxFetchesPerOfferer: 1,
   demandHalfLifeMs: DEFAULT_DEMAND_HALF_LIFE_MS
 }

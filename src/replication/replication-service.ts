@@ -1,9 +1,9 @@
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaLibp2p } from '../node/libp2p.js'
 import type { PeerView } from '../peers/peer-view.js'
-import type { ContentStore, ContentRecord } from '../content/index.js'
+import type { BlockStore, ContentStore, ContentRecord } from '../content/index.js'
 import { blockKey } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import { DemandTracker } from './demand.js'
@@ -21,6 +21,7 @@ import { Recruiter } from './recruiter.js'
 import { RoundExecutor } from './round-executor.js'
 import { replicationHandler } from './handlers/index.js'
 import { log } from './log.js'
+import { signFloor } from './floor-cert.js'
 import type { SharingEvents } from '../sharing/events.js'
 import { DEFAULT_REPLICATION, type ReplicationInit } from './replication-init.js'
 
@@ -33,6 +34,10 @@ export interface ReplicationComponents {
   content: ContentStore
   sharing: SharingService
   datastore: Datastore
+  /** the node's block store, which replica fetches write to through a byte-counting guard */
+  blockStore: BlockStore
+  /** the node's key: signs the floors it publishes (floor-cert.ts) */
+  privateKey: PrivateKey
 }
 
 /**
@@ -72,7 +77,7 @@ export class ReplicationService {
     this.signals = new DemandSignals({ content, demand: this.demand, blocks: this.blocks, traffic: this.traffic })
     const drop = async (record: ContentRecord, why: string): Promise<void> => { await this.drop(record, why) }
     this.quota = new CacheQuota({ content, meta: this.meta, demand: this.demand, drop }, this.init)
-    this.intake = new OfferIntake({ libp2p, content, sharing, meta: this.meta, quota: this.quota, events: this.events }, this.init)
+    this.intake = new OfferIntake({ libp2p, content, blockStore: components.blockStore, sharing, meta: this.meta, quota: this.quota, events: this.events }, this.init)
     const recruiter = new Recruiter({ libp2p, view, sharing, traffic: this.traffic, events: this.events }, this.init)
     this.rounds = new RoundExecutor({
       content,
@@ -81,7 +86,7 @@ export class ReplicationService {
       recruiter,
       events: this.events,
       self: libp2p.peerId.toString(),
-      findHolders: async (record, floor, signal) => findHolders(record.cid, components, { kind: record.kind, floor }, { signal }),
+      findHolders: async (record, signal) => findHolders(record.cid, components, this.selfAsHolder(record.cid, record.kind), { signal }),
       isFetching: root => this.quota.isReserved(root),
       drop
     }, this.init)
@@ -96,7 +101,7 @@ export class ReplicationService {
     sharing.server.addEventListener('block:served', this.onServed)
     sharing.events.addEventListener('have:query', this.onHaveQuery)
     sharing.events.addEventListener('content:stored', this.onStored)
-    const handler = replicationHandler({ content, sharing, meta: this.meta, traffic: this.traffic, intake: this.intake }, controller.signal)
+    const handler = replicationHandler({ content, sharing, meta: this.meta, traffic: this.traffic, intake: this.intake, self: libp2p.peerId }, controller.signal)
     await handleReplicationStreams(libp2p, handler)
     this.schedule()
   }
@@ -154,8 +159,15 @@ export class ReplicationService {
     this.demand.prune()
   }
 
+  /** Sets a floor we publish, signed with our key so holders can pass it on but not raise it */
   async setFloor (root: CID, floor: number, role: ReplicaMeta['role'] = 'origin'): Promise<void> {
-    await this.meta.set(root, { floor, role })
+    const { privateKey, libp2p } = this.components
+    await this.meta.set(root, { floor, role, cert: await signFloor(privateKey, libp2p.peerId.toString(), root, floor) })
+  }
+
+  private selfAsHolder (root: CID, kind: ContentRecord['kind'] | undefined): Parameters<typeof findHolders>[2] {
+    const meta = this.meta.get(root)
+    return { kind, floor: meta?.floor, floorCert: meta?.cert }
   }
 
   private async indexBlocks (root: CID): Promise<void> {
@@ -187,7 +199,7 @@ export class ReplicationService {
   async replicas (root: CID, signal?: AbortSignal): Promise<Holder[]> {
     const record = await this.components.content.get(root).catch(() => undefined)
     // a kept root is complete by construction (its record is written after a full scan)
-    return findHolders(root, this.components, { kind: record?.kind, floor: this.meta.get(root)?.floor }, { signal })
+    return findHolders(root, this.components, this.selfAsHolder(root, record?.kind), { signal })
   }
 
   stats (root: CID): { cid: string, ratePerMinute: number, totalRequests: number, lastRequest: string | null, floor: number, role: string | null, lastCountedHolders: number | null } {

@@ -8,6 +8,8 @@ import type { Holder } from './holders.js'
 import type { OfferReason } from './codec.js'
 import { mayAgeOut, planAfterCount, planRoot, type PlannerPolicy, type RootFacts } from './round-planner.js'
 import { repairLeader } from './repair-leader.js'
+import { supersedes } from './floor-cert.js'
+import { MAX_RECRUITS_PER_ROUND } from './constants.js'
 import { log } from './log.js'
 
 /** What the rounds remember of one held root; forgotten when the root is no longer held */
@@ -21,8 +23,8 @@ export interface RoundExecutorComponents {
   events: ReplicationEvents
   /** our peer id, as a string */
   self: string
-  /** who holds a root now (verified by proofs); `floor` is what we report for ourselves */
-  findHolders: (record: ContentRecord, floor: number, signal: AbortSignal) => Promise<Holder[]>
+  /** who holds a root now (verified by proofs), ourselves with the floor we keep */
+  findHolders: (record: ContentRecord, signal: AbortSignal) => Promise<Holder[]>
   isFetching: (root: string) => boolean
   drop: (record: ContentRecord, why: string) => Promise<void>
 }
@@ -32,6 +34,8 @@ export class RoundExecutor {
   private readonly components: RoundExecutorComponents
   private readonly policy: PlannerPolicy
   private readonly ledger = new Map<string, RootLedgerEntry>()
+  /** copies still to be recruited this round, across all roots */
+  private recruitBudget = MAX_RECRUITS_PER_ROUND
 
   constructor (components: RoundExecutorComponents, policy: PlannerPolicy) {
     this.components = components
@@ -41,6 +45,7 @@ export class RoundExecutor {
   async run (records: ContentRecord[], options: { signal: AbortSignal, forceCount: boolean }): Promise<void> {
     const held = new Set(records.map(r => r.cid.toString()))
     for (const root of [...this.ledger.keys()]) if (!held.has(root)) this.ledger.delete(root)
+    this.recruitBudget = MAX_RECRUITS_PER_ROUND
     for (const record of records) {
       if (options.signal.aborted) return
       await this.checkRoot(record, options.signal, options.forceCount).catch(err => { log.error('round for %s failed: %e', record.cid, err) })
@@ -86,30 +91,39 @@ export class RoundExecutor {
     if (plan.count !== undefined) verified = await this.countAndRecruit(record, facts.floor, plan.count, plan.demandTarget, signal)
     if (plan.ageOut === undefined) return
     if (plan.ageOut === 'if-above-floor' && verified === undefined) {
-      verified = (await this.components.findHolders(record, facts.floor, signal)).filter(h => h.verified).length
+      verified = (await this.components.findHolders(record, signal)).filter(h => h.verified).length
     }
     if (mayAgeOut(plan.ageOut, verified ?? 0, facts.floor)) await this.components.drop(record, 'aged out')
   }
 
-  /** Counts verified holders, adopts a larger floor one of them knows, then recruits or repairs if the planner says so */
+  /**
+   * Counts verified holders, adopts a newer floor signed by the publisher we know (never a
+   * number a holder wrote, nor another key's floor), then recruits or repairs if the planner says so
+   */
   private async countAndRecruit (record: ContentRecord, floor: number, reason: OfferReason, demandTarget: number, signal: AbortSignal): Promise<number> {
     const { meta, events, recruiter, self } = this.components
     const key = record.cid.toString()
     const entry = this.entry(key)
     entry.countedAt = Date.now()
-    const holders = await this.components.findHolders(record, floor, signal)
+    const holders = await this.components.findHolders(record, signal)
     const counted = holders.filter(h => h.verified)
     entry.verified = counted.length
     events.emit('replication:counted', { root: key, reason, holders: holders.length, verified: counted.length })
-    const knownFloor = Math.max(floor, ...holders.map(h => h.floor ?? 0))
     const known = meta.get(key)
-    if (floor < knownFloor && known != null) await meta.set(key, { ...known, floor: knownFloor })
+    let cert = known?.cert
+    for (const h of counted) if (known != null && cert != null && h.floorCert != null && supersedes(h.floorCert, cert)) cert = h.floorCert
+    if (known != null && cert != null && cert !== known.cert) await meta.set(key, { ...known, floor: cert.floor, cert })
+    const knownFloor = cert?.floor ?? floor
+    // only holders keeping our publisher's floor may lead a repair
+    const ours = counted.filter(h => h.peerId === self || (cert != null && h.floorCert?.publisher === cert.publisher))
     const shortOfFloor = counted.length < knownFloor
-    const leader = shortOfFloor ? repairLeader(record.cid.multihash.bytes, counted.map(h => ({ ...h, key: peerIdFromString(h.peerId).toMultihash().bytes })), self) : undefined
+    const leader = shortOfFloor ? repairLeader(record.cid.multihash.bytes, ours.map(h => ({ ...h, key: peerIdFromString(h.peerId).toMultihash().bytes })), self) : undefined
     const action = planAfterCount({ verified: counted.length, knownFloor, demandTarget, repairLeader: leader === self })
-    if (action.action !== 'nothing') {
+    const copies = action.action === 'nothing' ? 0 : Math.min(action.copies, this.recruitBudget)
+    if (action.action !== 'nothing' && copies > 0) {
       entry.recruitedAt = Date.now()
-      await recruiter.recruit({ record, copies: action.copies, reason: action.reason, floor: action.floor, holders }, signal)
+      this.recruitBudget -= copies
+      await recruiter.recruit({ record, copies, reason: action.reason, floor: action.floor, cert, holders }, signal)
     }
     return counted.length
   }

@@ -1,4 +1,4 @@
-import { DEMAND_RECOUNT_ROUNDS, FLOOR_RECHECK_ROUNDS, FRESH_COPY_QUIET_MS, RECRUIT_COOLDOWN_ROUNDS } from './constants.js'
+import { DEMAND_RECOUNT_ROUNDS, FLOOR_RECHECK_ROUNDS, FRESH_COPY_QUIET_MS, MAX_RECRUITS_PER_ROOT, RECRUIT_COOLDOWN_ROUNDS } from './constants.js'
 import type { OfferReason } from './codec.js'
 
 /**
@@ -77,7 +77,7 @@ export function planRoot (facts: RootFacts, policy: PlannerPolicy): RoundPlan {
 export interface CountFacts {
   /** holders that proved they hold the root (ourselves included) */
   verified: number
-  /** the largest floor we or a verified holder know of */
+  /** the floor its publisher signed, the newest we or a verified holder keep */
   knownFloor: number
   demandTarget: number
   /** we are the one holder that repairs this root's floor (see repair-leader.ts) */
@@ -91,10 +91,13 @@ export type CountAction =
   /** short of the floor: only the repair leader recruits */
   | { action: 'repair', reason: 'floor', copies: number, floor: number }
 
-/** Second step, once holders were counted: recruit for demand, repair the floor, or nothing */
+/**
+ * Second step, once holders were counted: recruit for demand, repair the floor, or nothing.
+ * At most MAX_RECRUITS_PER_ROOT copies a round: a large floor fills over several rounds.
+ */
 export function planAfterCount (facts: CountFacts): CountAction {
   const target = Math.max(facts.demandTarget, facts.knownFloor)
-  const missing = target - facts.verified
+  const missing = Math.min(MAX_RECRUITS_PER_ROOT, target - facts.verified)
   if (missing <= 0) return { action: 'nothing' }
   if (facts.verified >= facts.knownFloor) return { action: 'recruit', reason: 'demand', copies: missing, floor: facts.knownFloor }
   if (!facts.repairLeader) return { action: 'nothing' }

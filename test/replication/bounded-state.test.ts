@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { MemoryDatastore } from 'datastore-core'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { Testnet } from '../../src/testnet/testnet.js'
@@ -21,9 +22,10 @@ describe('replication state stays bounded: thousands of roots offered, fetched a
     // both nodes' own replication is off: the cacher's service is built here with limits the test can reach
     testnet = await Testnet.start({ size: 2, mode: 'in-process', bootstrap: 'first', peerTimeout: 60, config: { replication: false } })
     const cacher = testnet.members[1].node as KizunaNode
-    service = new ReplicationService({ libp2p: cacher.libp2p, view: cacher.view, content: cacher.content, sharing: cacher.sharing, datastore: new MemoryDatastore() }, {
+    service = new ReplicationService({ libp2p: cacher.libp2p, view: cacher.view, content: cacher.content, sharing: cacher.sharing, datastore: new MemoryDatastore(), blockStore: cacher.blockStore, privateKey: await generateKeyPair('Ed25519') }, {
       offersPerMinutePerPeer: 10 * ROOTS,
       maxConcurrentFetches: FETCHES_AT_ONCE,
+      maxFetchesPerOfferer: FETCHES_AT_ONCE,
       cacheBytes: 256 * 1024,
       cacheIdleMs: 0,
       checkIntervalMs: 250
@@ -85,6 +87,7 @@ describe('replication state stays bounded: thousands of roots offered, fetched a
       // the one peer's offer window, unless its minute has passed already
       rateWindows: sizes.rateWindows <= 1 ? sizes.rateWindows : -1,
       failedOffers: 0,
+      offererSlots: 0,
       demand: 0,
       roundRoots: 0,
       reservations: 0,

@@ -4,27 +4,31 @@ import type { SharingService } from '../../sharing/sharing-service.js'
 import type { HolderKind, HolderQueryMessage, HolderReplyMessage } from '../codec.js'
 import type { ReplicaMetaStore } from '../replica-meta.js'
 import type { ReplicationTraffic } from '../traffic.js'
+import { boundNonce } from '../possession-binding.js'
 
 export interface HolderQueryComponents {
   content: ContentStore
   sharing: SharingService
   meta: ReplicaMetaStore
   traffic: ReplicationTraffic
+  /** our own peer id: a proof is only ever bound to it, whoever asks */
+  self: PeerId
 }
 
 /** "Do you hold this root? Prove it with this block": our HAVE answer, kind, floor and proof */
 export async function handleHolderQuery (message: HolderQueryMessage, from: PeerId, components: HolderQueryComponents): Promise<HolderReplyMessage> {
-  const { content, sharing, meta, traffic } = components
+  const { content, sharing, meta, traffic, self } = components
   // the probe block this checker fetches next is not demand
   traffic.checkedBy(message.root.toString(), from.toString())
   const record = await content.get(message.root).catch(() => undefined)
   let { has } = await sharing.holding(message.root)
   let proof: string | undefined
   if (has === 'full' && message.probe !== undefined) {
-    proof = await content.prove(message.probe.cid, message.probe.nonce)
+    proof = await content.prove(message.probe.cid, boundNonce(message.probe.nonce, self))
     // A kept copy that cannot read the probed block is not whole: a `get -o` whose file the user
     // changed or deleted (its leaves are kept by reference). Saying so is not lying.
     if (proof === undefined) has = 'partial'
   }
-  return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: meta.get(message.root)?.floor, proof }
+  const known = meta.get(message.root)
+  return { type: 'holder-reply', has, kind: record?.kind as HolderKind | undefined, floor: known?.floor, proof, ...(known?.cert != null ? { floorCert: known.cert } : {}) }
 }
