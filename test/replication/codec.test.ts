@@ -11,11 +11,13 @@ function hexArb (length: number): fc.Arbitrary<string> {
   return fc.uint8Array({ minLength: length / 2, maxLength: length / 2 }).map(bytes => Buffer.from(bytes).toString('hex'))
 }
 
+const floorCertArb = fc.option(fc.record({ publisher: fc.string({ maxLength: 128 }), floor: fc.integer({ min: 0, max: 64 }), issued: fc.nat(), sig: fc.base64String({ maxLength: 200 }).map(b => Buffer.from(b, 'base64').toString('base64url')) }), { nil: undefined })
+
 const messageArb: fc.Arbitrary<ReplicationMessage> = fc.oneof(
-  fc.record({ type: fc.constant('offer' as const), root: cidArb, size: fc.nat(), reason: fc.constantFrom('demand' as const, 'floor' as const), floor: fc.integer({ min: 0, max: 64 }), hints: fc.array(fc.string({ maxLength: 100 }), { maxLength: 8 }) }),
+  fc.record({ type: fc.constant('offer' as const), root: cidArb, size: fc.nat(), reason: fc.constantFrom('demand' as const, 'floor' as const), floor: fc.integer({ min: 0, max: 64 }), hints: fc.array(fc.string({ maxLength: 100 }), { maxLength: 8 }), floorCert: floorCertArb }, { requiredKeys: ['type', 'root', 'size', 'reason', 'floor', 'hints'] }),
   fc.record({ type: fc.constant('offer-reply' as const), accepted: fc.boolean(), reason: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }) }),
   fc.record({ type: fc.constant('holder-query' as const), root: cidArb, probe: fc.option(fc.record({ cid: cidArb, nonce: hexArb(32) }), { nil: undefined }) }),
-  fc.record({ type: fc.constant('holder-reply' as const), has: fc.constantFrom('none' as const, 'partial' as const, 'full' as const), kind: fc.option(fc.constantFrom('pinned' as const, 'cached' as const), { nil: undefined }), floor: fc.option(fc.integer({ min: 0, max: 64 }), { nil: undefined }), proof: fc.option(hexArb(64), { nil: undefined }) })
+  fc.record({ type: fc.constant('holder-reply' as const), has: fc.constantFrom('none' as const, 'partial' as const, 'full' as const), kind: fc.option(fc.constantFrom('pinned' as const, 'cached' as const), { nil: undefined }), floor: fc.option(fc.integer({ min: 0, max: 64 }), { nil: undefined }), proof: fc.option(hexArb(64), { nil: undefined }), floorCert: floorCertArb }, { requiredKeys: ['type', 'has', 'kind', 'floor', 'proof'] })
 )
 
 function normalise (message: ReplicationMessage): unknown {
@@ -82,6 +84,8 @@ describe('replication codec', () => {
     ['{"type":"offer","root":"bafy","size":1,"reason":"demand","floor":0,"hints":[]}', /CID/],
     ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":-1,"reason":"demand","floor":0,"hints":[]}', /size/],
     ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":1,"reason":"greed","floor":0,"hints":[]}', /reason/],
+    ['{"type":"offer","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","size":1,"reason":"floor","floor":2,"hints":[],"floorCert":{"publisher":"x","floor":65,"issued":1,"sig":""}}', /floorCert/],
+    ['{"type":"holder-reply","has":"full","floorCert":{"publisher":"x","floor":2,"issued":1,"sig":"not base64url!"}}', /floorCert/],
     ['{"type":"holder-reply","has":"maybe"}', /has/],
     ['{"type":"holder-reply","has":"full","proof":"xyz"}', /proof/],
     ['{"type":"holder-query","root":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","probe":{"cid":"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy","nonce":"00"}}', /nonce/],

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { demandTarget, mayAgeOut, planAfterCount, planRoot, type PlannerPolicy, type RootFacts } from '../../src/replication/round-planner.js'
 import { repairLeader } from '../../src/replication/repair-leader.js'
 import { compareDistance } from '../../src/replication/placement.js'
-import { DEMAND_RECOUNT_ROUNDS, FLOOR_RECHECK_ROUNDS, FRESH_COPY_QUIET_MS, RECRUIT_COOLDOWN_ROUNDS } from '../../src/replication/constants.js'
+import { DEMAND_RECOUNT_ROUNDS, FLOOR_RECHECK_ROUNDS, FRESH_COPY_QUIET_MS, MAX_RECRUITS_PER_ROOT, RECRUIT_COOLDOWN_ROUNDS } from '../../src/replication/constants.js'
 
 const ROUND = 1_000
 const policy: PlannerPolicy = { hotRatePerMinute: 6, maxDemandReplicas: 8, checkIntervalMs: ROUND, cacheIdleMs: 60_000 }
@@ -48,7 +48,9 @@ describe('round planner: after a count', () => {
     ['recruits for demand above a met floor, without leadership', { verified: 3, knownFloor: 3, demandTarget: 5, repairLeader: false }, { action: 'recruit', reason: 'demand', copies: 2, floor: 3 }],
     ['the repair leader repairs a short floor', { verified: 2, knownFloor: 5, demandTarget: 0, repairLeader: true }, { action: 'repair', reason: 'floor', copies: 3, floor: 5 }],
     ['another holder leaves a short floor to the leader', { verified: 2, knownFloor: 5, demandTarget: 0, repairLeader: false }, { action: 'nothing' }],
-    ['a repair fills the larger of floor and demand', { verified: 1, knownFloor: 2, demandTarget: 4, repairLeader: true }, { action: 'repair', reason: 'floor', copies: 3, floor: 2 }]
+    ['a repair fills the larger of floor and demand', { verified: 1, knownFloor: 2, demandTarget: 4, repairLeader: true }, { action: 'repair', reason: 'floor', copies: 3, floor: 2 }],
+    ['a large floor is repaired at most MAX_RECRUITS_PER_ROOT copies a round', { verified: 1, knownFloor: 64, demandTarget: 0, repairLeader: true }, { action: 'repair', reason: 'floor', copies: MAX_RECRUITS_PER_ROOT, floor: 64 }],
+    ['demand recruits at most MAX_RECRUITS_PER_ROOT copies a round', { verified: 1, knownFloor: 0, demandTarget: 8, repairLeader: false }, { action: 'recruit', reason: 'demand', copies: MAX_RECRUITS_PER_ROOT, floor: 0 }]
   ])('%s', (_name, input, expected) => {
     expect(planAfterCount(input)).toEqual(expected)
   })
