@@ -37,6 +37,11 @@ export class ReplicaMetaStore {
     return this.cache.size
   }
 
+  /** Every root with its meta (a copy: callers may set while iterating) */
+  entries (): Array<[string, ReplicaMeta]> {
+    return [...this.cache.entries()]
+  }
+
   get (root: CID | string): ReplicaMeta | undefined {
     return this.cache.get(root.toString())
   }

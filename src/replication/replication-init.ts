@@ -37,7 +37,7 @@ export const DEFAULT_REPLICATION: ReplicationInit = {
   offersPerMinutePerPeer: 30,
   fetchTimeoutMs: 5 * 60_000,
   floorBytes: 0,
-  fetchStallMs: 20_000,
+  fetchStallMs: 30_000,
   maxConcurrentFetches: 2,
   maxFetchesPerOfferer: 1,
   demandHalfLifeMs: DEFAULT_DEMAND_HALF_LIFE_MS

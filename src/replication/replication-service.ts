@@ -1,5 +1,5 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaLibp2p } from '../node/libp2p.js'
 import type { PeerView } from '../peers/peer-view.js'
@@ -96,6 +96,8 @@ export class ReplicationService {
     if (this.controller != null) return
     const controller = this.controller = new AbortController()
     await this.meta.load()
+    // floors we published before floors were signed: sign them now, or no holder would take them
+    for (const [root, meta] of this.meta.entries()) if (meta.role === 'origin' && meta.cert == null && meta.floor > 0) await this.setFloor(CID.parse(root), meta.floor)
     for (const record of await this.components.content.list()) await this.indexBlocks(record.cid)
     const { sharing, content, libp2p } = this.components
     sharing.server.addEventListener('block:served', this.onServed)
