@@ -1,5 +1,5 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import { REPLICATE_PROTOCOL, ReplicationDecoder, encodeReplicationMessage, type ReplicationMessage } from './codec.js'
 import { KizunaError } from '../errors.js'
 

@@ -5,6 +5,8 @@ import { TransferProgress, formatBytes } from '../progress.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
 import { KizunaError } from '../../errors.js'
 import { parseCidOrLink } from '../../links/share-link.js'
+import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../../exchange/session-options.js'
 
 interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string }
 interface GetFlags extends CommonOptions { output?: string, force?: boolean, timeout?: string, pin?: boolean }
@@ -17,8 +19,8 @@ export function addCommand (): Command {
     .addOption(new Option('--replicas <n>', 'keep at least this many live copies in the network (default: config "replicas")'))
     .action(action(async (path: string, flags: AddFlags) => {
       const replicas = flags.replicas != null ? Number(flags.replicas) : undefined
-      if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 64)) {
-        throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from 1 to 64, got "${flags.replicas}"`)
+      if (replicas !== undefined && !isReplicaCount(replicas)) {
+        throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from ${MIN_REPLICAS} to ${MAX_REPLICAS}, got "${flags.replicas}"`)
       }
       const client = await clientFrom(flags)
       const progress = TransferProgress.forOutput(flags.json === true, 'adding')
@@ -54,7 +56,7 @@ export function getCommand (): Command {
     .argument('<cid-or-link>')
     .addOption(new Option('-o, --output <path>', 'write the file or directory here'))
     .addOption(new Option('--force', 'overwrite an existing output path'))
-    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
+    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default(String(DEFAULT_PROVIDER_TIMEOUT_MS / 1000)))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
     .action(action(async (target: string, flags: GetFlags) => {
       parseCidOrLink(target)
