@@ -78,7 +78,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.network = network
     this.dialTimeoutMs = init.dialTimeoutMs
     const view = this.view
-    this.eviction = new EvictionService({ view, network }, { peerTimeoutMs: init.liveness.peerTimeout })
+    this.eviction = new EvictionService({ view, network }, { peerTimeoutMs: init.liveness.peerTimeoutMs })
     this.discovery = new DiscoveryService({ view, network, quarantine: this.eviction }, { dialTimeoutMs: init.dialTimeoutMs })
     this.liveness = new LivenessService({
       view,
@@ -86,11 +86,11 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
       evict: async (record, reason) => { await this.eviction.evict(record, reason) }
     }, init.liveness)
     this.joiner = new JoinService({ libp2p: network, view }, { bootstrap: init.bootstrap, lookups: init.joinLookups })
-    this.rejoinBackoff = new Backoff(init.liveness.refreshInterval)
-    this.discoveryBackoff = new Backoff(init.liveness.refreshInterval)
+    this.rejoinBackoff = new Backoff(init.liveness.refreshIntervalMs)
+    this.discoveryBackoff = new Backoff(init.liveness.refreshIntervalMs)
     this.eviction.on('peer:evicted', event => this.emit('peer:evicted', event))
     this.discovery.on('peer:joined', event => this.emit('peer:joined', event))
-    this.liveness.onRound(result => {
+    this.liveness.on('liveness:round', result => {
       this.answeredLastRound = result.answered
       this.emit('liveness:round', result)
       void this.maintain().catch(() => {})
