@@ -1,4 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import { EvictionService, EVICTION_QUARANTINE_FACTOR, EVICTION_QUARANTINE_MIN_MS, MAX_QUARANTINED_PEERS, type EvictionComponents } from '../../src/peers/eviction.js'
+import { PeerView } from '../../src/peers/peer-view.js'
 import { Testnet } from '../../src/testnet/testnet.js'
 import type { PeerSummary } from '../../src/node/node.js'
 import { waitFor } from '../helpers/wait.js'
@@ -56,5 +61,60 @@ describe('eviction of a hung peer (SIGSTOPped daemon process, sockets stay open)
       expect(status.routingTableSize).toBeLessThanOrEqual(2)
     }
     console.log(`eviction latency after SIGSTOP (peerTimeout ${PEER_TIMEOUT_S}s): ${evictedAfter.map(ms => `${ms} ms`).join(', ')}`)
+  })
+})
+
+describe('EvictionService: quarantine of evicted peers', () => {
+  const network = {
+    getConnections: () => [],
+    peerStore: { delete: async () => {} },
+    services: { dht: { routingTable: { remove: async () => {} } } }
+  } as unknown as EvictionComponents['network']
+
+  async function peers (count: number): Promise<PeerId[]> {
+    return Promise.all(Array.from({ length: count }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
+  }
+
+  afterEach(() => { vi.useRealTimers() })
+
+  it('keeps an evicted peer out for max(60 s, 10 × peerTimeout), unless it speaks to us', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const view = new PeerView()
+    const eviction = new EvictionService({ view, network }, { peerTimeoutMs: 4_000 })
+    const evicted: string[] = []
+    eviction.on('peer:evicted', e => evicted.push(e.peerId))
+    const [a, b] = await peers(2)
+    for (const id of [a, b]) view.learn(id, [], 'discovery')
+    for (const id of [a, b]) await eviction.evict(view.get(id)!, 'silent')
+    expect(evicted).toEqual([a.toString(), b.toString()])
+    expect(view.size).toBe(0)
+    expect(eviction.isQuarantined(a)).toBe(true)
+    eviction.release(b)
+    expect(eviction.isQuarantined(b)).toBe(false)
+    vi.setSystemTime(Date.now() + EVICTION_QUARANTINE_MIN_MS - 1_000)
+    expect(eviction.isQuarantined(a)).toBe(true)
+    vi.setSystemTime(Date.now() + 2_000)
+    expect(eviction.isQuarantined(a)).toBe(false)
+
+    const long = new EvictionService({ view, network }, { peerTimeoutMs: 60_000 })
+    view.learn(a, [], 'discovery')
+    await long.evict(view.get(a)!, 'silent')
+    vi.setSystemTime(Date.now() + 60_000 * EVICTION_QUARANTINE_FACTOR - 1_000)
+    expect(long.isQuarantined(a)).toBe(true)
+  })
+
+  it('remembers at most MAX_QUARANTINED_PEERS evictions, forgetting the oldest first', async () => {
+    const view = new PeerView()
+    const eviction = new EvictionService({ view, network }, { peerTimeoutMs: 4_000 })
+    const ids = await peers(MAX_QUARANTINED_PEERS + 1)
+    for (const id of ids) {
+      view.learn(id, [], 'discovery')
+      await eviction.evict(view.get(id)!, 'silent')
+    }
+    expect(eviction.isQuarantined(ids[0])).toBe(false)
+    expect(eviction.isQuarantined(ids[1])).toBe(true)
+    expect(eviction.isQuarantined(ids[ids.length - 1])).toBe(true)
+    eviction.stop()
+    expect(eviction.isQuarantined(ids[1])).toBe(false)
   })
 })
