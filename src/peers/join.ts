@@ -17,7 +17,7 @@ export type JoinEvent =
   | { type: 'join:done', connected: number, routingTableSize: number, viewSize: number, durationMs: number }
 
 export interface JoinComponents {
-  libp2p: KizunaLibp2p
+  libp2p: Pick<KizunaLibp2p, 'peerId' | 'dial' | 'getConnections' | 'peerStore' | 'services'>
   view: PeerView
 }
 

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander'
 import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
 import { TransferProgress, formatBytes } from '../progress.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
+import type { ContentSummary, ProviderSummary, RemoveSummary, ReplicaSummary } from '../../node/node.js'
 import { KizunaError } from '../../errors.js'
 import { parseCidOrLink } from '../../links/share-link.js'
 import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
@@ -102,10 +103,10 @@ export function providersCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, origin: string, has?: string, addrs: string[] }>>(`/providers/${parsed.toString()}`)
+      const list = await (await clientFrom(flags)).get<ProviderSummary[]>(`/providers/${parsed.toString()}`)
       if (flags.json === true) { printJson(list); return }
       if (list.length === 0) { console.log('no providers found'); return }
-      for (const p of list) console.log(`${p.peerId}  ${(p.has ?? '').padEnd(7)}  via ${p.origin}  ${p.addrs[0] ?? ''}`)
+      for (const p of list) console.log(`${p.peerId}  ${p.has.padEnd(7)}  via ${p.origin}  ${p.addrs[0] ?? ''}`)
     }))
 }
 
@@ -113,7 +114,7 @@ export function lsCommand (): Command {
   return withCommonOptions(new Command('ls'))
     .description('list local content (pinned or cached)')
     .action(action(async (flags: CommonOptions) => {
-      const list = await (await clientFrom(flags)).get<Array<{ cid: string, kind: string, size: number, name: string | null }>>('/ls')
+      const list = await (await clientFrom(flags)).get<ContentSummary[]>('/ls')
       if (flags.json === true) { printJson(list); return }
       if (list.length === 0) { console.log('no local content'); return }
       for (const item of list) console.log(`${item.cid}  ${item.kind.padEnd(6)}  ${formatBytes(item.size).padStart(10)}  ${item.name ?? ''}`)
@@ -126,7 +127,7 @@ export function rmCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const result = await (await clientFrom(flags)).post<{ cid: string, freedBytes: number, freedBlocks: number }>('/rm', { cid: parsed.toString() })
+      const result = await (await clientFrom(flags)).post<RemoveSummary>('/rm', { cid: parsed.toString() })
       if (flags.json === true) printJson(result)
       else console.log(`removed ${result.cid}: freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks`)
     }))
@@ -138,7 +139,7 @@ export function replicasCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, kind: string, verified: boolean }>>(`/replicas/${parsed.toString()}`)
+      const list = await (await clientFrom(flags)).get<ReplicaSummary[]>(`/replicas/${parsed.toString()}`)
       if (flags.json === true) { printJson(list.map(({ peerId, kind }) => ({ peerId, kind }))); return }
       if (list.length === 0) { console.log('no live holders found'); return }
       for (const h of list) console.log(`${h.peerId}  ${h.kind}${h.verified ? '' : '  (claimed, not verified)'}`)
