@@ -91,7 +91,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
       const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
-      const membership = new MembershipService({ network: libp2p }, {
+      const membership = opened.membership = new MembershipService({ network: libp2p }, {
         bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
       const content = new ContentStore({ blockStore, index: new ContentIndex({ datastore }) })
@@ -103,6 +103,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
         cacheIdleMs: Math.round(config.cacheIdleTimeout * 1000),
         demandHalfLifeMs: Math.round(config.demandHalfLife * 1000)
       })
+      // listening from here: peers that connect while the rest starts still enter the view
+      membership.start()
       forwardEvents(membership, this, ['peer:joined', 'peer:evicted', 'join', 'join:failed', 'liveness:round'])
       forwardEvents(replication.events, this, ['replication:offer', 'replication:accepted', 'replication:declined', 'replication:stored', 'replication:failed', 'replication:dropped', 'replication:counted'])
       await sharing.start()
@@ -113,8 +115,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       }
       this.running = { ...opened as Running, content, sharing, replication, membership, startedAt: Date.now() }
       registerInternals(this, { libp2p, content, sharing, replication })
-      membership.start()
+      membership.beginJoin()
     } catch (err) {
+      await opened.membership?.stop().catch(() => {})
       await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
       await Promise.resolve(opened.blocks?.close()).catch(() => {})
       await opened.datastore?.close().catch(() => {})

@@ -103,6 +103,11 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.eviction.start()
     this.discovery.start()
     this.liveness.start()
+  }
+
+  /** The initial join: once the node's own protocols are registered, as peers identify us then */
+  beginJoin (): void {
+    if (this.controller == null || this.joinDone != null) return
     this.joinDone = this.join(this.controller.signal)
   }
 
@@ -113,6 +118,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.discovery.stop()
     await this.liveness.stop()
     await this.joinDone?.catch(() => {})
+    this.joinDone = undefined
     this.eviction.stop()
   }
 
