@@ -3,6 +3,7 @@ import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
+import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
 import { printNodeEvents } from './lines.js'
 
@@ -32,6 +33,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   const stamp = (): string => new Date().toISOString().slice(11, 23)
   printNodeEvents(node, line => { options.print(`[${stamp()}] ${line}`) })
   await node.start()
+  // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
+  // then frees what start-up grew)
+  tuneProcess()
   let stopping: Promise<void> | undefined
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
   const stop = async (): Promise<void> => {

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { KizunaLibp2p } from '../libp2p/types.js'
-import type { ExchangeClient } from '../exchange/client.js'
+import type { ExchangeClient } from '../exchange/client/client.js'
 import type { ContentStore } from '../content/index.js'
 import type { PenaltyBox } from './penalties.js'
 import { findProviders, HAVE_QUERY_TIMEOUT_MS, type ProviderOrigin } from './provider-source.js'

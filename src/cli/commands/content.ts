@@ -7,7 +7,7 @@ import type { ContentSummary, ProviderSummary, RemoveSummary, ReplicaSummary } f
 import { KizunaError } from '../../errors.js'
 import { parseCidOrLink } from '../../links/share-link.js'
 import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
-import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../../exchange/session-options.js'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../../exchange/client/session-options.js'
 
 interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string }
 interface GetFlags extends CommonOptions { output?: string, force?: boolean, timeout?: string, pin?: boolean }
