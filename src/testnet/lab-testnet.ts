@@ -66,13 +66,23 @@ export class LabTestnet {
     return member
   }
 
+  /**
+   * Makes the host's repo (if not made yet) and returns the address its daemon will listen on,
+   * with its peer ID: other daemons can be given it as bootstrap before it runs
+   */
+  async prepare (host: string): Promise<string> {
+    const address = this.lab.host(host).address
+    this.dir ??= await mkdtemp(join(tmpdir(), 'kizuna-lab-'))
+    const repo = new Repo(join(this.dir, host))
+    if (!(await repo.exists())) await repo.init({ ...LAB_NODE_CONFIG, ...this.options.config })
+    const { peerId } = await repo.loadIdentity()
+    return `/ip4/${address}/tcp/${LAB_NODE_PORT}/p2p/${peerId.toString()}`
+  }
+
   /** Starts a daemon on `host` (its repo is kept across restarts of the same host) */
   async start (host: string, options: { bootstrap?: string[], args?: string[], signal?: AbortSignal } = {}): Promise<LabMember> {
-    this.lab.host(host)
-    this.dir ??= await mkdtemp(join(tmpdir(), 'kizuna-lab-'))
-    const repoPath = join(this.dir, host)
-    const repo = new Repo(repoPath)
-    if (!(await repo.exists())) await repo.init({ ...LAB_NODE_CONFIG, ...this.options.config })
+    await this.prepare(host)
+    const repoPath = join(this.dir!, host)
     const args = [...(options.bootstrap ?? []).flatMap(addr => ['--bootstrap', addr]), ...(this.options.args ?? []), ...(options.args ?? [])]
     const child = await ChildNode.start({
       repo: repoPath,
