@@ -14,7 +14,9 @@ import { handleReplicationStreams, request } from '../../src/replication/protoco
 import { handleHolderQuery } from '../../src/replication/handlers/holder-query.js'
 import { signFloor } from '../../src/replication/floor-cert.js'
 import type { ReplicationEventMap } from '../../src/replication/events.js'
+import type { PeerId } from '@libp2p/interface'
 import type { KizunaNode } from '../../src/node/node.js'
+import { internalsOf, type NodeInternals } from '../../src/node/internals.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 import { collect } from '../helpers/collect.js'
@@ -23,6 +25,9 @@ const MiB = 1024 * 1024
 /** every node's cache quota; the floor budget is a quarter of it */
 const CACHE_BYTES = 8 * MiB
 
+/** A testnet node and the services behind it (the attacker needs the wire) */
+type Peer = NodeInternals & { node: KizunaNode, peerId: PeerId }
+
 /**
  * Issue 16, replication findings 1, 2, 3 and 8a: the attacker is a real peer speaking the
  * replication protocol over real sockets (its own handlers, or requests it crafts).
@@ -30,12 +35,15 @@ const CACHE_BYTES = 8 * MiB
 describe('hostile peers against replication', () => {
   let testnet: Testnet
   let dir: string
-  let nodes: KizunaNode[]
+  let nodes: Peer[]
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kizuna-hostile-repl-'))
     testnet = await Testnet.start({ size: 4, mode: 'in-process', bootstrap: 'first', peerTimeout: 60, config: { cacheBytes: CACHE_BYTES } })
-    nodes = testnet.members.map(m => m.node as KizunaNode)
+    nodes = testnet.members.map(m => {
+      const node = m.node as KizunaNode
+      return { ...internalsOf(node), node, peerId: node.peerId }
+    })
   }, 120_000)
 
   afterAll(async () => {
@@ -43,18 +51,18 @@ describe('hostile peers against replication', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  async function addFile (node: KizunaNode, name: string, size: number, replicas = 1): Promise<CID> {
+  async function addFile (node: Peer, name: string, size: number, replicas = 1): Promise<CID> {
     const source = join(dir, name)
     await writeRandomFile(source, size)
-    const added = await collect(node.add(source, { replicas }))
+    const added = await collect(node.node.add(source, { replicas }))
     return CID.parse((added.find(e => e.type === 'add:done') as { cid: string }).cid)
   }
 
-  function offer (from: KizunaNode, root: CID, over: Partial<OfferMessage>): OfferMessage {
+  function offer (from: Peer, root: CID, over: Partial<OfferMessage>): OfferMessage {
     return { type: 'offer', root, size: 0, reason: 'demand', floor: 0, hints: from.libp2p.getMultiaddrs().map(ma => ma.toString()).slice(0, 2), ...over }
   }
 
-  function record<K extends keyof ReplicationEventMap> (node: KizunaNode, name: K): Array<ReplicationEventMap[K][0]> {
+  function record<K extends keyof ReplicationEventMap> (node: Peer, name: K): Array<ReplicationEventMap[K][0]> {
     const seen: Array<ReplicationEventMap[K][0]> = []
     node.replication.events.on(name, ((e: ReplicationEventMap[K][0]) => { seen.push(e) }) as never)
     return seen
