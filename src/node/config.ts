@@ -26,6 +26,8 @@ export interface KizunaConfig {
   replicas: number
   /** Bytes of cached content (copies held for others, unpinned downloads) this node keeps */
   cacheBytes: number
+  /** Of the cache, bytes of floor copies (kept for others' --replicas) this node holds; 0: a quarter of cacheBytes */
+  floorBytes: number
   /** Demand-driven replication on or off */
   replication: boolean
   /** Seconds between replication rounds (demand check, floor repair, ageing) */
@@ -55,6 +57,7 @@ export const DEFAULT_CONFIG: KizunaConfig = {
   joinLookups: 3,
   replicas: 3,
   cacheBytes: 10 * 1024 * 1024 * 1024,
+  floorBytes: 0,
   replication: true,
   replicationInterval: 10,
   cacheIdleTimeout: 600,
@@ -149,6 +152,7 @@ const SCHEMA: Record<string, Check> = {
     if (!isReplicaCount(value)) throw new ConfigError(field, `must be between ${MIN_REPLICAS} and ${MAX_REPLICAS}`)
   },
   cacheBytes: wholeNumber,
+  floorBytes: wholeNumber,
   replication: boolean,
   replicationInterval: positiveNumber,
   cacheIdleTimeout: positiveNumber,

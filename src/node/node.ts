@@ -98,6 +98,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       const sharing = new SharingService({ libp2p, blockStore, content })
       const replication = new ReplicationService({ libp2p, view: membership.view, content, sharing, datastore, blockStore, privateKey: identity.privateKey }, {
         cacheBytes: config.cacheBytes,
+        floorBytes: config.floorBytes,
         hotRatePerMinute: config.hotDemand,
         checkIntervalMs: Math.round(config.replicationInterval * 1000),
         cacheIdleMs: Math.round(config.cacheIdleTimeout * 1000),

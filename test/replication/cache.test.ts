@@ -22,7 +22,7 @@ describe('cache quota: offers that do not fit are declined, cold copies make roo
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kizuna-quota-'))
-    testnet = await Testnet.start({ size: 2, mode: 'process', bootstrap: 'first', peerTimeout: 30, config: { cacheBytes: QUOTA, replicationInterval: 1 }, onLine: (i, line) => { if (i === 1) cacheLog.push(line) } })
+    testnet = await Testnet.start({ size: 2, mode: 'process', bootstrap: 'first', peerTimeout: 30, config: { cacheBytes: QUOTA, floorBytes: QUOTA, replicationInterval: 1 }, onLine: (i, line) => { if (i === 1) cacheLog.push(line) } })
     const cacheRepo = testnet.members[1].repo
     sampling = setInterval(() => { void directoryBytes(join(cacheRepo, 'blocks')).then(bytes => { peakBytes = Math.max(peakBytes, bytes) }) }, 100)
   })
