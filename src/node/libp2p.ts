@@ -7,7 +7,13 @@ import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
+import { quic } from '@chainsafe/libp2p-quic'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
@@ -21,6 +27,34 @@ export interface KizunaServices extends Record<string, unknown> {
   identify: Identify
   ping: Ping
   dht: KadDHT
+  /** libp2p internals the NAT service steers: listening on relays, our confirmed addresses */
+  natComponents: NatComponents
+  /** present when nat.relay.enabled; the NAT service runs it only while we are publicly reachable */
+  relay?: CircuitRelayService
+}
+
+export interface NatComponents {
+  transportManager: TransportManager
+  addressManager: AddressManager
+}
+
+/** A service that hands the NAT service the two internal components it needs, the libp2p way */
+function natComponents (): (components: NatComponents) => NatComponents {
+  return ({ transportManager, addressManager }) => ({ transportManager, addressManager })
+}
+
+/** QUIC listens on the same host and port as each TCP listen address (UDP and TCP ports do not clash) */
+export function quicListenAddrs (listen: string[]): string[] {
+  const out: string[] = []
+  for (const addr of listen) {
+    const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (match != null) out.push(`/${match[1]}/${match[2]}/udp/${match[3]}/quic-v1`)
+  }
+  return out
+}
+
+function isLoopbackListen (addr: string): boolean {
+  return /^\/ip4\/127\./.test(addr) || /^\/ip6\/::1\//.test(addr)
 }
 
 export type KizunaLibp2p = Libp2p<KizunaServices>
@@ -40,11 +74,49 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
   }
 
+  const nat = config.nat
+  const listen = [...config.listen, ...(nat.quic ? quicListenAddrs(config.listen) : [])]
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
+    // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
+    ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
+    dht: kadDHT({
+      protocol: KIZUNA_DHT_PROTOCOL,
+      // set explicitly (never libp2p's automatic switch, which needs a public address and so
+      // never serves a LAN): the NAT service moves it to client mode when we are behind NAT
+      clientMode: nat.dhtMode === 'client',
+      // keep private and loopback addresses: Kizuna swarms live on LANs and 127.0.0.1 too
+      peerInfoMapper: passthroughMapper,
+      initialQuerySelfInterval: 1000,
+      allowQueryWithZeroPeers: false
+    }),
+    natComponents: natComponents()
+  }
+  if (nat.relay.enabled) {
+    const carriesBulk = nat.relay.bulkBytes > 0
+    services.relay = circuitRelayServer({
+      reservations: {
+        maxReservations: nat.relay.maxReservations,
+        reservationTtl: nat.relay.reservationTtl * 1000,
+        applyDefaultLimit: true,
+        defaultDurationLimit: nat.relay.durationLimit * 1000,
+        defaultDataLimit: BigInt(Math.round(carriesBulk ? nat.relay.bulkBytes : nat.relay.dataLimit))
+      }
+    })
+  }
+  if (nat.holePunching) services.dcutr = dcutr()
+  if (nat.autonat) services.autonat = autoNATv2({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX })
+  // a node listening on loopback only has nothing to map, and must not search the LAN for a router
+  if (nat.upnp && config.listen.some(addr => !isLoopbackListen(addr))) {
+    services.upnp = uPnPNAT({ portMappingDescription: 'kizuna' })
+  }
+
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
-    addresses: { listen: config.listen },
-    transports: [tcp()],
+    addresses: { listen },
+    // circuit relay dials relayed addresses and listens on relays when the NAT service asks
+    transports: [tcp(), ...(nat.quic ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -60,22 +132,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     // ends pay for, in every pair of a swarm (an idle 17-daemon swarm: 0.186 cores with it, 0.159
     // without, after 2 minutes of settling)
     connectionMonitor: { enabled: false },
-    services: {
-      identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
-      // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
-      ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
-      dht: kadDHT({
-        protocol: KIZUNA_DHT_PROTOCOL,
-        // a Kizuna node always answers queries: on loopback/LAN no public address ever appears,
-        // and the default client mode would then never serve anyone
-        clientMode: false,
-        // keep private and loopback addresses: Kizuna swarms live on LANs and 127.0.0.1 too
-        peerInfoMapper: passthroughMapper,
-        initialQuerySelfInterval: 1000,
-        allowQueryWithZeroPeers: false
-      })
-    }
-  })
+    services: services as any
+  }) as unknown as KizunaLibp2p
   PeerStoreCache.install(libp2p.peerStore)
   return libp2p
 }

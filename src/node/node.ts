@@ -17,6 +17,7 @@ import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
 import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
 import { ReplicationService } from '../replication/replication-service.js'
 import type { AddEvent } from '../sharing/events.js'
+import { NatService, type NatStatus } from '../nat/nat-service.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -57,6 +58,8 @@ export interface NodeStatus {
   crowd: { referred: number, sentAfterWait: number }
   /** requests the exchange server answered since start, by kind */
   exchange: ExchangeTotals
+  /** reachability, confirmed public addresses, DHT mode and relays (docs/nat.md) */
+  nat: NatStatus
 }
 
 export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
@@ -84,6 +87,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   private contentStore?: ContentStore
   private sharingService?: SharingService
   private replicationService?: ReplicationService
+  private natService?: NatService
   private lock?: RepoLock
   private liveness?: LivenessService
   private joiner?: JoinService
@@ -157,6 +161,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       this.libp2pNode = libp2p
       this.lock = lock
       this.wireEvents(libp2p)
+      this.natService = new NatService({ libp2p }, this.config.nat)
+      await this.natService.start()
       this.contentStore = new ContentStore({ blockStore: this.blocks, index: new ContentIndex({ datastore: this.datastore }) })
       this.sharingService = new SharingService({ libp2p, blockStore: this.blocks, content: this.contentStore })
       await this.sharingService.start()
@@ -264,6 +270,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     await this.joinDone?.catch(() => {})
     await this.replicationService?.stop()
     await this.sharingService?.stop()
+    await this.natService?.stop()
     await this.libp2pNode.stop()
     this.libp2pNode = undefined
     await Promise.resolve(this.blocks?.close()).catch(() => {})
@@ -404,7 +411,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       peers: { known: this.view.size, connected: connected.size, answeredLastRound: this.lastRoundAnswered },
       routingTableSize: routingTableSize(this.libp2p),
       addrs: this.addrs(),
-      ...this.sharing.stats()
+      ...this.sharing.stats(),
+      nat: this.natService!.status()
     }
   }
 }
