@@ -14,6 +14,10 @@ export const RELAY_BULK_MIN_BYTES = 8 * 1024 * 1024
  * (DCUtR's own attempt times out after 5 s); below the exchange's 10 s dial timeout
  */
 export const DIRECT_UPGRADE_WAIT_MS = 8_000
+/** After a wait for a direct connection to a peer failed, later bulk requests to it fail at once for this long */
+export const DIRECT_UPGRADE_FAILURE_MEMORY_MS = 60_000
+/** Peers remembered that way, at most (oldest forgotten first) */
+const MAX_REMEMBERED_FAILURES = 1024
 
 export type DialOptions = AbortOptions & { runOnLimitedConnection?: boolean }
 
@@ -44,6 +48,8 @@ export type BulkDialerLibp2p = Pick<KizunaLibp2p, 'dial' | 'dialProtocol' | 'get
 export class BulkDialer {
   private readonly libp2p: BulkDialerLibp2p
   private readonly waitMs: number
+  /** peer → when waiting for its direct connection last failed */
+  private readonly failedAt = new Map<string, number>()
 
   constructor (libp2p: BulkDialerLibp2p, init: { directUpgradeWaitMs?: number } = {}) {
     this.libp2p = libp2p
@@ -74,8 +80,23 @@ export class BulkDialer {
         throw err
       }
       if (carriesBulk(relayed)) return this.openOn(relayed, protocol, options)
-      const direct = await this.awaitDirect(peer, options.signal)
-      return this.openOn(direct, protocol, options)
+      const key = peer.toString()
+      const failed = this.failedAt.get(key)
+      if (failed != null && Date.now() - failed < DIRECT_UPGRADE_FAILURE_MEMORY_MS) {
+        throw new NoDirectConnectionError(key, this.waitMs)
+      }
+      try {
+        const direct = await this.awaitDirect(peer, options.signal)
+        this.failedAt.delete(key)
+        return await this.openOn(direct, protocol, options)
+      } catch (waitErr) {
+        if (waitErr instanceof NoDirectConnectionError) {
+          this.failedAt.delete(key)
+          this.failedAt.set(key, Date.now())
+          if (this.failedAt.size > MAX_REMEMBERED_FAILURES) this.failedAt.delete(this.failedAt.keys().next().value!)
+        }
+        throw waitErr
+      }
     }
   }
 
