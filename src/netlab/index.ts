@@ -1,0 +1,8 @@
+export { startLab, Lab, HOST_INTERFACE, LAB_PROCESS_STOP_GRACE_MS, type LabHost, type LabRouter, type StartLabOptions } from './lab.js'
+export { validateTopology, LAB_NAME_PATTERN, MAX_RATE_MBIT, MAX_LAB_HOSTS } from './validate.js'
+export { INTERNET, type LabTopology, type LabHostSpec, type LabLanSpec, type LabRouterSpec, type NatKind } from './topology.js'
+export { labAvailability, type LabAvailability } from './availability.js'
+export { removeDeadRuns, listNamespaces } from './leftovers.js'
+export { ownerPid } from './names.js'
+export { LabTopologyError, LabUnavailableError, LabCommandError } from './errors.js'
+export { measureTcpThroughput, THROUGHPUT_WARMUP_BYTES, type ThroughputResult } from './throughput.js'
