@@ -22,9 +22,15 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
   let dir: string
   const nodes: KizunaNode[] = []
 
-  async function start (name: string, config: Partial<KizunaConfig> & { nat?: Partial<NatConfig> }, bootstrap: string[] = []): Promise<KizunaNode> {
+  type NodeConfig = Omit<Partial<KizunaConfig>, 'nat'> & { nat?: Partial<Omit<NatConfig, 'relay'>> & { relay?: Partial<NatConfig['relay']> } }
+
+  function withoutNat ({ nat, ...rest }: NodeConfig): Partial<KizunaConfig> {
+    return rest
+  }
+
+  async function start (name: string, config: NodeConfig, bootstrap: string[] = []): Promise<KizunaNode> {
     const repo = join(dir, name)
-    const nat = { ...DEFAULT_CONFIG.nat, ...config.nat, relay: { ...DEFAULT_CONFIG.nat.relay, ...config.nat?.relay } }
+    const nat: NatConfig = { ...DEFAULT_CONFIG.nat, ...config.nat, relay: { ...DEFAULT_CONFIG.nat.relay, ...config.nat?.relay } as NatConfig['relay'] }
     await new Repo(repo).init({
       listen: ['/ip4/127.0.0.1/tcp/0'],
       api: '127.0.0.1:0',
@@ -32,7 +38,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
       replicas: 1,
       replication: false,
       limits: { ...DEFAULT_CONFIG.limits, inboundConnectionsPerIpPerSecond: 1000 },
-      ...config,
+      ...withoutNat(config),
       nat
     })
     const node = await createNode({ repo, overrides: { bootstrap } })
@@ -58,7 +64,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
 
   it('a NATed node holds reservations, is a DHT client, answers HAVE over the relay, and sends no blocks over it', async () => {
     // the relay grants 256 KiB per relayed connection: a 2 MiB file over it would be cut off
-    const relay = await start('relay', { nat: { reachability: 'public', relay: { ...DEFAULT_CONFIG.nat.relay, dataLimit: 256 * KiB } } })
+    const relay = await start('relay', { nat: { reachability: 'public', relay: { dataLimit: 256 * KiB } } })
     const natted = await start('natted', { listen: [], nat: { reachability: 'private', relayReservations: 2 } }, [addrOf(relay)])
     // a NATed downloader too: a public one would be dialled directly by the NATed node (it can
     // dial out), which is how a NATed holder serves public peers, but not what is tested here
@@ -113,7 +119,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     expect(Number(used)).toBeLessThan(32 * KiB)
 
     // a holder the downloader can reach directly appears: the same get succeeds from it
-    const direct = await start('direct-holder', { nat: { reachability: 'public', relay: { ...DEFAULT_CONFIG.nat.relay, enabled: false } } }, [addrOf(relay)])
+    const direct = await start('direct-holder', { nat: { reachability: 'public', relay: { enabled: false } } }, [addrOf(relay)])
     for await (const event of direct.add(file, { replicas: 1 })) { if (event.type === 'add:done') expect(event.cid).toBe(cid) }
     await downloader.connect(addrOf(direct))
     const got: GetEvent[] = []
@@ -123,5 +129,29 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     if (done?.type === 'get:done') {
       expect(done.providers.map(p => p.peerId)).toEqual([direct.peerId.toString()])
     }
+  }, 90_000)
+
+  it('a NATed node keeps two reservations and replaces a relay that dies; --no-relay serves none', async () => {
+    const publicNode = { nat: { reachability: 'public' as const } }
+    const relays = [await start('r1', publicNode), await start('r2', publicNode)]
+    const optedOut = await start('no-relay', { nat: { reachability: 'public', relay: { enabled: false } } }, [addrOf(relays[0])])
+    const natted = await start('natted2', { listen: [], nat: { reachability: 'private', relayReservations: 2 } }, [addrOf(relays[0])])
+    await natted.connect(addrOf(relays[1]))
+    await natted.connect(addrOf(optedOut))
+    const relaysOf = (): string[] => natted.status().nat.relays.sort()
+    await waitFor(() => relaysOf().length === 2, { timeoutMs: 30_000, message: 'reservations on two relays' })
+    expect(relaysOf()).toEqual(relays.map(r => r.peerId.toString()).sort())
+    expect(optedOut.status().nat.relayServer).toEqual({ enabled: false, reservations: 0 })
+
+    // a third relay comes up; the first dies mid-reservation
+    const third = await start('r3', publicNode)
+    await natted.connect(addrOf(third))
+    const dead = relays[0].peerId.toString()
+    await relays[0].stop()
+    await waitFor(() => relaysOf().includes(third.peerId.toString()) && relaysOf().length === 2,
+      { timeoutMs: 30_000, message: 'the dead relay replaced by the third' })
+    expect(relaysOf()).not.toContain(dead)
+    // what it announces follows: no address through the dead relay
+    expect(natted.addrs().some(a => a.includes(dead))).toBe(false)
   }, 90_000)
 })
