@@ -19,6 +19,8 @@ export interface NatStatus {
   relays: string[]
   /** Whether we serve as a relay for others now, and how many reservations we hold for them */
   relayServer: { enabled: boolean, reservations: number }
+  /** Peers we have a direct connection to, and peers we reach only through a relay */
+  peers: { direct: number, relayedOnly: number }
 }
 
 export interface NatServiceComponents {
@@ -86,7 +88,13 @@ export class NatService {
       const relay = ma.toString().split('/p2p-circuit')[0].split('/p2p/')[1]
       if (relay != null) relays.add(relay)
     }
+    const direct = new Set<string>()
+    const relayed = new Set<string>()
+    for (const connection of libp2p.getConnections()) {
+      (connection.limits == null && !Circuit.matches(connection.remoteAddr) ? direct : relayed).add(connection.remotePeer.toString())
+    }
     return {
+      peers: { direct: direct.size, relayedOnly: [...relayed].filter(p => !direct.has(p)).length },
       reachability: this.reachability,
       publicAddrs: this.confirmedPublicAddrs().map(ma => ma.toString()),
       dhtMode: libp2p.services.dht.getMode(),
