@@ -8,6 +8,7 @@ import { INTERNET, type LabTopology } from './topology.js'
 import { validateTopology, type ValidatedSegment } from './validate.js'
 import { labAvailability } from './availability.js'
 import { LabUnavailableError } from './errors.js'
+import { bridgeLoopback, type LoopbackBridge } from './loopback-bridge.js'
 
 /** A spawned process gets this long after SIGTERM before SIGKILL when the lab stops */
 export const LAB_PROCESS_STOP_GRACE_MS = 5_000
@@ -83,6 +84,14 @@ export class Lab {
       child.once('exit', () => { this.processes.delete(pid) })
     }
     return child
+  }
+
+  /**
+   * Reaches a service on the host's own 127.0.0.1:port (a daemon's API) from this process's
+   * loopback, without any route into the lab. The bridge process ends with the lab.
+   */
+  async bridgeLoopback (host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<LoopbackBridge> {
+    return await bridgeLoopback((command, spawnOptions) => this.spawn(host, command, spawnOptions), port, options.signal)
   }
 
   /** Unplugs a host: its veth end on the switch or router side goes down (the host's own end loses carrier) */

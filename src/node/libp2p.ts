@@ -4,7 +4,7 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import { quic } from '@chainsafe/libp2p-quic'
@@ -12,11 +12,13 @@ import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } f
 import { dcutr } from '@libp2p/dcutr'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
-import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
+import { AddressPolicy } from './address-policy.js'
 
 /** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
 export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
@@ -65,6 +67,19 @@ export interface Libp2pAssemblyOptions {
   datastore: Datastore
 }
 
+/** The components a service sees, with its own registrar */
+function withRegistrar<C extends object> (components: C, registrar: unknown): C {
+  return new Proxy(components, { get: (target, property) => property === 'registrar' ? registrar : Reflect.get(target, property) })
+}
+
+const POLICIES = new WeakMap<object, AddressPolicy>()
+
+/** The addresses of `peerId` among `addrs` that this node can dial (what its peer store keeps) */
+export function dialableAddrs (libp2p: KizunaLibp2p, peerId: PeerId, addrs: Multiaddr[]): Multiaddr[] {
+  const policy = POLICIES.get(libp2p)
+  return policy == null ? addrs : addrs.filter(ma => policy.keep(peerId, ma))
+}
+
 export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (config.bootstrap.length > 0) {
@@ -74,22 +89,26 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
   }
 
+  // what we announce, keep and hand on about addresses (src/node/address-scope.ts)
+  const addressPolicy = new AddressPolicy()
   const nat = config.nat
   const listen = [...config.listen, ...(nat.quic ? quicListenAddrs(config.listen) : [])]
   const services: Record<string, (components: any) => unknown> = {
     identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
     // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
     ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
-    dht: kadDHT({
+    // the DHT's handlers run knowing the asker's IP, so its answers hold what the asker can dial
+    dht: (components: any) => kadDHT({
       protocol: KIZUNA_DHT_PROTOCOL,
       // set explicitly (never libp2p's automatic switch, which needs a public address and so
       // never serves a LAN): the NAT service moves it to client mode when we are behind NAT
       clientMode: nat.dhtMode === 'client',
-      // keep private and loopback addresses: Kizuna swarms live on LANs and 127.0.0.1 too
-      peerInfoMapper: passthroughMapper,
+      // not kad-dht's public/private mappers: Kizuna swarms live on LANs and 127.0.0.1 too, so
+      // an address is handed on by where the asker and the peer are seen instead
+      peerInfoMapper: addressPolicy.peerInfoMapper,
       initialQuerySelfInterval: 1000,
       allowQueryWithZeroPeers: false
-    }),
+    })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar))),
     natComponents: natComponents()
   }
   if (nat.relay.enabled) {
@@ -114,7 +133,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
-    addresses: { listen },
+    addresses: { listen, announceFilter: addressPolicy.announceFilter },
+    connectionGater: { filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer },
     // circuit relay dials relayed addresses and listens on relays when the NAT service asks
     transports: [tcp(), ...(nat.quic ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     connectionEncrypters: [noise()],
@@ -134,6 +154,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
     connectionMonitor: { enabled: false },
     services: services as any
   }) as unknown as KizunaLibp2p
+  addressPolicy.attach(libp2p)
+  POLICIES.set(libp2p, addressPolicy)
   PeerStoreCache.install(libp2p.peerStore)
   return libp2p
 }

@@ -4,7 +4,7 @@ import { PeerRecordCache } from './peer-record-cache.js'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
-import { assembleLibp2p, KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from './libp2p.js'
+import { assembleLibp2p, dialableAddrs, KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from './libp2p.js'
 import type { KizunaConfig } from './config.js'
 import type { KizunaNodeEvents } from './events.js'
 import { Repo } from './repo.js'
@@ -304,7 +304,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       }
       // it spoke to us, so it is alive whatever we thought before
       this.evictedAt.delete(peerId.toString())
-      this.learn(peerId, listenAddrs.map(ma => ma.toString()), 'identify')
+      this.learn(peerId, dialableAddrs(libp2p, peerId, listenAddrs).map(ma => ma.toString()), 'identify')
       this.view.markAlive(peerId)
     })
   }
