@@ -13,6 +13,9 @@ import { waitFor } from '../helpers/wait.js'
 const skip = await labSkipReason('test/nat/lab-nat.test.ts')
 
 /** A public relay and a public host on the "internet"; four hosts, each behind its own NAT router */
+/** Big enough that its blocks stand out from the control traffic through the relay */
+const FILE_BYTES = 8 * 1024 * 1024
+
 const TOPOLOGY: LabTopology = {
   internet: { subnet: '10.78.0.0/24' },
   routers: [
@@ -116,21 +119,24 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
   })
 
   it('public ↔ cone: a NATed host that dialled out serves the public host directly', async () => {
-    const cid = await add('a', 4 * 1024 * 1024)
+    const cid = await add('a', FILE_BYTES)
     await m('a').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes('10.78.0.11') && a.includes('/tcp/')) })
     const before = await relayBytes()
     const { events, error } = await get('pub', cid)
     expect(error).toBeUndefined()
     expect(events.find(e => e.type === 'get:done')?.providers?.map(p => p.peerId)).toContain(m('a').peerId)
-    expect((await relayBytes()) - before).toBeLessThan(256 * 1024)
+    // the relay's interface also carries every host's DHT, identify and ping traffic
+    expect((await relayBytes()) - before).toBeLessThan(FILE_BYTES / 2)
   })
 
   it.each([
     ['cone ↔ cone', 'a', 'b'],
     ['symmetric ↔ symmetric', 'c', 'd']
   ])('%s: HAVE over the relay, no bulk across it, a clear error when no direct connection comes up', async (name, from, to) => {
-    const cid = await add(to, 4 * 1024 * 1024)
-    await m(from).api.post('/connect', { addr: await relayedAddrOf(to) })
+    const cid = await add(to, FILE_BYTES)
+    const addr = await relayedAddrOf(to)
+    // a relayed dial on this loaded 2-core machine can miss the 10 s dial timeout: try again
+    await waitFor(async () => await m(from).api.post('/connect', { addr }), { timeoutMs: 60_000, intervalMs: 1_000, message: `${from} reaching ${to} through the relay` })
     const before = await relayBytes()
     const started = Date.now()
     const { events, error } = await get(from, cid)
@@ -138,8 +144,9 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     console.log(`lab ${name}: ${error == null ? 'fetched' : `failed (${error.code ?? error.message})`} in ${Date.now() - started} ms; relay carried ${carried} bytes`)
     // the holder was found over the relay
     expect(events.some(e => e.type === 'get:provider' || e.type === 'get:relay-only')).toBe(true)
-    // no bulk over the relay, whatever happened: 4 MiB of blocks would show here
-    expect(carried).toBeLessThan(512 * 1024)
+    // no bulk over the relay, whatever happened: the file's blocks would show here (the rest is
+    // every host's DHT, identify and ping traffic through the relay's interface)
+    expect(carried).toBeLessThan(FILE_BYTES / 2)
     if (error != null) {
       expect(events.some(e => e.type === 'get:relay-only')).toBe(true)
       expect(error.message).toMatch(/reachable only through a relay/)
