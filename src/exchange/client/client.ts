@@ -155,10 +155,15 @@ export class ExchangeClient {
       ch.abort(new ChannelClosedError('client stopped while dialing'))
       throw new ChannelClosedError('client stopped while dialing')
     }
-    channels.set(peer, ch)
+    // a control dial that found (or made) a direct connection opened its stream there: libp2p
+    // prefers an unlimited connection, so the channel may carry blocks and is the block channel
+    const target = limited && this.components.dialer.getConnections?.(peer).some(c => c.limits == null && c.status === 'open') === true
+      ? this.channels
+      : channels
+    target.set(peer, ch)
     ch.addEventListener('close', () => {
-      if (channels.get(peer) === ch) {
-        channels.delete(peer)
+      if (target.get(peer) === ch) {
+        target.delete(peer)
       }
     }, { once: true })
     return ch
