@@ -1,7 +1,7 @@
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { KizunaError } from '../errors.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 
 /**
  * A relayed (limited) connection carries content blocks only when its relay granted at least

@@ -4,7 +4,7 @@ import { Circuit } from '@multiformats/multiaddr-matcher'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { decideDhtMode, decideRelayServer, decideReachability, decideReservations } from './policy.js'
 import type { Connection, StreamHandler } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { NatConfig, Reachability } from '../node/config.js'
 
 /** How often reachability is re-derived besides address and connection events */

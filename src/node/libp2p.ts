@@ -1,44 +1,24 @@
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
-import { identify, type Identify } from '@libp2p/identify'
-import { ping, type Ping } from '@libp2p/ping'
-import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import { quic } from '@chainsafe/libp2p-quic'
-import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
-import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
+import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p, type NatComponents } from '../libp2p/types.js'
 import { AddressPolicy } from './address-policy.js'
-
-/** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
-export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
-/** libp2p services build their protocol ids as `/${prefix}/name/version` */
-export const KIZUNA_PROTOCOL_PREFIX = 'kizuna'
-
-export interface KizunaServices extends Record<string, unknown> {
-  identify: Identify
-  ping: Ping
-  dht: KadDHT
-  /** libp2p internals the NAT service steers: listening on relays, our confirmed addresses */
-  natComponents: NatComponents
-  /** present when nat.relay.enabled; the NAT service runs it only while we are publicly reachable */
-  relay?: CircuitRelayService
-}
-
-export interface NatComponents {
-  transportManager: TransportManager
-  addressManager: AddressManager
-}
 
 /** A service that hands the NAT service the two internal components it needs, the libp2p way */
 function natComponents (): (components: NatComponents) => NatComponents {
@@ -58,8 +38,6 @@ export function quicListenAddrs (listen: string[]): string[] {
 function isLoopbackListen (addr: string): boolean {
   return /^\/ip4\/127\./.test(addr) || /^\/ip6\/::1\//.test(addr)
 }
-
-export type KizunaLibp2p = Libp2p<KizunaServices>
 
 export interface Libp2pAssemblyOptions {
   config: KizunaConfig

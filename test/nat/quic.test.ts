@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { internalsOf } from '../../src/node/internals.js'
 import { createNode, type KizunaNode } from '../../src/node/node.js'
 import { Repo } from '../../src/node/repo.js'
 import { quicListenAddrs } from '../../src/node/libp2p.js'
@@ -31,7 +32,7 @@ describe('QUIC beside TCP (@chainsafe/libp2p-quic on Node 20)', () => {
     expect(quicAddr).toBeDefined()
     const { rttMs } = await nodes[0].connect(quicAddr!)
     expect(rttMs).toBeGreaterThanOrEqual(0)
-    const connection = nodes[0].libp2p.getConnections(nodes[1].peerId)[0]
+    const connection = internalsOf(nodes[0]).libp2p.getConnections(nodes[1].peerId)[0]
     expect(connection.remoteAddr.toString()).toContain('/quic-v1')
     expect(connection.limits).toBeUndefined()
   })

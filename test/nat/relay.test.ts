@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { internalsOf } from '../../src/node/internals.js'
 import { createNode, type KizunaNode } from '../../src/node/node.js'
 import { Repo } from '../../src/node/repo.js'
 import { DEFAULT_CONFIG, type KizunaConfig, type NatConfig } from '../../src/node/config.js'
@@ -94,7 +95,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
 
     // the downloader reaches the NATed node through the relay: a limited connection
     await downloader.connect(relayedAddrs(natted)[0])
-    const limited = downloader.libp2p.getConnections(natted.peerId)
+    const limited = internalsOf(downloader).libp2p.getConnections(natted.peerId)
     expect(limited.length).toBeGreaterThan(0)
     expect(limited.every(c => c.limits != null)).toBe(true)
     const grantedBefore = limited[0].limits!.bytes!
@@ -102,7 +103,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     const events: GetEvent[] = []
     const started = Date.now()
     const err = await (async () => {
-      for await (const event of downloader.sharing.get(cid, { providerTimeoutMs: 3_000 })) events.push(event)
+      for await (const event of internalsOf(downloader).sharing.get(cid, { providerTimeoutMs: 3_000 })) events.push(event)
     })().then(() => undefined, (e: Error & { code?: string }) => e)
     expect(err?.code).toBe('ERR_RELAY_ONLY')
     expect(err?.message).toMatch(/reachable only through a relay/)
@@ -113,7 +114,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     expect(Date.now() - started).toBeLessThan(45_000)
 
     // bytes across the relayed connection, as the relay's limit tracker counts them: control only
-    const still = downloader.libp2p.getConnections(natted.peerId).find(c => c.limits != null)
+    const still = internalsOf(downloader).libp2p.getConnections(natted.peerId).find(c => c.limits != null)
     expect(still, 'the relayed connection was not cut by the relay data limit').toBeDefined()
     const used = grantedBefore - still!.limits!.bytes!
     expect(Number(used)).toBeLessThan(32 * KiB)
@@ -123,7 +124,7 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     for await (const event of direct.add(file, { replicas: 1 })) { if (event.type === 'add:done') expect(event.cid).toBe(cid) }
     await downloader.connect(addrOf(direct))
     const got: GetEvent[] = []
-    for await (const event of downloader.sharing.get(cid, { providerTimeoutMs: 3_000 })) got.push(event)
+    for await (const event of internalsOf(downloader).sharing.get(cid, { providerTimeoutMs: 3_000 })) got.push(event)
     const done = got.find(e => e.type === 'get:done')
     expect(done).toBeDefined()
     if (done?.type === 'get:done') {
