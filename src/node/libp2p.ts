@@ -7,6 +7,8 @@ import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { MAX_TOPIC_MESSAGE_BYTES } from '../messaging/topic-service.js'
 import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
@@ -21,6 +23,7 @@ export interface KizunaServices extends Record<string, unknown> {
   identify: Identify
   ping: Ping
   dht: KadDHT
+  pubsub: GossipSub
 }
 
 export type KizunaLibp2p = Libp2p<KizunaServices>
@@ -73,6 +76,16 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
         peerInfoMapper: passthroughMapper,
         initialQuerySelfInterval: 1000,
         allowQueryWithZeroPeers: false
+      }),
+      // topics (src/messaging/topic-service.ts): every message signed by its author, oversized
+      // ones not even decoded, peer scoring on (its default); the protocol id stays /meshsub/1.x:
+      // @libp2p/gossipsub 17 ignores a `protocols` option and gates its 1.1/1.2 features on those ids
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        maxInboundDataLength: MAX_TOPIC_MESSAGE_BYTES,
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        doPX: false
       })
     }
   })

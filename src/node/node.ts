@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { basename } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { PeerRecordCache } from './peer-record-cache.js'
 import type { PeerId } from '@libp2p/interface'
@@ -17,6 +18,12 @@ import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
 import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
 import { ReplicationService } from '../replication/replication-service.js'
 import type { AddEvent } from '../sharing/events.js'
+import { MessagingService, type SendOptions } from '../messaging/messaging-service.js'
+import { TopicService } from '../messaging/topic-service.js'
+import type { MessageRecord } from '../messaging/message-store.js'
+import type { MessageEvent } from '../messaging/events.js'
+import type { Contact } from '../messaging/contacts.js'
+import type { TopicMessage } from '../messaging/topic-service.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -84,6 +91,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   private contentStore?: ContentStore
   private sharingService?: SharingService
   private replicationService?: ReplicationService
+  private messagingService?: MessagingService
+  private topicService?: TopicService
   private lock?: RepoLock
   private liveness?: LivenessService
   private joiner?: JoinService
@@ -171,6 +180,10 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
         await this.replicationService.start()
         this.on('peer:evicted', () => { void this.replicationService?.checkNow().catch(() => {}) })
       }
+      this.messagingService = new MessagingService({ libp2p, datastore: this.datastore, privateKey: identity.privateKey, shareFile: async (path, opts) => this.shareFile(path, opts) }, messagingTiming(this.config))
+      await this.messagingService.start()
+      this.topicService = new TopicService({ pubsub: libp2p.services.pubsub })
+      this.topicService.start()
     } catch (err) {
       await Promise.resolve(this.libp2pNode?.stop()).catch(() => {})
       this.libp2pNode = undefined
@@ -200,6 +213,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       lookups: this.config.joinLookups
     })
     this.joinDone = this.runJoin(this.stopController.signal)
+    // a node coming online reads its mailbox as soon as it has joined
+    void this.joinDone.then(async () => { await this.messagingService?.drainNow({ signal: this.stopController?.signal }) }).catch(() => {})
   }
 
   /**
@@ -262,6 +277,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.stopController?.abort()
     await this.liveness?.stop()
     await this.joinDone?.catch(() => {})
+    this.topicService?.stop()
+    await this.messagingService?.stop()
     await this.replicationService?.stop()
     await this.sharingService?.stop()
     await this.libp2pNode.stop()
@@ -356,6 +373,34 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     }
   }
 
+  get messaging (): MessagingService {
+    if (this.messagingService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.messagingService
+  }
+
+  get topics (): TopicService {
+    if (this.topicService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.topicService
+  }
+
+  /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
+  private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
+    for await (const event of this.add(path, { ...options, encrypt: true })) {
+      if (event.type === 'add:done') return { link: event.link, name: basename(path), size: event.size }
+    }
+    throw new KizunaError('ERR_ADD_FAILED', `adding ${path} gave no share link`)
+  }
+
+  async contactAdd (name: string, peerId: string): Promise<Contact> { return this.messaging.contacts.add(name, peerId) }
+  async contactRemove (name: string): Promise<Contact> { return this.messaging.contacts.remove(name) }
+  async contacts (): Promise<Contact[]> { return this.messaging.contacts.list() }
+  async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.messaging.send(to, text, options) }
+  async messages (peer?: string): Promise<MessageRecord[]> { return this.messaging.list(peer) }
+  watchMessages (options?: { signal?: AbortSignal }): AsyncGenerator<MessageEvent> { return this.messaging.watch(options) }
+  async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.messaging.drainNow(options) }
+  async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.topics.publish(topic, text) }
+  subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.topics.subscribe(topic, options) }
+
   /** Runs one liveness round now instead of waiting for the timer */
   async refreshNow (): Promise<void> {
     await this.liveness?.runRound(this.stopController?.signal)
@@ -407,6 +452,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       ...this.sharing.stats()
     }
   }
+}
+
+/** Mailbox rounds follow the replication rhythm: repair every 6 rounds (60 s by default), drain every 18 (3 min) */
+function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number } } {
+  const round = config.replicationInterval * 1000
+  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) } }
 }
 
 function translateStartError (err: unknown): unknown {
