@@ -16,11 +16,15 @@ export function mailboxKey (recipient: string): Uint8Array {
 /**
  * The `count` peers closest to the recipient's mailbox key, by the DHT's own distance (sha256 of
  * the key against sha256 of each peer id), ourselves included as a candidate and the recipient
- * left out: it is the one who is offline.
+ * left out: it is the one who is offline. Peers that
+ * are connected now count as candidates too.
  */
 export async function mailboxPeers (libp2p: Libp2p, recipient: string, count: number, options: { signal?: AbortSignal } = {}): Promise<PeerId[]> {
   const key = mailboxKey(recipient)
   const candidates = new Map<string, PeerId>([[libp2p.peerId.toString(), libp2p.peerId]])
+  // connected peers fill in when a lookup (just after a restart, with an empty table) finds few;
+  // they can only add candidates, the sort still picks the closest
+  for (const peer of libp2p.getPeers()) candidates.set(peer.toString(), peer)
   try {
     for await (const info of libp2p.peerRouting.getClosestPeers(key, { signal: options.signal })) {
       candidates.set(info.id.toString(), info.id)

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { MAILBOX_PROTOCOL, MAX_BATCH, MAX_IDS, MAX_MAILBOX_FRAME, decodeMailboxFrame, encodeFrame, type Envelope, type MailboxFrame } from './codec.js'
@@ -84,7 +85,10 @@ export class MailboxService {
   }
 
   private signal (signal?: AbortSignal): AbortSignal {
-    return AbortSignal.any([this.controller.signal, AbortSignal.timeout(MAILBOX_ROUND_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const combined = AbortSignal.any([this.controller.signal, AbortSignal.timeout(MAILBOX_ROUND_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    // one round's signal is shared by every exchange of the round
+    setMaxListeners(Infinity, combined)
+    return combined
   }
 
   /** Stores envelopes at the k closest peers to the recipient's mailbox key; returns who took them */
@@ -101,6 +105,21 @@ export class MailboxService {
       }))
     }
     return holders
+  }
+
+  /** Offers our ids for `recipient` to `peer` and stores what it lacks; undefined if it did not answer */
+  private async topUp (peer: PeerId, recipient: string, signal: AbortSignal): Promise<number | undefined> {
+    const ids = this.holder.ids(recipient)
+    let copied = 0
+    for (let i = 0; i < ids.length; i += MAX_IDS) {
+      const reply = await rpc(this.libp2p, peer, CODEC, { type: 'have', recipient, ids: ids.slice(i, i + MAX_IDS) }, { signal }).catch(() => undefined)
+      if (reply?.type !== 'want') return undefined
+      if (reply.ids.length === 0) continue
+      const wanted = await this.holder.fetchIds(recipient, reply.ids)
+      if (!(await this.storeAt(peer, recipient, wanted, signal))) return undefined
+      copied += wanted.length
+    }
+    return copied
   }
 
   private async storeAt (peer: PeerId, recipient: string, envelopes: Envelope[], signal: AbortSignal): Promise<boolean> {
@@ -172,8 +191,10 @@ export class MailboxService {
   }
 
   /**
-   * Keeps each held mailbox at k copies: offers its ids to the k closest peers now (a holder
-   * that left is replaced by the next closest) and stores what they lack. Returns envelopes copied.
+   * Keeps each held mailbox at k live copies, like a replica floor: walks the peers closest to
+   * its key (2k candidates, ourselves included), skips those that do not answer (a holder that
+   * left), offers the ids to the others and stores what they lack, until k hold them. Returns
+   * envelopes copied.
    */
   async repair (options: { signal?: AbortSignal } = {}): Promise<number> {
     if (this.repairing != null) return this.repairing
@@ -182,16 +203,16 @@ export class MailboxService {
       await this.holder.expire()
       let copied = 0
       for (const recipient of this.holder.recipients()) {
-        const peers = await mailboxPeers(this.libp2p, recipient, this.init.replicas, { signal })
-        const ids = this.holder.ids(recipient)
-        await Promise.all(peers.filter(p => !p.equals(this.libp2p.peerId)).map(async peer => {
-          for (let i = 0; i < ids.length; i += MAX_IDS) {
-            const reply = await rpc(this.libp2p, peer, CODEC, { type: 'have', recipient, ids: ids.slice(i, i + MAX_IDS) }, { signal }).catch(() => undefined)
-            if (reply?.type !== 'want' || reply.ids.length === 0) continue
-            const wanted = await this.holder.fetchIds(recipient, reply.ids)
-            if (await this.storeAt(peer, recipient, wanted, signal)) copied += wanted.length
-          }
-        }))
+        const candidates = await mailboxPeers(this.libp2p, recipient, this.init.replicas * 2, { signal })
+        let live = 0
+        for (const peer of candidates) {
+          if (live >= this.init.replicas || signal.aborted) break
+          if (peer.equals(this.libp2p.peerId)) { live++; continue }
+          const result = await this.topUp(peer, recipient, signal)
+          if (result == null) continue
+          copied += result
+          live++
+        }
       }
       return copied
     })()

@@ -21,6 +21,9 @@ export const DIRECT_DELIVERY_TIMEOUT_MS = 8_000
 /** Messages (and receipt frames) one peer may hand us per minute */
 export const INBOUND_MESSAGES_PER_MINUTE = 600
 
+/** A drain that reached fewer than k holders (a node just back, its table still empty) is retried after this, doubling */
+export const DRAIN_RETRY_MIN_MS = 2_000
+
 export interface MessagingInit {
   /** ms between mailbox drains (and retries of messages nobody took yet) */
   drainIntervalMs: number
@@ -56,6 +59,8 @@ export class MessagingService {
   private started = false
   private timer?: ReturnType<typeof setInterval>
   private draining?: Promise<number>
+  private retry?: ReturnType<typeof setTimeout>
+  private retryDelayMs = DRAIN_RETRY_MIN_MS
 
   constructor (components: MessagingComponents, init: Partial<MessagingInit> = {}) {
     this.components = components
@@ -84,6 +89,7 @@ export class MessagingService {
     if (!this.started) return
     this.started = false
     clearInterval(this.timer)
+    clearTimeout(this.retry)
     await this.components.libp2p.unhandle(MSG_PROTOCOL).catch(() => {})
     await this.draining?.catch(() => {})
     await this.mailbox.stop()
@@ -154,7 +160,7 @@ export class MessagingService {
     if (this.draining != null) return this.draining
     this.draining = (async () => {
       let fresh = 0
-      await this.mailbox.drain(async envelopes => {
+      const reached = await this.mailbox.drain(async envelopes => {
         const opened: DirectMessage[] = []
         const done: string[] = []
         for (const envelope of envelopes) {
@@ -181,6 +187,7 @@ export class MessagingService {
         for (const [sender, ids] of receipts) void this.sendReceipts(sender, ids, 'delivered')
         return done
       }, options)
+      this.scheduleRetry(reached.holders < this.mailbox.init.replicas)
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
@@ -192,6 +199,17 @@ export class MessagingService {
     } finally {
       this.draining = undefined
     }
+  }
+
+  private scheduleRetry (needed: boolean): void {
+    clearTimeout(this.retry)
+    if (!needed || !this.started) {
+      this.retryDelayMs = DRAIN_RETRY_MIN_MS
+      return
+    }
+    this.retry = setTimeout(() => { void this.drainNow().catch(() => {}) }, this.retryDelayMs)
+    this.retry.unref?.()
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.drainIntervalMs)
   }
 
   private async sendReceipts (sender: string, ids: string[], status: 'delivered' | 'read'): Promise<void> {
