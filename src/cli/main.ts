@@ -4,6 +4,7 @@ import { initCommand } from './commands/init.js'
 import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
+import { contactCommand, msgCommand, pubCommand, subCommand } from './commands/messages.js'
 import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
 
 const program = new Command('kizuna')
@@ -15,5 +16,6 @@ for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand
   addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand()]) {
   program.addCommand(command)
 }
+for (const command of [contactCommand(), msgCommand(), pubCommand(), subCommand()]) program.addCommand(command)
 
 await program.parseAsync(process.argv)

@@ -220,14 +220,21 @@ export class MessagingService {
     return this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
   }
 
-  /** Every message event from now on, until `signal` aborts */
-  async * watch (options: { signal?: AbortSignal } = {}): AsyncGenerator<MessageEvent> {
-    try {
-      for await (const [event] of on(this.events, 'event', { signal: options.signal })) {
-        yield event as MessageEvent
+  /** Every message event from this call on (not from the first read), until `signal` aborts */
+  watch (options: { signal?: AbortSignal } = {}): AsyncGenerator<MessageEvent> {
+    const events = on(this.events, 'event', { signal: options.signal })
+    return (async function * () {
+      try {
+        while (true) {
+          const next = await events.next()
+          if (next.done === true) return
+          yield next.value[0] as MessageEvent
+        }
+      } catch (err) {
+        if (options.signal?.aborted !== true) throw err
+      } finally {
+        await events.return?.()
       }
-    } catch (err) {
-      if (options.signal?.aborted !== true) throw err
-    }
+    })()
   }
 }

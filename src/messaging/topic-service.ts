@@ -97,17 +97,32 @@ export class TopicService {
     this.pubsub.topicValidators.delete(id)
   }
 
-  /** Topic messages as they arrive, until `signal` aborts */
-  async * subscribe (topic: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TopicMessage> {
+  /**
+   * Topic messages as they arrive, until `signal` aborts or the caller stops iterating. The
+   * subscription starts at this call, not at the first read, so nothing published after it is missed.
+   */
+  subscribe (topic: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TopicMessage> {
     const id = topicId(topic)
     const controller = new AbortController()
     const signal = AbortSignal.any([controller.signal, ...(options.signal != null ? [options.signal] : [])])
-    const target = this.pubsub as unknown as EventTarget
-    const messages = on(target, 'message', { signal })
+    const events = on(this.pubsub as unknown as EventTarget, 'message', { signal })
     this.retain(id)
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.release(id)
+    }
+    signal.addEventListener('abort', release, { once: true })
+    return this.iterate(topic, id, events, signal, () => { controller.abort(); release() })
+  }
+
+  private async * iterate (topic: string, id: string, events: AsyncIterator<unknown[]>, signal: AbortSignal, done: () => void): AsyncGenerator<TopicMessage> {
     try {
-      for await (const [event] of messages) {
-        const message = (event as CustomEvent<Message>).detail
+      while (true) {
+        const next = await events.next()
+        if (next.done === true) return
+        const message = (next.value[0] as CustomEvent<Message>).detail
         if (message.topic !== id || message.type !== 'signed') continue
         const payload = parsePayload(message.data)
         if (payload == null) continue
@@ -116,8 +131,7 @@ export class TopicService {
     } catch (err) {
       if (!signal.aborted) throw err
     } finally {
-      controller.abort()
-      this.release(id)
+      done()
     }
   }
 
