@@ -12,7 +12,7 @@ const CODEC: RpcCodec<MailboxFrame> = { protocol: MAILBOX_PROTOCOL, maxFrame: MA
 /** Pages one drain reads from one holder at most (each up to MAX_BATCH envelopes) */
 const MAX_FETCH_PAGES = 64
 /** Repair after a disconnect waits this long, so one churn burst costs one round */
-const REPAIR_DEBOUNCE_MS = 2_000
+const REPAIR_DEBOUNCE_MS = 5_000
 /** A whole drain or repair round (DHT lookups plus one exchange per holder) may take this long */
 export const MAILBOX_ROUND_TIMEOUT_MS = 60_000
 

@@ -398,6 +398,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   async messages (peer?: string): Promise<MessageRecord[]> { return this.messaging.list(peer) }
   watchMessages (options?: { signal?: AbortSignal }): AsyncGenerator<MessageEvent> { return this.messaging.watch(options) }
   async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.messaging.drainNow(options) }
+  /** Envelopes this node holds for offline recipients (it cannot read them) */
+  mailboxStats (): { recipients: number, envelopes: number, bytes: number, perRecipient: Record<string, number> } {
+    const holder = this.messaging.mailbox.holder
+    return { ...holder.stats(), perRecipient: Object.fromEntries(holder.recipients().map(r => [r, holder.ids(r).length])) }
+  }
+
   async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.topics.publish(topic, text) }
   subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.topics.subscribe(topic, options) }
 

@@ -49,6 +49,8 @@ export function registerMessageRoutes (app: FastifyInstance, node: KizunaNode): 
     })(), () => { controller.abort() })
   })
 
+  app.get(`${API_PREFIX}/msg/mailbox`, async () => node.mailboxStats())
+
   app.post(`${API_PREFIX}/msg/drain`, async () => ({ received: await node.drainMailbox() }))
 
   app.post(`${API_PREFIX}/pub`, async (request) => {
