@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { setMaxListeners } from 'node:events'
 import { Testnet } from '../src/testnet/testnet.js'
+import { internalsOf } from '../src/node/internals.js'
 import type { KizunaNode } from '../src/node/node.js'
 import { TOPIC_PREFIX } from '../src/messaging/topic-service.js'
 import { machineInfo, describeMachine } from './lib/machine.js'
@@ -48,7 +49,7 @@ async function phase (name: string, nodes: KizunaNode[], count: number, interval
       }
     })().catch(() => {})
     // every copy that reaches the node, before gossipsub drops duplicates
-    const pubsub = node.libp2p.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic?: string, data?: Uint8Array }) => Promise<void> }
+    const pubsub = internalsOf(node).libp2p.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic?: string, data?: Uint8Array }) => Promise<void> }
     const original = pubsub.handleReceivedMessage.bind(pubsub)
     pubsub.handleReceivedMessage = async (from, msg) => {
       if (msg.topic === TOPIC_PREFIX + TOPIC && msg.data != null) {

@@ -19,6 +19,7 @@ import { newMessageId, signMessage } from '../../src/messaging/message.js'
 import { toMessage, type MessageRecord } from '../../src/messaging/message-store.js'
 import type { MessageEvent } from '../../src/messaging/events.js'
 import { waitFor } from '../helpers/wait.js'
+import { internalsOf } from '../../src/node/internals.js'
 import { codeOf } from '../helpers/code-of.js'
 
 /** A bare libp2p node speaking /kizuna/msg/1.0.0 by hand: the attacker */
@@ -34,7 +35,7 @@ async function attacker (key: PrivateKey): Promise<Libp2p> {
 }
 
 async function exchange (from: Libp2p, to: TestnetMember, body: Uint8Array): Promise<MsgFrame> {
-  await from.peerStore.merge(peerIdFromString(to.peerId), { multiaddrs: to.node!.libp2p.getMultiaddrs() })
+  await from.peerStore.merge(peerIdFromString(to.peerId), { multiaddrs: internalsOf(to.node!).libp2p.getMultiaddrs() })
   const stream = await from.dialProtocol(peerIdFromString(to.peerId), MSG_PROTOCOL)
   const lp = lpStream(stream)
   await lp.write(body)
@@ -125,7 +126,7 @@ describe('direct messages between two nodes over real sockets', () => {
     expect(received.file?.name).toBe('photo.bin')
     expect(received.file?.link).toMatch(/^kizuna:\/\//)
     const out = join(dir, 'photo.out')
-    for await (const _ of b.sharing.get(received.file!.link, { output: out })) { /* progress */ }
+    for await (const _ of b.get(received.file!.link, { output: out })) { /* progress */ }
     expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
   }, 60_000)
 

@@ -9,6 +9,7 @@ import { Testnet } from '../../src/testnet/testnet.js'
 import type { TopicMessage } from '../../src/messaging/topic-service.js'
 import { TOPIC_PREFIX } from '../../src/messaging/topic-service.js'
 import { waitFor } from '../helpers/wait.js'
+import { internalsOf } from '../../src/node/internals.js'
 
 describe('topics over gossipsub in an 8-node swarm', () => {
   let testnet: Testnet
@@ -39,10 +40,10 @@ describe('topics over gossipsub in an 8-node swarm', () => {
     const leaked: string[] = []
     for (const node of others) {
       void (async () => { for await (const _ of node.subscribe('weather', { signal: controller.signal })) { /* not asserted */ } })()
-      node.libp2p.services.pubsub.addEventListener('message', evt => { if (evt.detail.topic === `${TOPIC_PREFIX}news`) leaked.push(node.peerId.toString()) })
+      internalsOf(node).libp2p.services.pubsub.addEventListener('message', evt => { if (evt.detail.topic === `${TOPIC_PREFIX}news`) leaked.push(node.peerId.toString()) })
     }
     await waitFor(() => subscribers.every(n => n.topics.meshPeers('news').length > 0), { timeoutMs: 30_000, message: 'every subscriber in the news mesh' })
-    await waitFor(() => others.every(n => subscribers.filter(s => n.libp2p.services.pubsub.getSubscribers(`${TOPIC_PREFIX}news`).some(p => p.equals(s.peerId))).length > 0), { timeoutMs: 30_000, message: 'non-subscribers to know a subscriber' })
+    await waitFor(() => others.every(n => subscribers.filter(s => internalsOf(n).libp2p.services.pubsub.getSubscribers(`${TOPIC_PREFIX}news`).some(p => p.equals(s.peerId))).length > 0), { timeoutMs: 30_000, message: 'non-subscribers to know a subscriber' })
 
     // three subscribers and one non-subscriber publish
     const publishers = [subscribers[0], subscribers[2], subscribers[4], others[0]]
@@ -78,7 +79,7 @@ describe('topics over gossipsub in an 8-node swarm', () => {
     const got: TopicMessage[] = []
     void (async () => { for await (const m of victim.subscribe('news', { signal: controller.signal })) got.push(m) })()
     evil.services.pubsub.subscribe(`${TOPIC_PREFIX}news`)
-    await evil.dial(victim.libp2p.getMultiaddrs()[0])
+    await evil.dial(internalsOf(victim).libp2p.getMultiaddrs()[0])
     await waitFor(() => evil!.services.pubsub.getSubscribers(`${TOPIC_PREFIX}news`).some(p => p.equals(victim.peerId)), { timeoutMs: 20_000, message: 'the attacker to see the victim subscribed' })
     const before = victim.topics.score(evil.peerId.toString())
     const payload = new TextEncoder().encode(JSON.stringify({ text: 'unsigned lie', sentAt: Date.now() }))
@@ -86,7 +87,7 @@ describe('topics over gossipsub in an 8-node swarm', () => {
     await waitFor(() => victim.topics.score(evil!.peerId.toString()) < Math.min(0, before), { timeoutMs: 20_000, message: 'the attacker\'s score to fall' })
     expect(got.some(m => m.text === 'unsigned lie')).toBe(false)
     // an honest neighbour keeps a non-negative score
-    const honest = victim.libp2p.services.pubsub.getSubscribers(`${TOPIC_PREFIX}news`).find(p => !p.equals(evil!.peerId))!
+    const honest = internalsOf(victim).libp2p.services.pubsub.getSubscribers(`${TOPIC_PREFIX}news`).find(p => !p.equals(evil!.peerId))!
     expect(victim.topics.score(honest.toString())).toBeGreaterThanOrEqual(0)
   }, 60_000)
 })
