@@ -3,6 +3,7 @@ import { initCommand } from './commands/init.js'
 import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
+import { contactCommand, msgCommand, pubCommand, subCommand } from './commands/messages.js'
 import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
 
 /** Parses argv and runs the command */
@@ -16,6 +17,7 @@ export async function runCli (argv: string[]): Promise<void> {
     addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand()]) {
     program.addCommand(command)
   }
+  for (const command of [contactCommand(), msgCommand(), pubCommand(), subCommand()]) program.addCommand(command)
 
   await program.parseAsync(argv)
 }

@@ -4,6 +4,7 @@ import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
+import type { GossipSub } from '@libp2p/gossipsub'
 
 /** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
 export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
@@ -19,6 +20,7 @@ export interface KizunaServices extends Record<string, unknown> {
   natComponents: NatComponents
   /** present when nat.relay.enabled; the NAT service runs it only while we are publicly reachable */
   relay?: CircuitRelayService
+  pubsub: GossipSub
 }
 
 export interface NatComponents {

@@ -12,6 +12,8 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { dcutr } from '@libp2p/dcutr'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
+import { gossipsub } from '@libp2p/gossipsub'
+import { MAX_TOPIC_MESSAGE_BYTES } from '../messaging/topic-service.js'
 import type { PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -87,7 +89,19 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
       initialQuerySelfInterval: 1000,
       allowQueryWithZeroPeers: false
     })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar))),
-    natComponents: natComponents()
+    natComponents: natComponents(),
+    // topics (src/messaging/topic-service.ts): every message signed by its author, oversized
+    // ones not even decoded, peer scoring on (its default); the protocol id stays /meshsub/1.x:
+    // @libp2p/gossipsub 17 ignores a `protocols` option and gates its 1.1/1.2 features on those ids
+    pubsub: gossipsub({
+      globalSignaturePolicy: 'StrictSign',
+      maxInboundDataLength: MAX_TOPIC_MESSAGE_BYTES,
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      doPX: false,
+      // many nodes on one loopback address are a test swarm, not a Sybil crowd behind one IP
+      scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
+    })
   }
   if (nat.relay.enabled) {
     const carriesBulk = nat.relay.bulkBytes > 0

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { basename } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
@@ -21,6 +22,11 @@ import { ReplicationService } from '../replication/replication-service.js'
 import { NatService } from '../nat/nat-service.js'
 import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
+import { MessagingService, type SendOptions } from '../messaging/messaging-service.js'
+import { TopicService, type TopicMessage } from '../messaging/topic-service.js'
+import type { MessageRecord } from '../messaging/message-store.js'
+import type { MessageEvent } from '../messaging/events.js'
+import type { Contact } from '../messaging/contacts.js'
 
 export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
 export type { PeerSummary } from '../peers/membership.js'
@@ -51,6 +57,8 @@ interface Running {
   replication: ReplicationService
   membership: MembershipService
   nat: NatService
+  messaging: MessagingService
+  topics: TopicService
   startedAt: number
 }
 
@@ -118,9 +126,15 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
         // an evicted peer may have been a holder
         membership.on('peer:evicted', () => { void replication.checkNow().catch(() => {}) })
       }
-      this.running = { ...opened as Running, content, sharing, replication, membership, startedAt: Date.now() }
+      const messaging = new MessagingService({ libp2p, datastore, privateKey: identity.privateKey, shareFile: async (path, opts) => this.shareFile(path, opts) }, messagingTiming(config))
+      await messaging.start()
+      const topics = new TopicService({ pubsub: libp2p.services.pubsub })
+      topics.start()
+      this.running = { ...opened as Running, content, sharing, replication, membership, messaging, topics, startedAt: Date.now() }
       registerInternals(this, { libp2p, content, sharing, replication, view: membership.view })
       membership.beginJoin()
+      // a node coming online reads its mailbox as soon as it has joined
+      void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
     } catch (err) {
       await opened.membership?.stop().catch(() => {})
       await opened.nat?.stop().catch(() => {})
@@ -138,6 +152,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.running = undefined
     registerInternals(this, undefined)
     await running.membership.stop()
+    running.topics.stop()
+    await running.messaging.stop()
     await running.replication.stop()
     await running.sharing.stop()
     await running.nat.stop()
@@ -230,6 +246,34 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return holders.map(h => ({ peerId: h.peerId, kind: h.kind, verified: h.verified }))
   }
 
+  get messaging (): MessagingService { return this.parts.messaging }
+
+  get topics (): TopicService { return this.parts.topics }
+
+  /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
+  private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
+    for await (const event of this.add(path, { ...options, encrypt: true })) {
+      if (event.type === 'add:done') return { link: event.link, name: basename(path), size: event.size }
+    }
+    throw new KizunaError('ERR_ADD_FAILED', `adding ${path} gave no share link`)
+  }
+
+  async contactAdd (name: string, peerId: string): Promise<Contact> { return this.messaging.contacts.add(name, peerId) }
+  async contactRemove (name: string): Promise<Contact> { return this.messaging.contacts.remove(name) }
+  async contacts (): Promise<Contact[]> { return this.messaging.contacts.list() }
+  async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.messaging.send(to, text, options) }
+  async messages (peer?: string): Promise<MessageRecord[]> { return this.messaging.list(peer) }
+  watchMessages (options?: { signal?: AbortSignal }): AsyncGenerator<MessageEvent> { return this.messaging.watch(options) }
+  async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.messaging.drainNow(options) }
+  async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.topics.publish(topic, text) }
+  subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.topics.subscribe(topic, options) }
+
+  /** Envelopes this node holds for offline recipients (it cannot read them) */
+  mailboxStats (): { recipients: number, envelopes: number, bytes: number, perRecipient: Record<string, number> } {
+    const holder = this.messaging.mailbox.holder
+    return { ...holder.stats(), perRecipient: Object.fromEntries(holder.recipients().map(r => [r, holder.ids(r).length])) }
+  }
+
   /** `kizuna stats`: the demand this node sees and the replica floor */
   stats (target: CID | string): ReturnType<ReplicationService['stats']> {
     return this.parts.replication.stats(cidOf(target))
@@ -239,6 +283,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 /** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
 function cidOf (target: CID | string): CID {
   return typeof target === 'string' ? parseCidOrLink(target).cid : target
+}
+
+/** Mailbox rounds follow the replication rhythm: repair every 6 rounds (60 s by default), drain every 18 (3 min) */
+function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number } } {
+  const round = config.replicationInterval * 1000
+  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) } }
 }
 
 function translateStartError (err: unknown): unknown {
