@@ -16,3 +16,5 @@ export { exportTo, checkEntryName, readFileHead, type ExportEvent, type ExportPr
 export { ContentStore, type ContentStoreComponents, type ContentStat, type ContentUsage, type RemoveResult, type ContentOptions } from './content-store.js'
 export * from './errors.js'
 export { FileAssembler } from './file-assembler.js'
+export { collectGarbage, DEFAULT_GC_GRACE_MS, type GcOptions, type GcResult } from './garbage.js'
+export { StoreRepair, type StoreRepairComponents } from './repair.js'

@@ -52,6 +52,11 @@ export interface ExchangeServerInit {
   maxInboundStreams?: number
   /** Blocks read ahead of the transport per stream (DEFAULT_READ_AHEAD_BLOCKS) */
   readAheadBlocks?: number
+  /**
+   * Re-hash every block read for serving (default true): one that fails is deleted by the store
+   * and answered DONT_HAVE. Off only for benchmarks measuring the hash's cost.
+   */
+  verifyOnServe?: boolean
   /** Crowd spreading limits (see crowd-spreader.ts) */
   spreading?: CrowdSpreaderInit
 }

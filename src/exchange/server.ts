@@ -55,6 +55,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly serveTimeoutMs: number
   private readonly maxInboundStreams: number
   private readonly readAheadBlocks: number
+  private readonly verifyOnServe: boolean
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new Map<string, PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
@@ -71,6 +72,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
+    this.verifyOnServe = init.verifyOnServe ?? true
     this.spreader = new CrowdSpreader(init.spreading)
     this.handleStream = this.handleStream.bind(this)
   }
@@ -219,8 +221,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       let bytes: Uint8Array
       try {
         if (pooled !== undefined && store.getInto !== undefined) {
-          // the receiver hashes every block anyway: no second sha256 of every byte served
-          bytes = await store.getInto(cid, pooled, { signal, verify: false })
+          // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
+          // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
+          bytes = await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
           if (bytes.buffer !== pooled.buffer) {
             // larger than a pooled buffer: the store read it into a fresh one
             blockBufferPool.release(pooled)

@@ -13,7 +13,7 @@ import { PeerView, type PeerRecord, type PeerSource } from '../peers/peer-view.j
 import { LivenessService } from '../peers/liveness.js'
 import { JoinService, parsePeerMultiaddr, routingTableSize, type JoinEvent } from '../peers/join.js'
 import { DialError, KizunaError } from '../errors.js'
-import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
+import { ContentIndex, ContentStore, DEFAULT_GC_GRACE_MS, FsBlockStore, StoreRepair, type GcResult } from '../content/index.js'
 import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
 import { ReplicationService } from '../replication/replication-service.js'
 import type { AddEvent } from '../sharing/events.js'
@@ -27,6 +27,8 @@ export const EVICTION_QUARANTINE_MIN_MS = 60_000
 export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
 /** Below this many connections a newly discovered peer (mDNS, DHT answer) is dialled at once */
 export const DIAL_DISCOVERED_BELOW_CONNECTIONS = 8
+/** `kizuna gc` leaves blocks younger than this: one being stored right now may not be reachable yet */
+export const ON_DEMAND_GC_GRACE_MS = 60_000
 
 export interface CreateNodeOptions {
   /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
@@ -84,6 +86,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   private contentStore?: ContentStore
   private sharingService?: SharingService
   private replicationService?: ReplicationService
+  private repair?: StoreRepair
   private lock?: RepoLock
   private liveness?: LivenessService
   private joiner?: JoinService
@@ -160,6 +163,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       this.contentStore = new ContentStore({ blockStore: this.blocks, index: new ContentIndex({ datastore: this.datastore }) })
       this.sharingService = new SharingService({ libp2p, blockStore: this.blocks, content: this.contentStore })
       await this.sharingService.start()
+      const sharing = this.sharingService
+      this.repair = new StoreRepair({ content: this.contentStore, refetch: async (root, signal) => { for await (const _ of sharing.fetch(root, { kind: 'pinned', signal, announce: false })) { /* drain */ } } })
+      this.blocks.onCorrupt = cid => { this.repair?.corrupt(cid) }
       this.replicationService = new ReplicationService({ libp2p, view: this.view, content: this.contentStore, sharing: this.sharingService, datastore: this.datastore }, {
         cacheBytes: this.config.cacheBytes,
         hotRatePerMinute: this.config.hotDemand,
@@ -200,6 +206,13 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       lookups: this.config.joinLookups
     })
     this.joinDone = this.runJoin(this.stopController.signal)
+    // orphans of a kill -9 during add or get; recent ones stay for a resume
+    void this.gc({ graceMs: DEFAULT_GC_GRACE_MS, signal: this.stopController.signal }).catch(() => {})
+  }
+
+  /** `kizuna gc`: deletes blocks no kept root (nor a fetch in progress) needs */
+  async gc (options: { signal?: AbortSignal, graceMs?: number } = {}): Promise<GcResult> {
+    return await this.content.gc({ ...options, graceMs: options.graceMs ?? ON_DEMAND_GC_GRACE_MS, keep: this.sharing.fetchingRoots() })
   }
 
   /**
@@ -263,6 +276,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     await this.liveness?.stop()
     await this.joinDone?.catch(() => {})
     await this.replicationService?.stop()
+    await this.repair?.stop()
     await this.sharingService?.stop()
     await this.libp2pNode.stop()
     this.libp2pNode = undefined

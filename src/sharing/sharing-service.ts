@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server.js'
 import { ExchangeClient } from '../exchange/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/session.js'
@@ -150,6 +150,11 @@ export class SharingService {
     await this.client.stop()
   }
 
+  /** Roots being fetched here now (gc keeps their blocks) */
+  fetchingRoots (): CID[] {
+    return [...this.fetching.keys()].map(key => CID.parse(key))
+  }
+
   /** Is a fetch of `root` running here now? */
   isFetching (root: CID): boolean {
     return this.fetching.has(root.toString())
@@ -245,7 +250,8 @@ export class SharingService {
         client: this.client,
         signal,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
-        onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
+        // one bad block may be bit rot: only a peer that keeps sending them is penalised
+        onPenalty: (peer, reason) => { if (reason === 'bad-block') this.penalties.strike(peer.toString(), reason); else this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
         if (event.type === 'fetch:block') {

@@ -95,4 +95,12 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     const result = await node.content.remove(parseCid(body.cid))
     return { cid: result.cid.toString(), freedBlocks: result.freedBlocks, freedBytes: result.freedBytes }
   })
+
+  app.post(`${API_PREFIX}/gc`, async (request) => {
+    const body = (request.body ?? {}) as { graceMs?: unknown }
+    if (body.graceMs != null && (typeof body.graceMs !== 'number' || !Number.isFinite(body.graceMs) || body.graceMs < 0)) {
+      throw new KizunaError('ERR_BAD_REQUEST', '"graceMs" must be a number of milliseconds, 0 or more')
+    }
+    return await node.gc({ graceMs: body.graceMs as number | undefined })
+  })
 }

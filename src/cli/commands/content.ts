@@ -130,6 +130,18 @@ export function rmCommand (): Command {
     }))
 }
 
+export function gcCommand (): Command {
+  return withCommonOptions(new Command('gc'))
+    .description('delete blocks no kept content needs (left by an add or get that was killed)')
+    .option('--grace <seconds>', 'leave blocks written this recently (default 60)')
+    .action(action(async (flags: CommonOptions & { grace?: string }) => {
+      const graceMs = flags.grace === undefined ? undefined : Number(flags.grace) * 1000
+      const result = await (await clientFrom(flags)).post<{ freedBytes: number, freedBlocks: number, keptYoung: number }>('/gc', { graceMs })
+      if (flags.json === true) printJson(result)
+      else console.log(`freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks${result.keptYoung > 0 ? ` (${result.keptYoung} recent blocks left)` : ''}`)
+    }))
+}
+
 export function replicasCommand (): Command {
   return withCommonOptions(new Command('replicas'))
     .description('list the live holders of a CID (each asked directly and checked with a random block)')
