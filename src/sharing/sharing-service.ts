@@ -318,7 +318,7 @@ export class SharingService {
   }
 
   /** `kizuna get`: local store first, else fetch; then write to `output` if given */
-  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     const started = Date.now()
     const link = parseCidOrLink(cidOrLink)
     const cid = link.cid.toV1()
@@ -333,7 +333,7 @@ export class SharingService {
         yield { type: 'get:searching', cid: cid.toString() }
         // encrypted content is decrypted as a stream on export, so only plain content is assembled
         if (options.output != null && link.key == null) {
-          assembler = await FileAssembler.open(cid, options.output, { force: options.force })
+          assembler = await FileAssembler.open(cid, options.output, { force: options.force, maxOutputBytes: options.maxOutputBytes })
         }
         const blockStore = assembler?.blockStoreFor(this.components.blockStore)
         for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore })) {
@@ -353,7 +353,7 @@ export class SharingService {
           await assembler.publish(this.components.blockStore)
           assembler = undefined
         } else {
-          await this.exportContent(cid, options.output, link.key, options)
+          yield * this.exportContent(cid, options.output, link.key, options)
         }
       }
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
@@ -379,10 +379,13 @@ export class SharingService {
     }
   }
 
-  private async exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal }): Promise<void> {
+  private async * exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal, maxOutputBytes?: number }): AsyncGenerator<GetEvent> {
     await this.refuseCiphertext(cid, key, options)
     const transform = key != null ? (content: AsyncIterable<Uint8Array>) => decryptStream(content, key) : undefined
-    for await (const _ of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform })) { /* progress is the fetch's */ }
+    for await (const event of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform, maxOutputBytes: options.maxOutputBytes })) {
+      // progress is the fetch's; a skipped entry is the user's to know about
+      if (event.type === 'export:skipped') yield { type: 'get:skipped', path: event.path, reason: event.reason }
+    }
   }
 }
 

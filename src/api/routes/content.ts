@@ -44,14 +44,15 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
   })
 
   app.post(`${API_PREFIX}/get`, async (request, reply) => {
-    const body = (request.body ?? {}) as { target?: unknown, output?: unknown, force?: unknown, timeoutMs?: unknown, pin?: unknown }
+    const body = (request.body ?? {}) as { target?: unknown, output?: unknown, force?: unknown, timeoutMs?: unknown, pin?: unknown, maxOutputBytes?: unknown }
     if (typeof body.target !== 'string' || body.target === '') {
       throw new KizunaError('ERR_BAD_REQUEST', '"target" must be a CID or kizuna:// link')
     }
     const output = body.output == null ? undefined : absolutePath(body.output, 'output')
     const providerTimeoutMs = optionalPositive(body.timeoutMs, 'timeoutMs')
+    const maxOutputBytes = optionalPositive(body.maxOutputBytes, 'maxOutputBytes')
     const controller = new AbortController()
-    const events = node.sharing.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, signal: controller.signal })
+    const events = node.sharing.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, maxOutputBytes, signal: controller.signal })
     await sendEventStream(reply, events, () => { controller.abort() })
   })
 

@@ -56,7 +56,8 @@ export function getCommand (): Command {
     .addOption(new Option('--force', 'overwrite an existing output path'))
     .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
-    .action(action(async (target: string, flags: GetFlags) => {
+    .addOption(new Option('--max-size <bytes>', 'refuse content that expands past this many bytes (default 1 TiB and the free space)'))
+    .action(action(async (target: string, flags: GetFlags & { maxSize?: string }) => {
       parseCidOrLink(target)
       const timeoutSeconds = Number(flags.timeout)
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
@@ -66,7 +67,9 @@ export function getCommand (): Command {
       const progress = TransferProgress.forOutput(flags.json === true, 'fetching')
       const controller = new AbortController()
       process.once('SIGINT', () => { controller.abort() })
-      const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000 }
+      const maxOutputBytes = flags.maxSize === undefined ? undefined : Number(flags.maxSize)
+      if (maxOutputBytes !== undefined && !(maxOutputBytes > 0)) throw new KizunaError('ERR_BAD_FLAG', `--max-size must be a positive number of bytes, got "${flags.maxSize}"`)
+      const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000, maxOutputBytes }
       let done: (GetEvent & { type: 'get:done' }) | undefined
       try {
         for await (const event of client.stream<GetEvent>('/get', body, { signal: controller.signal })) {
@@ -74,6 +77,7 @@ export function getCommand (): Command {
           if (flags.json !== true) {
             if (event.type === 'get:local') console.log('found in the local store')
             if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
+            if (event.type === 'get:skipped') { progress.stop(); console.log(`skipped ${event.path}: a ${event.reason} entry is never written`) }
           }
           if (event.type === 'get:done') done = event
         }
