@@ -5,6 +5,11 @@
 export const DEFAULT_DEMAND_HALF_LIFE_MS = 60_000
 /** Entries whose rate fell below this are forgotten, so memory tracks only live demand */
 export const FORGET_BELOW_PER_MINUTE = 0.01
+/**
+ * CIDs tracked at once. Anyone can make us record demand for any CID (a HAVE query for a random
+ * root): past this bound faded entries are dropped, then the coldest, so memory stays bounded.
+ */
+export const MAX_DEMAND_ENTRIES = 4096
 
 interface DemandEntry {
   /** decayed count at `at` */
@@ -40,6 +45,7 @@ export class DemandTracker {
     const at = this.now()
     const entry = this.entries.get(cid)
     if (entry == null) {
+      if (this.entries.size >= MAX_DEMAND_ENTRIES) this.prune(at)
       this.entries.set(cid, { score: weight, at, total: weight, lastRequest: at })
       return
     }
@@ -47,6 +53,21 @@ export class DemandTracker {
     entry.at = at
     entry.total += weight
     entry.lastRequest = at
+  }
+
+  /** Drops faded entries, then the coldest quarter if that was not enough */
+  private prune (at: number): void {
+    for (const [cid, entry] of this.entries) {
+      if (this.decayed(entry, at) * Math.LN2 / this.halfLifeMs * 60_000 < FORGET_BELOW_PER_MINUTE) this.entries.delete(cid)
+    }
+    if (this.entries.size < MAX_DEMAND_ENTRIES) return
+    const coldest = [...this.entries].sort((a, b) => this.decayed(a[1], at) - this.decayed(b[1], at))
+    for (const [cid] of coldest.slice(0, Math.ceil(MAX_DEMAND_ENTRIES / 4))) this.entries.delete(cid)
+  }
+
+  /** CIDs tracked now (bounded by MAX_DEMAND_ENTRIES) */
+  get size (): number {
+    return this.entries.size
   }
 
   /**

@@ -89,15 +89,17 @@ export class SharingService {
       announceTimeoutMs: init.announceTimeoutMs ?? DEFAULT_ANNOUNCE_TIMEOUT_MS,
       providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     }
+    this.client = new ExchangeClient({ dialer: components.libp2p })
     this.server = new ExchangeServer({
       registrar: components.libp2p,
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
         this.onHaveQuery?.(root, options.peer)
         return await this.holding(root, options)
-      }
+      },
+      probeClient: this.client,
+      penalties: this.penalties
     })
-    this.client = new ExchangeClient({ dialer: components.libp2p })
   }
 
   /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
