@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { setMaxListeners } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -91,8 +92,15 @@ async function attack (victim: TestnetMember, root: CID, signal: AbortSignal, co
       await sleep(1000, undefined, { signal }).catch(() => {})
     }
   }
+  // the file's blocks first (the root's links), so leeching starts before the flood gets us cut off
+  let links: CID[] = []
+  try {
+    const got = await client.want(peer, root, { signal })
+    if (got.type === 'block') links = dagPb.decode(got.bytes).Links.map(l => CID.decode(l.Hash.bytes.slice()))
+  } catch {
+    counts.failedDials++
+  }
   const leech = async (): Promise<void> => {
-    let links: CID[] = []
     while (!signal.aborted) {
       try {
         if (links.length === 0) {
@@ -156,6 +164,7 @@ export async function run (args: string[], ctx: BenchmarkContext): Promise<void>
     const counts: AttackCounts = { haveQueries: 0, wants: 0, garbage: 0, refusedStreams: 0, failedDials: 0 }
     const attackController = new AbortController()
     const attackSignal = AbortSignal.any([ctx.signal, attackController.signal])
+    setMaxListeners(Infinity, attackSignal)
     const cpu1 = (await readStat(pid)).cpuTicks
     const attackStart = Date.now()
     for (let i = 0; i < params.hostile; i++) attackers.push(await attack(victim, CID.parse(files[1]), attackSignal, counts))
