@@ -3,6 +3,7 @@ import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
+import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
 
 export interface DaemonOptions {
@@ -33,6 +34,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
 
   await node.start()
+  // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
+  // then frees what start-up grew)
+  tuneProcess()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
     replicationEvents.on('replication:offer', e => { options.print(`[${stamp()}] offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })

@@ -1,3 +1,5 @@
+import { MAX_TRACKED_ROOTS } from './constants.js'
+
 /**
  * Demand (issue 4): a request rate per root CID that decays exponentially, so recent requests
  * count fully and old ones fade with a half-life. Rates are in requests per minute.
@@ -5,11 +7,6 @@
 export const DEFAULT_DEMAND_HALF_LIFE_MS = 60_000
 /** Entries whose rate fell below this are forgotten, so memory tracks only live demand */
 export const FORGET_BELOW_PER_MINUTE = 0.01
-/**
- * CIDs tracked at once. Anyone can make us record demand for any CID (a HAVE query for a random
- * root): past this bound faded entries are dropped, then the coldest, so memory stays bounded.
- */
-export const MAX_DEMAND_ENTRIES = 4096
 
 interface DemandEntry {
   /** decayed count at `at` */
@@ -31,10 +28,17 @@ export class DemandTracker {
   private readonly entries = new Map<string, DemandEntry>()
   private readonly halfLifeMs: number
   private readonly now: () => number
+  private readonly maxEntries: number
 
-  constructor (init: { halfLifeMs?: number, now?: () => number } = {}) {
+  constructor (init: { halfLifeMs?: number, now?: () => number, maxEntries?: number } = {}) {
     this.halfLifeMs = init.halfLifeMs ?? DEFAULT_DEMAND_HALF_LIFE_MS
     this.now = init.now ?? Date.now
+    // a new root past the bound replaces the longest-tracked one
+    this.maxEntries = init.maxEntries ?? MAX_TRACKED_ROOTS
+  }
+
+  get size (): number {
+    return this.entries.size
   }
 
   private decayed (entry: DemandEntry, at: number): number {
@@ -45,7 +49,8 @@ export class DemandTracker {
     const at = this.now()
     const entry = this.entries.get(cid)
     if (entry == null) {
-      if (this.entries.size >= MAX_DEMAND_ENTRIES) this.prune(at)
+      if (this.entries.size >= this.maxEntries) this.prune()
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
       this.entries.set(cid, { score: weight, at, total: weight, lastRequest: at })
       return
     }
@@ -53,21 +58,6 @@ export class DemandTracker {
     entry.at = at
     entry.total += weight
     entry.lastRequest = at
-  }
-
-  /** Drops faded entries, then the coldest quarter if that was not enough */
-  private prune (at: number): void {
-    for (const [cid, entry] of this.entries) {
-      if (this.decayed(entry, at) * Math.LN2 / this.halfLifeMs * 60_000 < FORGET_BELOW_PER_MINUTE) this.entries.delete(cid)
-    }
-    if (this.entries.size < MAX_DEMAND_ENTRIES) return
-    const coldest = [...this.entries].sort((a, b) => this.decayed(a[1], at) - this.decayed(b[1], at))
-    for (const [cid] of coldest.slice(0, Math.ceil(MAX_DEMAND_ENTRIES / 4))) this.entries.delete(cid)
-  }
-
-  /** CIDs tracked now (bounded by MAX_DEMAND_ENTRIES) */
-  get size (): number {
-    return this.entries.size
   }
 
   /**
@@ -86,17 +76,16 @@ export class DemandTracker {
     return { cid, ratePerMinute: this.ratePerMinute(cid), totalRequests: entry.total, lastRequest: new Date(entry.lastRequest).toISOString() }
   }
 
+  /** Forgets the CIDs whose demand has faded away */
+  prune (): void {
+    for (const cid of [...this.entries.keys()]) {
+      if (this.ratePerMinute(cid) < FORGET_BELOW_PER_MINUTE) this.entries.delete(cid)
+    }
+  }
+
   /** All tracked CIDs, hottest first; drops the ones whose demand has faded away */
   list (): DemandSnapshot[] {
-    const out: DemandSnapshot[] = []
-    for (const cid of [...this.entries.keys()]) {
-      const snapshot = this.snapshot(cid)!
-      if (snapshot.ratePerMinute < FORGET_BELOW_PER_MINUTE) {
-        this.entries.delete(cid)
-        continue
-      }
-      out.push(snapshot)
-    }
-    return out.sort((a, b) => b.ratePerMinute - a.ratePerMinute)
+    this.prune()
+    return [...this.entries.keys()].map(cid => this.snapshot(cid)!).sort((a, b) => b.ratePerMinute - a.ratePerMinute)
   }
 }

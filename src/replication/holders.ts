@@ -6,9 +6,9 @@ import { newPossessionNonce } from '../content/index.js'
 import { findProviders } from '../sharing/provider-source.js'
 import { request } from './protocol.js'
 import type { HolderKind } from './codec.js'
+import { HOLDER_SEARCH_TIMEOUT_MS } from './constants.js'
 
-/** One search for holders (DHT + connected peers) may take this long */
-export const HOLDER_SEARCH_TIMEOUT_MS = 8_000
+export { HOLDER_SEARCH_TIMEOUT_MS }
 
 export interface Holder {
   peerId: string
