@@ -5,6 +5,7 @@ import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
 import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
+import { printNodeEvents } from './lines.js'
 
 export interface DaemonOptions {
   repo: string
@@ -30,22 +31,11 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   const repo = new Repo(options.repo)
   const node = await createNode({ repo: repo.path, overrides: options.overrides })
   const stamp = (): string => new Date().toISOString().slice(11, 23)
-  node.on('log', line => { options.print(`[${stamp()}] ${line}`) })
-  node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
-
+  printNodeEvents(node, line => { options.print(`[${stamp()}] ${line}`) })
   await node.start()
   // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
   // then frees what start-up grew)
   tuneProcess()
-  if (node.config.replication) {
-    const replicationEvents = node.replication.events
-    replicationEvents.on('replication:offer', e => { options.print(`[${stamp()}] offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
-    replicationEvents.on('replication:stored', e => { options.print(`[${stamp()}] now holding a ${e.reason} replica of ${e.root}`) })
-    replicationEvents.on('replication:failed', e => { options.print(`[${stamp()}] replica of ${e.root} failed: ${e.error}`) })
-    replicationEvents.on('replication:dropped', e => { options.print(`[${stamp()}] dropped cached ${e.root}: ${e.why}`) })
-    replicationEvents.on('replication:counted', e => { options.print(`[${stamp()}] counted holders of ${e.root} (${e.reason}): ${e.verified} verified of ${e.holders}`) })
-    replicationEvents.on('replication:declined', e => { options.print(`[${stamp()}] declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
-  }
   let stopping: Promise<void> | undefined
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
   const stop = async (): Promise<void> => {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { ContentStore } from '../content/index.js'
 import { newPossessionNonce } from '../content/index.js'

@@ -1,7 +1,7 @@
 import { RateLimiter } from '@libp2p/utils'
 import { LRUCache } from 'lru-cache'
 import type { PeerId } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { ContentStore } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { OfferMessage, OfferReplyMessage } from './codec.js'

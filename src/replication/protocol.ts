@@ -1,6 +1,6 @@
 import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import { decodeReplicationMessage, encodeReplicationMessage, type ReplicationMessage } from './codec.js'
 import { MAX_INBOUND_REPLICATION_STREAMS, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL, REPLICATION_REQUEST_TIMEOUT_MS } from './constants.js'
 import { log } from './log.js'

@@ -1,6 +1,6 @@
 import { PeerSet } from '@libp2p/peer-collections'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { PeerView } from '../peers/peer-view.js'
 import type { ContentRecord } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Datastore } from 'interface-datastore'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { PeerView } from '../peers/peer-view.js'
 import type { ContentStore, ContentRecord } from '../content/index.js'
 import { blockKey } from '../content/index.js'

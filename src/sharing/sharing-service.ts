@@ -6,19 +6,18 @@ import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../exchange/client/session-options.js'
 import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
 import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
 import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
 import { KizunaError } from '../errors.js'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
-/** A get with no provider at all after this long fails with ERR_NO_PROVIDERS */
-export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 /**
  * A download still running this long after it started announces itself as a (partial) provider;
  * a shorter one announces when done. Each announcement is a DHT walk plus a record on the K

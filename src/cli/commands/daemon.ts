@@ -3,7 +3,7 @@ import { action, collect, repoFrom, withCommonOptions, type CommonOptions } from
 import { startDaemon } from '../../daemon/daemon.js'
 import { KizunaError } from '../../errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parsePeerMultiaddr } from '../../peers/join.js'
+import { parsePeerMultiaddr } from '../../peers/address.js'
 import { parseApiAddress } from '../../node/config.js'
 
 interface DaemonFlags extends CommonOptions {

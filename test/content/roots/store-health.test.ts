@@ -13,6 +13,7 @@ import { writeRandomFile } from '../../helpers/files.js'
 import { waitFor } from '../../helpers/wait.js'
 import { collect } from '../../helpers/collect.js'
 import type { KizunaNode } from '../../../src/node/node.js'
+import { internalsOf } from '../../../src/node/internals.js'
 
 const MiB = 1024 * 1024
 
@@ -25,9 +26,9 @@ async function addFile (node: KizunaNode, path: string): Promise<CID> {
 async function orphan (node: KizunaNode, ageMs: number): Promise<CID> {
   const bytes = randomBytes(64 * 1024)
   const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-  await node.blockStore.put(cid, bytes)
+  await internalsOf(node).blocks.put(cid, bytes)
   const then = (Date.now() - ageMs) / 1000
-  await utimes(node.blockStore.filePath(cid), then, then)
+  await utimes(internalsOf(node).blocks.filePath(cid), then, then)
   return cid
 }
 
@@ -50,28 +51,28 @@ describe('self-healing storage, garbage collection and identity CIDs', () => {
     const source = join(dir, 'rot.bin')
     await writeRandomFile(source, 3 * MiB)
     const cid = await addFile(a, source)
-    await collect(b.sharing.get(cid.toString(), { pin: true }))
-    const leaf = (await b.content.blockRefs(cid))!.map(r => r.cid).find(c => c.code === raw.code)!
-    const file = b.blockStore.filePath(leaf)
+    await collect(internalsOf(b).sharing.get(cid.toString(), { pin: true }))
+    const leaf = (await internalsOf(b).content.blockRefs(cid))!.map(r => r.cid).find(c => c.code === raw.code)!
+    const file = internalsOf(b).blocks.filePath(leaf)
     const bytes = await readFile(file)
     bytes[bytes.length >> 1] ^= 0x01
     await writeFile(file, bytes)
 
     // a peer asks B for the rotten leaf: B must not send bytes that fail their hash
-    const answer = await a.sharing.client.want(b.peerId, leaf)
+    const answer = await internalsOf(a).sharing.client.want(b.peerId, leaf)
     expect(answer.type).toBe('dont-have')
-    expect(a.sharing.penalties.isPenalised(b.peerId.toString())).toBe(false)
-    expect(a.sharing.penalties.strikesOf(b.peerId.toString())).toBe(0)
+    expect(internalsOf(a).sharing.penalties.isPenalised(b.peerId.toString())).toBe(false)
+    expect(internalsOf(a).sharing.penalties.strikesOf(b.peerId.toString())).toBe(0)
 
     // B fetched the block again (from A) for its pinned root, and it verifies
     const healed = await waitFor(async () => {
-      const got = await b.blockStore.get(leaf).catch(() => undefined)
+      const got = await internalsOf(b).blocks.get(leaf).catch(() => undefined)
       return got
     }, { timeoutMs: 30_000, intervalMs: 200, message: 'the rotten leaf re-fetched' })
     expect(() => { verifyBlock(leaf, healed) }).not.toThrow()
-    expect(await b.content.hasAll(cid)).toBe(true)
+    expect(await internalsOf(b).content.hasAll(cid)).toBe(true)
     // and it serves it again
-    expect((await a.sharing.client.want(b.peerId, leaf)).type).toBe('block')
+    expect((await internalsOf(a).sharing.client.want(b.peerId, leaf)).type).toBe('block')
   }, 90_000)
 
   it('one bad block is a strike, not a penalty; a peer that keeps sending them is penalised', () => {
@@ -95,24 +96,24 @@ describe('self-healing storage, garbage collection and identity CIDs', () => {
 
     const result = await a.gc()
     expect(result.freedBlocks).toBeGreaterThanOrEqual(1)
-    expect(await a.blockStore.has(old)).toBe(false)
-    expect(await a.blockStore.has(young)).toBe(true)
-    expect(await a.content.hasAll(kept)).toBe(true)
+    expect(await internalsOf(a).blocks.has(old)).toBe(false)
+    expect(await internalsOf(a).blocks.has(young)).toBe(true)
+    expect(await internalsOf(a).content.hasAll(kept)).toBe(true)
 
     // a crash leaves orphans; the next start collects those older than the start grace time
     const ancient = await orphan(a, 2 * 60 * 60_000)
     await a.gc({ graceMs: 0 }).then(() => {}) // young one goes too when asked with no grace
-    expect(await a.blockStore.has(young)).toBe(false)
+    expect(await internalsOf(a).blocks.has(young)).toBe(false)
     const restarted = await testnet.restart(member)
     const node = restarted.node as KizunaNode
-    await waitFor(async () => !await node.blockStore.has(ancient), { timeoutMs: 20_000, message: 'old orphan collected at start' })
-    expect(await node.content.hasAll(kept)).toBe(true)
+    await waitFor(async () => !await internalsOf(node).blocks.has(ancient), { timeoutMs: 20_000, message: 'old orphan collected at start' })
+    expect(await internalsOf(node).content.hasAll(kept)).toBe(true)
   }, 90_000)
 
   it('get of the identity CID (the empty file) works', async () => {
     const node = testnet.members[1].node as KizunaNode
     const out = join(dir, 'empty.out')
-    const events = await collect(node.sharing.get('bafkqaaa', { output: out }))
+    const events = await collect(internalsOf(node).sharing.get('bafkqaaa', { output: out }))
     expect(events[events.length - 1]).toMatchObject({ type: 'get:done', size: 0 })
     expect((await stat(out)).size).toBe(0)
   }, 30_000)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
+import { multiaddr } from '@multiformats/multiaddr'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -49,7 +50,7 @@ describe('output safety against a hostile provider', () => {
     attacker = await createBareNode()
     server = new ExchangeServer({ registrar: attacker, blockStore: store })
     await server.start()
-    await attacker.dial(victim.libp2p.getMultiaddrs()[0])
+    await attacker.dial(multiaddr(victim.addrs()[0]))
   })
 
   afterAll(async () => {
@@ -63,7 +64,7 @@ describe('output safety against a hostile provider', () => {
     const leaf = await put(store, raw.code, randomBytes(MiB))
     const root = await fan(store, leaf, MiB, 256)
     const out = join(dir, 'bomb.bin')
-    const code = await codeOf(collect(victim.sharing.get(root.cid.toString(), { output: out, maxOutputBytes: 64 * MiB, providerTimeoutMs: 20_000 })))
+    const code = await codeOf(collect(victim.get(root.cid.toString(), { output: out, maxOutputBytes: 64 * MiB, providerTimeoutMs: 20_000 })))
     expect(code).toBe('ERR_OUTPUT_TOO_LARGE')
     expect(await readdir(dir)).toEqual([])
   }, 60_000)
@@ -74,7 +75,7 @@ describe('output safety against a hostile provider', () => {
     const upper = await fan(store, mid.cid, mid.size, 256)
     const root = await fan(store, upper.cid, upper.size, 256)
     const out = join(dir, 'nested.bin')
-    const code = await codeOf(collect(victim.sharing.get(root.cid.toString(), { output: out, providerTimeoutMs: 20_000 })))
+    const code = await codeOf(collect(victim.get(root.cid.toString(), { output: out, providerTimeoutMs: 20_000 })))
     expect(code).toBe('ERR_OUTPUT_TOO_LARGE')
     expect(await readdir(dir)).toEqual([])
   }, 60_000)
@@ -90,7 +91,7 @@ describe('output safety against a hostile provider', () => {
     const out = join(sub, 'dl.bin')
     await symlink(precious, join(sub, `.dl.bin.kizuna-${root.toString().slice(-12)}.part`))
 
-    await collect(victim.sharing.get(root.toString(), { output: out, providerTimeoutMs: 20_000 }))
+    await collect(victim.get(root.toString(), { output: out, providerTimeoutMs: 20_000 }))
     expect(await readFile(precious, 'utf8')).toBe('keep me')
     expect(Buffer.compare(await readFile(out), data)).toBe(0)
   }, 60_000)
@@ -105,7 +106,7 @@ describe('output safety against a hostile provider', () => {
     })))
     const out = join(tmpdir(), `kizuna-tree-${randomBytes(4).toString('hex')}`)
     try {
-      const events = await collect(victim.sharing.get(root.toString(), { output: out, providerTimeoutMs: 20_000 })) as GetEvent[]
+      const events = await collect(victim.get(root.toString(), { output: out, providerTimeoutMs: 20_000 })) as GetEvent[]
       expect(events).toContainEqual({ type: 'get:skipped', path: 'evil', reason: 'symlink' })
       expect(Buffer.compare(await readFile(join(out, 'ok.bin')), okBytes)).toBe(0)
       expect(await readdir(out)).toEqual(['ok.bin'])
