@@ -18,6 +18,7 @@ import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError, DEFAULT
 import { SharingService } from '../sharing/sharing-service.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import { ReplicationService } from '../replication/replication-service.js'
+import { NatService } from '../nat/nat-service.js'
 import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
 
@@ -53,6 +54,7 @@ interface Running {
   replication: ReplicationService
   membership: MembershipService
   repair: StoreRepair
+  nat: NatService
   startedAt: number
 }
 
@@ -95,6 +97,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
       const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
+      // reachability, DHT mode, relay service and reservations (docs/nat.md)
+      const nat = opened.nat = new NatService({ libp2p }, config.nat)
+      await nat.start()
       const membership = opened.membership = new MembershipService({ network: libp2p, dialable: (peerId, addrs) => dialableAddrs(libp2p, peerId, addrs) }, {
         bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
@@ -126,6 +131,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       void this.gc({ graceMs: DEFAULT_GC_GRACE_MS }).catch(() => {})
     } catch (err) {
       await opened.membership?.stop().catch(() => {})
+      await opened.nat?.stop().catch(() => {})
       await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
       await Promise.resolve(opened.blocks?.close()).catch(() => {})
       await opened.datastore?.close().catch(() => {})
@@ -143,6 +149,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     await running.replication.stop()
     await running.repair.stop()
     await running.sharing.stop()
+    await running.nat.stop()
     await running.libp2p.stop()
     await Promise.resolve(running.blocks.close()).catch(() => {})
     await running.peerRecords.flush().catch(() => {})
@@ -173,7 +180,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       ...membership.counts(),
       addrs: this.addrs(),
-      ...sharing.stats()
+      ...sharing.stats(),
+      nat: this.parts.nat.status()
     }
   }
 

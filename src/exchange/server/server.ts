@@ -15,6 +15,7 @@ import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from '.
 import { blockKey, READ_AHEAD_BLOCKS } from '../../content/index.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../../util/gc-pacer.js'
+import { carriesBulk } from '../../nat/bulk-dialer.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -67,6 +68,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly peerStreams = new Map<string, Map<ServedStream, Connection>>()
   private readonly spreader: CrowdSpreader
   private probes = new AbortController()
+  /** Streams on relayed connections whose relay carries no bulk: HAVE queries only */
+  private readonly controlOnly = new WeakSet<ServedStream>()
   private started = false
 
   constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
@@ -99,7 +102,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.probes = new AbortController()
     await this.components.registrar.handle(this.protocol, this.handleStream, {
       maxInboundStreams: this.maxInboundStreams,
-      runOnLimitedConnection: false
+      // HAVE queries may come over a relay; blocks never go back on one (onRequest)
+      runOnLimitedConnection: true
     })
   }
 
@@ -162,6 +166,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         this.peerStreams.set(peerKey, open)
       }
       open.set(served, connection)
+      if (!carriesBulk(connection)) {
+        this.controlOnly.add(served)
+      }
     }
   }
 
@@ -225,6 +232,10 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
           // nothing looked up: a BUSY costs us one small frame
           this.totals.overBudget++
           this.refuseBusy(s, msg.id, msg.cid, OVER_BUDGET_RETRY_AFTER_MS)
+          break
+        }
+        if (msg.type === 'want' && this.controlOnly.has(s)) {
+          s.framed.sendNow({ type: 'error', id: msg.id, message: 'no blocks over a limited relay connection: wait for a direct one' })
           break
         }
         if (s.stats.requestsInFlight >= this.maxRequestsPerPeer) {
