@@ -17,7 +17,8 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   churn: async () => (await import('./churn.js')).run,
   transfer: async () => (await import('./transfer.js')).run,
   gossip: async () => (await import('./gossip.js')).run,
-  mailbox: async () => (await import('./mailbox.js')).run
+  mailbox: async () => (await import('./mailbox.js')).run,
+  hostile: async () => (await import('./hostile.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */

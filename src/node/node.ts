@@ -15,7 +15,7 @@ import type { ContentSummary, NodeStatus, RemoveSummary, ReplicaSummary } from '
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import { MembershipService, type PeerSummary } from '../peers/membership.js'
 import { KizunaError } from '../errors.js'
-import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError } from '../content/index.js'
+import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError, DEFAULT_GC_GRACE_MS, StoreRepair, type GcResult } from '../content/index.js'
 import { SharingService } from '../sharing/sharing-service.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import { ReplicationService } from '../replication/replication-service.js'
@@ -31,6 +31,9 @@ import type { Contact } from '../messaging/contacts.js'
 export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
 export type { PeerSummary } from '../peers/membership.js'
 export type { ProviderSummary } from '../sharing/provider-listing.js'
+
+/** `kizuna gc` leaves blocks younger than this: one being stored right now may not be reachable yet */
+export const ON_DEMAND_GC_GRACE_MS = 60_000
 
 export interface CreateNodeOptions {
   /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
@@ -56,6 +59,7 @@ interface Running {
   sharing: SharingService
   replication: ReplicationService
   membership: MembershipService
+  repair: StoreRepair
   nat: NatService
   messaging: MessagingService
   topics: TopicService
@@ -121,6 +125,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       forwardEvents(membership, this, ['peer:joined', 'peer:evicted', 'join', 'join:failed', 'liveness:round'])
       forwardEvents(replication.events, this, ['replication:offer', 'replication:accepted', 'replication:declined', 'replication:stored', 'replication:failed', 'replication:dropped', 'replication:counted'])
       await sharing.start()
+      const repair = new StoreRepair({ content, refetch: async (root, signal) => { for await (const _ of sharing.fetch(root, { kind: 'pinned', signal, announce: false })) { /* drain */ } } })
+      blockStore.onCorrupt = cid => { repair.corrupt(cid) }
       if (config.replication) {
         await replication.start()
         // an evicted peer may have been a holder
@@ -130,11 +136,13 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await messaging.start()
       const topics = new TopicService({ pubsub: libp2p.services.pubsub })
       topics.start()
-      this.running = { ...opened as Running, content, sharing, replication, membership, messaging, topics, startedAt: Date.now() }
-      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view })
+      this.running = { ...opened as Running, content, sharing, replication, membership, repair, messaging, topics, startedAt: Date.now() }
+      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks: blockStore })
       membership.beginJoin()
       // a node coming online reads its mailbox as soon as it has joined
       void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
+      // orphans of a kill -9 during add or get; recent ones stay for a resume
+      void this.gc({ graceMs: DEFAULT_GC_GRACE_MS }).catch(() => {})
     } catch (err) {
       await opened.membership?.stop().catch(() => {})
       await opened.nat?.stop().catch(() => {})
@@ -155,6 +163,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     running.topics.stop()
     await running.messaging.stop()
     await running.replication.stop()
+    await running.repair.stop()
     await running.sharing.stop()
     await running.nat.stop()
     await running.libp2p.stop()
@@ -192,6 +201,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     }
   }
 
+  /** `kizuna gc`: deletes blocks no kept root (nor a fetch in progress) needs */
+  async gc (options: { signal?: AbortSignal, graceMs?: number } = {}): Promise<GcResult> {
+    const { content, sharing } = this.parts
+    return await content.gc({ ...options, graceMs: options.graceMs ?? ON_DEMAND_GC_GRACE_MS, keep: sharing.fetchingRoots() })
+  }
+
   /** `kizuna add`: import, pin, announce, and keep at least `replicas` live copies (1 = only ours) */
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
     const { sharing, replication } = this.parts
@@ -204,7 +219,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   }
 
   /** `kizuna get`: local store first, else fetch from every provider found; write to `output` if given */
-  async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+  async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     yield * this.parts.sharing.get(target.toString(), options)
   }
 

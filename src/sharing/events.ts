@@ -32,4 +32,6 @@ export type GetEvent =
   | { type: 'get:progress', bytesDone: number, blocksDone: number, totalBytes?: number, peers: number }
   | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, durationMs: number, providers: ProviderUse[] }
   | { type: 'get:exporting', output: string }
+  /** An entry not written: a symlink (it could point anywhere on this machine) or metadata */
+  | { type: 'get:skipped', path: string, reason: string }
   | { type: 'get:done', cid: string, output?: string, size: number, bytesFetched: number, durationMs: number, providers: ProviderUse[] }

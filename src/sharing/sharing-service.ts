@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
@@ -87,15 +87,17 @@ export class SharingService {
       announceTimeoutMs: init.announceTimeoutMs ?? DEFAULT_ANNOUNCE_TIMEOUT_MS,
       providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     }
+    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
     this.server = new ExchangeServer({
       registrar: components.libp2p,
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
         this.events.safeDispatchEvent('have:query', { detail: { root, from: options.peer } })
         return await this.holding(root, options)
-      }
+      },
+      probeClient: this.client,
+      penalties: this.penalties
     })
-    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
   }
 
   /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
@@ -146,6 +148,11 @@ export class SharingService {
     this.started = false
     await this.server.stop()
     await this.client.stop()
+  }
+
+  /** Roots being fetched here now (gc keeps their blocks) */
+  fetchingRoots (): CID[] {
+    return [...this.fetching.keys()].map(key => CID.parse(key))
   }
 
   /** Is a fetch of `root` running here now? */
@@ -245,7 +252,8 @@ export class SharingService {
         client: this.client,
         signal,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
-        onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
+        // one bad block may be bit rot: only a peer that keeps sending them is penalised
+        onPenalty: (peer, reason) => { if (reason === 'bad-block') this.penalties.strike(peer.toString(), reason); else this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
         if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
@@ -316,7 +324,7 @@ export class SharingService {
   }
 
   /** `kizuna get`: local store first, else fetch; then write to `output` if given */
-  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     const started = Date.now()
     const link = parseCidOrLink(cidOrLink)
     const cid = link.cid.toV1()
@@ -331,7 +339,7 @@ export class SharingService {
         yield { type: 'get:searching', cid: cid.toString() }
         // encrypted content is decrypted as a stream on export, so only plain content is assembled
         if (options.output != null && link.key == null) {
-          assembler = await FileAssembler.open(cid, options.output, { force: options.force })
+          assembler = await FileAssembler.open(cid, options.output, { force: options.force, maxOutputBytes: options.maxOutputBytes })
         }
         const blockStore = assembler?.blockStoreFor(this.components.blockStore)
         for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore })) {
@@ -351,7 +359,7 @@ export class SharingService {
           await assembler.publish(this.components.blockStore)
           assembler = undefined
         } else {
-          await this.exportContent(cid, options.output, link.key, options)
+          yield * this.exportContent(cid, options.output, link.key, options)
         }
       }
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
@@ -377,10 +385,13 @@ export class SharingService {
     }
   }
 
-  private async exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal }): Promise<void> {
+  private async * exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal, maxOutputBytes?: number }): AsyncGenerator<GetEvent> {
     await this.refuseCiphertext(cid, key, options)
     const transform = key != null ? (content: AsyncIterable<Uint8Array>) => decryptStream(content, key) : undefined
-    for await (const _ of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform })) { /* progress is the fetch's */ }
+    for await (const event of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform, maxOutputBytes: options.maxOutputBytes })) {
+      // progress is the fetch's; a skipped entry is the user's to know about
+      if (event.type === 'export:skipped') yield { type: 'get:skipped', path: event.path, reason: event.reason }
+    }
   }
 }
 
