@@ -15,7 +15,10 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   join: async () => (await import('./join.js')).run,
   crowd: async () => (await import('./crowd.js')).run,
   churn: async () => (await import('./churn.js')).run,
-  transfer: async () => (await import('./transfer.js')).run
+  transfer: async () => (await import('./transfer.js')).run,
+  gossip: async () => (await import('./gossip.js')).run,
+  mailbox: async () => (await import('./mailbox.js')).run,
+  hostile: async () => (await import('./hostile.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */

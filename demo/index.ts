@@ -13,9 +13,10 @@ import { evictAct } from './acts/evict.js'
 import { shareAct } from './acts/share.js'
 import { crowdAct } from './acts/crowd.js'
 import { summaryAct } from './acts/summary.js'
+import { messagesAct } from './acts/messages.js'
 
 /** Acts run in order on one swarm; later features add theirs here */
-const ACTS: Act[] = [joinAct, evictAct, shareAct, crowdAct, summaryAct]
+const ACTS: Act[] = [joinAct, evictAct, shareAct, crowdAct, messagesAct, summaryAct]
 
 const SETTINGS: DemoSettings = { size: 10, peerTimeout: 5, startConcurrency: 3 }
 

@@ -5,6 +5,7 @@ import { parseApiAddress } from '../node/config.js'
 import type { KizunaNode } from '../node/node.js'
 import { registerPeerRoutes } from './routes/peers.js'
 import { registerContentRoutes } from './routes/content.js'
+import { registerMessageRoutes } from './routes/messages.js'
 import { API_BODY_LIMIT, API_PREFIX } from './constants.js'
 
 
@@ -79,6 +80,7 @@ export class ApiServer {
     })
     registerPeerRoutes(app, this.options.node)
     registerContentRoutes(app, this.options.node)
+    registerMessageRoutes(app, this.options.node)
     for (const register of this.options.routes ?? []) {
       register(app, this.options.node)
     }

@@ -3,7 +3,8 @@ import { initCommand } from './commands/init.js'
 import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
-import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
+import { contactCommand, msgCommand, pubCommand, subCommand } from './commands/messages.js'
+import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand, gcCommand } from './commands/content.js'
 
 /** Parses argv and runs the command */
 export async function runCli (argv: string[]): Promise<void> {
@@ -13,9 +14,10 @@ export async function runCli (argv: string[]): Promise<void> {
     .showHelpAfterError()
 
   for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-    addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand()]) {
+    addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), gcCommand()]) {
     program.addCommand(command)
   }
+  for (const command of [contactCommand(), msgCommand(), pubCommand(), subCommand()]) program.addCommand(command)
 
   await program.parseAsync(argv)
 }

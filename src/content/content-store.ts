@@ -4,6 +4,7 @@ import { scanDag } from './unixfs/dag.js'
 import { possessionProof } from './blocks/possession.js'
 import { ContentNotFoundError } from './errors.js'
 import { exportTo } from './unixfs/exporter.js'
+import { collectGarbage, type GcOptions, type GcResult } from './roots/garbage.js'
 import { importStream, importBytes, importPath } from './unixfs/importer.js'
 import { unixfsSize } from './unixfs/unixfs-size.js'
 import type { BlockStore } from './blocks/block-store.js'
@@ -156,6 +157,33 @@ export class ContentStore {
     } finally {
       release()
     }
+  }
+
+  /**
+   * Deletes the blocks no kept root needs (orphans of a crash during add or get), see
+   * garbage.ts. Holds the GC lock exclusively, so it waits for running imports.
+   */
+  async gc (options: GcOptions = {}): Promise<GcResult> {
+    const store = this.blockStore as Partial<ListableBlockStore>
+    if (typeof store.entries !== 'function') throw new KizunaError('ERR_GC_UNSUPPORTED', 'this block store cannot list its blocks')
+    const release = await this.index.lock.exclusive(options)
+    try {
+      return await collectGarbage(store as ListableBlockStore, this.index, options)
+    } finally {
+      release()
+    }
+  }
+
+  /** Kept roots of `kind` whose DAG holds `block` */
+  async rootsHolding (block: CID, kind: ContentKind, options: ContentOptions = {}): Promise<CID[]> {
+    const key = blockKey(block)
+    const roots: CID[] = []
+    for (const record of await this.list(options)) {
+      if (record.kind !== kind) continue
+      const refs = await this.index.blocks(record.cid, options)
+      if (refs?.some(ref => blockKey(ref.cid) === key) === true) roots.push(record.cid)
+    }
+    return roots
   }
 
   /** What of the DAG under `cid` is local, plus its index record if kept */

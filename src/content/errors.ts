@@ -117,3 +117,14 @@ export class OutputFailedError extends KizunaError {
     this.path = path
   }
 }
+
+/** A download would write more than the output cap allows (or the disk has room for) */
+export class OutputTooLargeError extends KizunaError {
+  readonly size: number
+  readonly limit: number
+  constructor (path: string, size: number, limit: number, why: string) {
+    super('ERR_OUTPUT_TOO_LARGE', `refusing to write ${path}: the content expands to ${size} bytes, over ${why} (${limit} bytes)`)
+    this.size = size
+    this.limit = limit
+  }
+}

@@ -17,3 +17,5 @@ export { ContentStore, type ContentStoreComponents, type ContentStat, type Conte
 export * from './errors.js'
 export { FileAssembler } from './unixfs/file-assembler.js'
 export { readFileContent, READ_AHEAD_BLOCKS } from './unixfs/file-reader.js'
+export { collectGarbage, DEFAULT_GC_GRACE_MS, type GcOptions, type GcResult } from './roots/garbage.js'
+export { StoreRepair, type StoreRepairComponents } from './roots/repair.js'

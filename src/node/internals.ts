@@ -1,5 +1,5 @@
 import type { KizunaLibp2p } from '../libp2p/types.js'
-import type { BlockStore, ContentStore } from '../content/index.js'
+import type { ContentStore, FsBlockStore } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { ReplicationService } from '../replication/replication-service.js'
 import type { PeerView } from '../peers/peer-view.js'
@@ -11,7 +11,7 @@ export interface NodeInternals {
   sharing: SharingService
   replication: ReplicationService
   view: PeerView
-  blockStore: BlockStore
+  blocks: FsBlockStore
 }
 
 const registry = new WeakMap<object, NodeInternals>()

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { basename } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
@@ -14,16 +15,25 @@ import type { ContentSummary, NodeStatus, RemoveSummary, ReplicaSummary } from '
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import { MembershipService, type PeerSummary } from '../peers/membership.js'
 import { KizunaError } from '../errors.js'
-import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError } from '../content/index.js'
+import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError, DEFAULT_GC_GRACE_MS, StoreRepair, type GcResult } from '../content/index.js'
 import { SharingService } from '../sharing/sharing-service.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import { ReplicationService } from '../replication/replication-service.js'
+import { NatService } from '../nat/nat-service.js'
 import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
+import { MessagingService, type SendOptions } from '../messaging/messaging-service.js'
+import { TopicService, type TopicMessage } from '../messaging/topic-service.js'
+import type { MessageRecord } from '../messaging/message-store.js'
+import type { MessageEvent } from '../messaging/events.js'
+import type { Contact } from '../messaging/contacts.js'
 
 export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
 export type { PeerSummary } from '../peers/membership.js'
 export type { ProviderSummary } from '../sharing/provider-listing.js'
+
+/** `kizuna gc` leaves blocks younger than this: one being stored right now may not be reachable yet */
+export const ON_DEMAND_GC_GRACE_MS = 60_000
 
 export interface CreateNodeOptions {
   /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
@@ -49,6 +59,10 @@ interface Running {
   sharing: SharingService
   replication: ReplicationService
   membership: MembershipService
+  repair: StoreRepair
+  nat: NatService
+  messaging: MessagingService
+  topics: TopicService
   startedAt: number
 }
 
@@ -91,6 +105,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
       const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
+      // reachability, DHT mode, relay service and reservations (docs/nat.md)
+      const nat = opened.nat = new NatService({ libp2p }, config.nat)
+      await nat.start()
       const membership = opened.membership = new MembershipService({ network: libp2p, dialable: (peerId, addrs) => dialableAddrs(libp2p, peerId, addrs) }, {
         bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
@@ -109,16 +126,27 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       forwardEvents(membership, this, ['peer:joined', 'peer:evicted', 'join', 'join:failed', 'liveness:round'])
       forwardEvents(replication.events, this, ['replication:offer', 'replication:accepted', 'replication:declined', 'replication:stored', 'replication:failed', 'replication:dropped', 'replication:counted'])
       await sharing.start()
+      const repair = new StoreRepair({ content, refetch: async (root, signal) => { for await (const _ of sharing.fetch(root, { kind: 'pinned', signal, announce: false })) { /* drain */ } } })
+      blockStore.onCorrupt = cid => { repair.corrupt(cid) }
       if (config.replication) {
         await replication.start()
         // an evicted peer may have been a holder
         membership.on('peer:evicted', () => { void replication.checkNow().catch(() => {}) })
       }
-      this.running = { ...opened as Running, content, sharing, replication, membership, startedAt: Date.now() }
-      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blockStore })
+      const messaging = new MessagingService({ libp2p, datastore, privateKey: identity.privateKey, shareFile: async (path, opts) => this.shareFile(path, opts) }, messagingTiming(config))
+      await messaging.start()
+      const topics = new TopicService({ pubsub: libp2p.services.pubsub })
+      topics.start()
+      this.running = { ...opened as Running, content, sharing, replication, membership, repair, messaging, topics, startedAt: Date.now() }
+      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks: blockStore })
       membership.beginJoin()
+      // a node coming online reads its mailbox as soon as it has joined
+      void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
+      // orphans of a kill -9 during add or get; recent ones stay for a resume
+      void this.gc({ graceMs: DEFAULT_GC_GRACE_MS }).catch(() => {})
     } catch (err) {
       await opened.membership?.stop().catch(() => {})
+      await opened.nat?.stop().catch(() => {})
       await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
       await Promise.resolve(opened.blocks?.close()).catch(() => {})
       await opened.datastore?.close().catch(() => {})
@@ -133,8 +161,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.running = undefined
     registerInternals(this, undefined)
     await running.membership.stop()
+    running.topics.stop()
+    await running.messaging.stop()
     await running.replication.stop()
+    await running.repair.stop()
     await running.sharing.stop()
+    await running.nat.stop()
     await running.libp2p.stop()
     await Promise.resolve(running.blocks.close()).catch(() => {})
     await running.peerRecords.flush().catch(() => {})
@@ -165,8 +197,15 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       ...membership.counts(),
       addrs: this.addrs(),
-      ...sharing.stats()
+      ...sharing.stats(),
+      nat: this.parts.nat.status()
     }
+  }
+
+  /** `kizuna gc`: deletes blocks no kept root (nor a fetch in progress) needs */
+  async gc (options: { signal?: AbortSignal, graceMs?: number } = {}): Promise<GcResult> {
+    const { content, sharing } = this.parts
+    return await content.gc({ ...options, graceMs: options.graceMs ?? ON_DEMAND_GC_GRACE_MS, keep: sharing.fetchingRoots() })
   }
 
   /** `kizuna add`: import, pin, announce, and keep at least `replicas` live copies (1 = only ours) */
@@ -181,7 +220,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   }
 
   /** `kizuna get`: local store first, else fetch from every provider found; write to `output` if given */
-  async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+  async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     yield * this.parts.sharing.get(target.toString(), options)
   }
 
@@ -223,6 +262,34 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return holders.map(h => ({ peerId: h.peerId, kind: h.kind, verified: h.verified }))
   }
 
+  get messaging (): MessagingService { return this.parts.messaging }
+
+  get topics (): TopicService { return this.parts.topics }
+
+  /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
+  private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
+    for await (const event of this.add(path, { ...options, encrypt: true })) {
+      if (event.type === 'add:done') return { link: event.link, name: basename(path), size: event.size }
+    }
+    throw new KizunaError('ERR_ADD_FAILED', `adding ${path} gave no share link`)
+  }
+
+  async contactAdd (name: string, peerId: string): Promise<Contact> { return this.messaging.contacts.add(name, peerId) }
+  async contactRemove (name: string): Promise<Contact> { return this.messaging.contacts.remove(name) }
+  async contacts (): Promise<Contact[]> { return this.messaging.contacts.list() }
+  async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.messaging.send(to, text, options) }
+  async messages (peer?: string): Promise<MessageRecord[]> { return this.messaging.list(peer) }
+  watchMessages (options?: { signal?: AbortSignal }): AsyncGenerator<MessageEvent> { return this.messaging.watch(options) }
+  async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.messaging.drainNow(options) }
+  async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.topics.publish(topic, text) }
+  subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.topics.subscribe(topic, options) }
+
+  /** Envelopes this node holds for offline recipients (it cannot read them) */
+  mailboxStats (): { recipients: number, envelopes: number, bytes: number, perRecipient: Record<string, number> } {
+    const holder = this.messaging.mailbox.holder
+    return { ...holder.stats(), perRecipient: Object.fromEntries(holder.recipients().map(r => [r, holder.ids(r).length])) }
+  }
+
   /** `kizuna stats`: the demand this node sees and the replica floor */
   stats (target: CID | string): ReturnType<ReplicationService['stats']> {
     return this.parts.replication.stats(cidOf(target))
@@ -232,6 +299,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 /** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
 function cidOf (target: CID | string): CID {
   return typeof target === 'string' ? parseCidOrLink(target).cid : target
+}
+
+/** Mailbox rounds follow the replication rhythm: repair every 6 rounds (60 s by default), drain every 18 (3 min) */
+function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number } } {
+  const round = config.replicationInterval * 1000
+  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) } }
 }
 
 function translateStartError (err: unknown): unknown {

@@ -108,7 +108,8 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
     for (const connection of libp2p.getConnections()) {
       const peerId = connection.remotePeer
       const id = peerId.toString()
-      if (seen.has(id) || asking.has(id)) continue
+      // a penalised peer is not asked: its answer would not be used, and asking costs us a stream
+      if (seen.has(id) || asking.has(id) || penalties.isPenalised(id)) continue
       asking.add(id)
       if (first) firstAsksLeft++
       task(async () => {

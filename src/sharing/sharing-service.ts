@@ -1,8 +1,9 @@
+import { BulkDialer } from '../nat/bulk-dialer.js'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
@@ -86,15 +87,17 @@ export class SharingService {
       announceTimeoutMs: init.announceTimeoutMs ?? DEFAULT_ANNOUNCE_TIMEOUT_MS,
       providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     }
+    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
     this.server = new ExchangeServer({
       registrar: components.libp2p,
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
         this.events.safeDispatchEvent('have:query', { detail: { root, from: options.peer } })
         return await this.holding(root, options)
-      }
+      },
+      probeClient: this.client,
+      penalties: this.penalties
     })
-    this.client = new ExchangeClient({ dialer: components.libp2p })
   }
 
   /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
@@ -145,6 +148,11 @@ export class SharingService {
     this.started = false
     await this.server.stop()
     await this.client.stop()
+  }
+
+  /** Roots being fetched here now (gc keeps their blocks) */
+  fetchingRoots (): CID[] {
+    return [...this.fetching.keys()].map(key => CID.parse(key))
   }
 
   /** Is a fetch of `root` running here now? */
@@ -224,6 +232,8 @@ export class SharingService {
     const controller = new AbortController()
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
+    /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts) */
+    const relayOnly = new Set<string>()
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
       for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, askConnected: request.askConnected, requeryConnected: true, connectedFirst: true })) {
         origins.set(found.peerId.toString(), found.origin)
@@ -242,9 +252,11 @@ export class SharingService {
         client: this.client,
         signal,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
-        onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
+        // one bad block may be bit rot: only a peer that keeps sending them is penalised
+        onPenalty: (peer, reason) => { if (reason === 'bad-block') this.penalties.strike(peer.toString(), reason); else this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
+        if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
           // a partial holder serves what it has, but a DHT announcement costs every node it
@@ -261,7 +273,7 @@ export class SharingService {
         }
       }
     } catch (err) {
-      throw translateFetchError(err)
+      throw translateFetchError(err, relayOnly)
     } finally {
       controller.abort()
       const left = (this.fetching.get(key) ?? 1) - 1
@@ -290,6 +302,9 @@ export class SharingService {
       case 'fetch:provider-added':
         return { type: 'get:provider', peerId: event.peer.toString(), origin: origins.get(event.peer.toString()) ?? 'session' }
       case 'fetch:provider-dropped':
+        if ((event.error as KizunaError | undefined)?.code === 'ERR_NO_DIRECT_CONNECTION') {
+          return { type: 'get:relay-only', peerId: event.peer.toString(), error: event.error?.message ?? '' }
+        }
         return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
       case 'fetch:progress':
         return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, peers: event.peers }
@@ -309,7 +324,7 @@ export class SharingService {
   }
 
   /** `kizuna get`: local store first, else fetch; then write to `output` if given */
-  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     const started = Date.now()
     const link = parseCidOrLink(cidOrLink)
     const cid = link.cid.toV1()
@@ -324,7 +339,7 @@ export class SharingService {
         yield { type: 'get:searching', cid: cid.toString() }
         // encrypted content is decrypted as a stream on export, so only plain content is assembled
         if (options.output != null && link.key == null) {
-          assembler = await FileAssembler.open(cid, options.output, { force: options.force })
+          assembler = await FileAssembler.open(cid, options.output, { force: options.force, maxOutputBytes: options.maxOutputBytes })
         }
         const blockStore = assembler?.blockStoreFor(this.components.blockStore)
         for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore })) {
@@ -344,7 +359,7 @@ export class SharingService {
           await assembler.publish(this.components.blockStore)
           assembler = undefined
         } else {
-          await this.exportContent(cid, options.output, link.key, options)
+          yield * this.exportContent(cid, options.output, link.key, options)
         }
       }
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
@@ -370,17 +385,23 @@ export class SharingService {
     }
   }
 
-  private async exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal }): Promise<void> {
+  private async * exportContent (cid: CID, output: string, key: Uint8Array | undefined, options: { force?: boolean, signal?: AbortSignal, maxOutputBytes?: number }): AsyncGenerator<GetEvent> {
     await this.refuseCiphertext(cid, key, options)
     const transform = key != null ? (content: AsyncIterable<Uint8Array>) => decryptStream(content, key) : undefined
-    for await (const _ of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform })) { /* progress is the fetch's */ }
+    for await (const event of this.components.content.export(cid, output, { force: options.force, signal: options.signal, transform, maxOutputBytes: options.maxOutputBytes })) {
+      // progress is the fetch's; a skipped entry is the user's to know about
+      if (event.type === 'export:skipped') yield { type: 'get:skipped', path: event.path, reason: event.reason }
+    }
   }
 }
 
-function translateFetchError (err: unknown): unknown {
+function translateFetchError (err: unknown, relayOnly: Set<string>): unknown {
   const code = (err as { code?: string }).code
   if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
+  }
+  if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
+    return new KizunaError('ERR_RELAY_ONLY', `${(err as Error).message}; ${relayOnly.size} holder(s) are reachable only through a relay, which carries no content blocks, and no direct connection could be made (hole punching failed, e.g. both sides behind symmetric NATs) — the content needs a holder you can reach directly`, { cause: err })
   }
   return err
 }

@@ -1,4 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { FsBlockStore } from '../../src/content/blocks/fs-block-store.js'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,6 +81,19 @@ describe('kizuna CLI against real daemons', () => {
     const ok = await runCli(['connect', b.addrs[0], '--repo', repoA, '--json'])
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).peerId).toBe(b.peerId)
+  })
+
+  it('gc --json deletes a block no kept content needs (what a killed add leaves)', async () => {
+    // an orphan written behind the daemon's back, as an add killed before recording its root leaves it
+    const store = new FsBlockStore(new Repo(repoB).blocksPath)
+    await store.open()
+    const bytes = randomBytes(4096)
+    const orphan = CID.createV1(raw.code, await sha256.digest(bytes))
+    await store.put(orphan, bytes)
+    const result = await runCli(['gc', '--repo', repoB, '--grace', '0', '--json'])
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout).freedBlocks).toBeGreaterThanOrEqual(1)
+    expect(await store.has(orphan)).toBe(false)
   })
 
   it('a missing or wrong API token gets 401', async () => {

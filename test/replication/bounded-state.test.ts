@@ -23,7 +23,7 @@ describe('replication state stays bounded: thousands of roots offered, fetched a
     // both nodes' own replication is off: the cacher's service is built here with limits the test can reach
     testnet = await Testnet.start({ size: 2, mode: 'in-process', bootstrap: 'first', peerTimeout: 60, config: { replication: false } })
     const cacher = internalsOf(testnet.members[1].node as KizunaNode)
-    service = new ReplicationService({ libp2p: cacher.libp2p, view: cacher.view, content: cacher.content, sharing: cacher.sharing, datastore: new MemoryDatastore(), blockStore: cacher.blockStore, privateKey: await generateKeyPair('Ed25519') }, {
+    service = new ReplicationService({ libp2p: cacher.libp2p, view: cacher.view, content: cacher.content, sharing: cacher.sharing, datastore: new MemoryDatastore(), blockStore: cacher.blocks, privateKey: await generateKeyPair('Ed25519') }, {
       offersPerMinutePerPeer: 10 * ROOTS,
       maxConcurrentFetches: FETCHES_AT_ONCE,
       maxFetchesPerOfferer: FETCHES_AT_ONCE,

@@ -99,7 +99,7 @@ describe('hostile peers against replication', () => {
     expect(stored.some(e => e.root === big.toString())).toBe(false)
     expect(await victim.content.get(big).catch(() => undefined)).toBeUndefined()
     const blocks = (await attacker.content.blockRefs(big)) ?? []
-    const kept = await Promise.all(blocks.map(async b => await victim.blockStore.has(b.cid)))
+    const kept = await Promise.all(blocks.map(async b => await victim.blocks.has(b.cid)))
     expect(kept.filter(Boolean)).toHaveLength(0)
     // the liar is refused as a provider and an offerer from now on
     expect(victim.sharing.penalties.isPenalised(attacker.peerId.toString())).toBe(true)

@@ -48,8 +48,9 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     }
     const output = body.output == null ? undefined : absolutePath(body.output, 'output')
     const providerTimeoutMs = optionalPositive(body.timeoutMs, 'timeoutMs')
+    const maxOutputBytes = optionalPositive((body as { maxOutputBytes?: unknown }).maxOutputBytes, 'maxOutputBytes')
     const controller = new AbortController()
-    const events = node.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, signal: controller.signal })
+    const events = node.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, maxOutputBytes, signal: controller.signal })
     await sendEventStream(reply, events, () => { controller.abort() })
   })
 
@@ -78,5 +79,13 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     const body = (request.body ?? {}) as { cid?: unknown }
     if (typeof body.cid !== 'string') throw new KizunaError('ERR_BAD_REQUEST', '"cid" must be a CID')
     return node.remove(parseCid(body.cid))
+  })
+
+  app.post(`${API_PREFIX}/gc`, async (request) => {
+    const body = (request.body ?? {}) as { graceMs?: unknown }
+    if (body.graceMs != null && (typeof body.graceMs !== 'number' || !Number.isFinite(body.graceMs) || body.graceMs < 0)) {
+      throw new KizunaError('ERR_BAD_REQUEST', '"graceMs" must be a number of milliseconds, 0 or more')
+    }
+    return await node.gc({ graceMs: body.graceMs as number | undefined })
   })
 }

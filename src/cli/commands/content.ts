@@ -59,7 +59,8 @@ export function getCommand (): Command {
     .addOption(new Option('--force', 'overwrite an existing output path'))
     .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default(String(DEFAULT_PROVIDER_TIMEOUT_MS / 1000)))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
-    .action(action(async (target: string, flags: GetFlags) => {
+    .addOption(new Option('--max-size <bytes>', 'refuse content that expands past this many bytes (default 1 TiB and the free space)'))
+    .action(action(async (target: string, flags: GetFlags & { maxSize?: string }) => {
       parseCidOrLink(target)
       const timeoutSeconds = Number(flags.timeout)
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
@@ -69,7 +70,9 @@ export function getCommand (): Command {
       const progress = TransferProgress.forOutput(flags.json === true, 'fetching')
       const controller = new AbortController()
       process.once('SIGINT', () => { controller.abort() })
-      const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000 }
+      const maxOutputBytes = flags.maxSize === undefined ? undefined : Number(flags.maxSize)
+      if (maxOutputBytes !== undefined && !(maxOutputBytes > 0)) throw new KizunaError('ERR_BAD_FLAG', `--max-size must be a positive number of bytes, got "${flags.maxSize}"`)
+      const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000, maxOutputBytes }
       let done: (GetEvent & { type: 'get:done' }) | undefined
       try {
         for await (const event of client.stream<GetEvent>('/get', body, { signal: controller.signal })) {
@@ -77,6 +80,8 @@ export function getCommand (): Command {
           if (flags.json !== true) {
             if (event.type === 'get:local') console.log('found in the local store')
             if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
+            if (event.type === 'get:skipped') { progress.stop(); console.log(`skipped ${event.path}: a ${event.reason} entry is never written`) }
+            if (event.type === 'get:relay-only') { progress.stop(); console.log(`holder ${event.peerId} is reachable only through a relay: ${event.error}`) }
           }
           if (event.type === 'get:done') done = event
         }
@@ -130,6 +135,18 @@ export function rmCommand (): Command {
       const result = await (await clientFrom(flags)).post<RemoveSummary>('/rm', { cid: parsed.toString() })
       if (flags.json === true) printJson(result)
       else console.log(`removed ${result.cid}: freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks`)
+    }))
+}
+
+export function gcCommand (): Command {
+  return withCommonOptions(new Command('gc'))
+    .description('delete blocks no kept content needs (left by an add or get that was killed)')
+    .option('--grace <seconds>', 'leave blocks written this recently (default 60)')
+    .action(action(async (flags: CommonOptions & { grace?: string }) => {
+      const graceMs = flags.grace === undefined ? undefined : Number(flags.grace) * 1000
+      const result = await (await clientFrom(flags)).post<{ freedBytes: number, freedBlocks: number, keptYoung: number }>('/gc', { graceMs })
+      if (flags.json === true) printJson(result)
+      else console.log(`freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks${result.keptYoung > 0 ? ` (${result.keptYoung} recent blocks left)` : ''}`)
     }))
 }
 

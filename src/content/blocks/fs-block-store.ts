@@ -8,6 +8,7 @@ import { createLru } from '../../util/lru.js'
 import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from '../errors.js'
 import { verifyBlock } from './verify.js'
+import { identity } from 'multiformats/hashes/identity'
 import { BlockFileWriter } from './block-file-writer.js'
 import { readFully } from '../../util/read-fully.js'
 import { formatReference, readReference, readReferenced, referencedSize, type BlockReference } from './block-references.js'
@@ -73,6 +74,11 @@ export class FsBlockStore implements ListableBlockStore {
    * 64 MiB download whose 64 leaves it had itself just referenced.
    */
   private readonly references = createLru<BlockReference>(MAX_REMEMBERED_REFERENCES)
+  /**
+   * Told of every block found corrupt on read (and deleted): the node re-fetches it when a pinned
+   * root needs it (see StoreRepair). Set after construction: the store exists before its repairer.
+   */
+  onCorrupt?: (cid: CID) => void
   /** put() is done with the bytes when it settles: the write (or the coalesced one) has finished */
   readonly putReleasesBytes = true
 
@@ -104,6 +110,7 @@ export class FsBlockStore implements ListableBlockStore {
 
   async get (cid: CID, options?: BlockStoreOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
+    if (isIdentity(cid)) return cid.multihash.digest.slice()
     let bytes: Uint8Array
     try {
       // One readFile instead of blockstore-fs's get(): that streams a 1 MiB block as sixteen 64 KiB
@@ -120,6 +127,7 @@ export class FsBlockStore implements ListableBlockStore {
 
   async getInto (cid: CID, target: Uint8Array, options?: ReadIntoOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
+    if (isIdentity(cid)) return cid.multihash.digest.slice()
     let bytes: Uint8Array | undefined
     let handle: fs.FileHandle
     try {
@@ -164,6 +172,7 @@ export class FsBlockStore implements ListableBlockStore {
     } catch (err) {
       // the bytes there changed: forget the reference (unless it was just rewritten), refetch later
       await this.dropReferenceIfUnchanged(cid, reference)
+      this.reportCorrupt(cid)
       throw new BlockNotFoundError(cid, { cause: err })
     }
   }
@@ -220,6 +229,12 @@ export class FsBlockStore implements ListableBlockStore {
     await this.deleteReference(cid).catch(() => {})
   }
 
+  private reportCorrupt (cid: CID): void {
+    try {
+      this.onCorrupt?.(cid)
+    } catch {}
+  }
+
   /** Re-hashes bytes read from disk (verifyOnRead); a block that fails is deleted and reported missing */
   private async checkRead (cid: CID, bytes: Uint8Array): Promise<Uint8Array> {
     if (this.verifyOnRead) {
@@ -232,6 +247,7 @@ export class FsBlockStore implements ListableBlockStore {
           throw err
         }
         await this.delete(cid)
+        this.reportCorrupt(cid)
         throw new BlockNotFoundError(cid, { cause: err })
       }
     }
@@ -242,6 +258,8 @@ export class FsBlockStore implements ListableBlockStore {
     options?.signal?.throwIfAborted()
     // Before anything touches the disk: a wrong block must leave no trace, not even a temp file.
     if (options?.verified !== true) verifyBlock(cid, bytes)
+    // an identity CID carries its bytes: there is nothing to store
+    if (isIdentity(cid)) return
 
     const key = blockKey(cid)
     const pending = this.writes.get(key)
@@ -271,6 +289,7 @@ export class FsBlockStore implements ListableBlockStore {
 
   async size (cid: CID, options?: BlockStoreOptions): Promise<number | undefined> {
     options?.signal?.throwIfAborted()
+    if (isIdentity(cid)) return cid.multihash.digest.byteLength
     const stored = await this.dataSize(cid)
     if (stored !== undefined) return stored
     try {
@@ -326,17 +345,19 @@ export class FsBlockStore implements ListableBlockStore {
       for (const name of names.sort()) {
         const multihash = blockName(name, BLOCK_EXTENSION)
         if (multihash === undefined) continue
-        const size = await fileSize(path.join(dir, name))
-        if (size === undefined) continue
+        const info = await fileStat(path.join(dir, name))
+        if (info === undefined) continue
         stored.add(name.slice(0, -BLOCK_EXTENSION.length))
-        yield { cid: rawCidFromMultihash(multihash), size }
+        yield { cid: rawCidFromMultihash(multihash), size: info.size, mtimeMs: info.mtimeMs }
       }
       for (const name of names) {
         const multihash = blockName(name, REFERENCE_EXTENSION)
         if (multihash === undefined || stored.has(name.slice(0, -REFERENCE_EXTENSION.length))) continue
-        const reference = await readReference(path.join(dir, name))
+        const file = path.join(dir, name)
+        const reference = await readReference(file)
         if (reference === undefined) continue
-        yield { cid: rawCidFromMultihash(multihash), size: reference.size, referenced: true }
+        const info = await fileStat(file)
+        yield { cid: rawCidFromMultihash(multihash), size: reference.size, referenced: true, mtimeMs: info?.mtimeMs }
       }
     }
   }
@@ -402,13 +423,22 @@ function blockName (name: string, extension: string): Uint8Array | undefined {
 
 /** Size of a regular file; undefined when it is gone (deleted while listing) or not a file */
 async function fileSize (file: string): Promise<number | undefined> {
+  return (await fileStat(file))?.size
+}
+
+async function fileStat (file: string): Promise<{ size: number, mtimeMs: number } | undefined> {
   try {
     const stat = await fs.stat(file)
-    return stat.isFile() ? stat.size : undefined
+    return stat.isFile() ? { size: stat.size, mtimeMs: stat.mtimeMs } : undefined
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err
   }
+}
+
+/** Identity CIDs (`bafkqaaa`, the empty file) hold their bytes inline: every store has them */
+function isIdentity (cid: CID): boolean {
+  return cid.multihash.code === identity.code
 }
 
 function isMissing (err: unknown): boolean {

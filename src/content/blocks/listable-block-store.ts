@@ -10,6 +10,8 @@ export interface BlockEntry {
   size: number
   /** Kept by reference to a file outside the store (see FsBlockStore): costs the store no space */
   referenced?: boolean
+  /** When the block (or its reference) was last written, where the store knows it */
+  mtimeMs?: number
 }
 
 /** A BlockStore that can enumerate what it holds: for quota accounting and garbage sweeps */

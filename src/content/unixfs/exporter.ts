@@ -7,6 +7,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { KizunaError } from '../../errors.js'
 import { readFileContent } from './file-reader.js'
+import { checkOutputSize } from './output-cap.js'
+import { unixfsSize } from './unixfs-size.js'
 import { writeFully } from '../../util/write-fully.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, PathNotFoundError, UnsafePathError, UnsupportedCodecError } from '../errors.js'
 import type { BlockStore } from '../blocks/block-store.js'
@@ -50,6 +52,8 @@ export interface ExportOptions {
    * stream (a failed authentication tag): the temp file is then removed, nothing is published.
    */
   transform?: (content: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>
+  /** Refuse (ERR_OUTPUT_TOO_LARGE) content expanding past this many bytes (DEFAULT_MAX_OUTPUT_BYTES) */
+  maxOutputBytes?: number
 }
 
 interface Context {
@@ -87,6 +91,8 @@ export async function * exportTo (cid: CID, outPath: string, components: ExportC
   const ctx: Context = { store: readableStorage(components.blockStore), blockStore: components.blockStore, signal, bytes: 0, transform: options.transform }
 
   try {
+    // before anything is written: a DAG linking one block many times expands without bound
+    await checkOutputSize(out, await unixfsSize(cid, components.blockStore, { signal }), options.maxOutputBytes)
     const root = await resolve(cid, ctx)
     if (root.type === 'file' || root.type === 'raw' || root.type === 'identity') {
       ctx.totalBytes = Number(root.size)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { constants as fsConstants } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
@@ -6,6 +7,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { blockKey } from '../blocks/block-key.js'
 import { InvalidDagError, OutputExistsError, OutputFailedError, UnsupportedCodecError } from '../errors.js'
 import { checkOutputTarget, moveIntoPlace, outputExists } from './exporter.js'
+import { checkOutputSize } from './output-cap.js'
 import { checkFilePart, decodeUnixfsNode, isFilePart } from './file-reader.js'
 import { MAX_BLOCK_SIZE, verifyBlock } from '../blocks/verify.js'
 import { KizunaError } from '../../errors.js'
@@ -73,13 +75,15 @@ export class FileAssembler {
   /** Leaves the block store keeps as references into this file: block key → where */
   private readonly referenced = new Map<string, { cid: CID, offset: number, size: number }>()
   private released = false
+  private readonly maxOutputBytes?: number
   totalBytes?: number
 
-  private constructor (root: CID, out: string, force: boolean, temp: string) {
+  private constructor (root: CID, out: string, force: boolean, temp: string, maxOutputBytes?: number) {
     this.root = root
     this.out = out
     this.force = force
     this.temp = temp
+    this.maxOutputBytes = maxOutputBytes
     this.waiting.set(blockKey(root), [{ offset: 0 }])
     this.cids.set(blockKey(root), root)
   }
@@ -88,22 +92,31 @@ export class FileAssembler {
    * Checks the output target (ERR_OUTPUT_EXISTS, ERR_PATH_NOT_FOUND) and opens the partial file:
    * the one an interrupted download of this root to this path left, or a new one
    */
-  static async open (root: CID, outPath: string, options: { force?: boolean } = {}): Promise<FileAssembler> {
+  static async open (root: CID, outPath: string, options: { force?: boolean, maxOutputBytes?: number } = {}): Promise<FileAssembler> {
     const out = path.resolve(outPath)
     await checkOutputTarget(out, options.force ?? false)
     let temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${root.toString().slice(-12)}.part`)
-    if (partialsInUse.has(temp)) temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.part`)
-    const assembler = new FileAssembler(root, out, options.force ?? false, temp)
+    if (partialsInUse.has(temp)) temp = freshPartialName(out)
     partialsInUse.add(temp)
+    let handle: fs.FileHandle
     try {
-      assembler.handle = await fs.open(temp, 'wx').catch(async err => {
+      handle = await fs.open(temp, 'wx').catch(async err => {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        return await fs.open(temp, 'r+')
+        const reopened = await reopenPartial(temp)
+        if (reopened !== undefined) return reopened
+        // not a partial file we left (a symlink, a hard link, someone else's file): never write
+        // through it; a fresh name starts over
+        partialsInUse.delete(temp)
+        temp = freshPartialName(out)
+        partialsInUse.add(temp)
+        return await fs.open(temp, 'wx')
       })
     } catch (err) {
       partialsInUse.delete(temp)
       throw new OutputFailedError(out, err)
     }
+    const assembler = new FileAssembler(root, out, options.force ?? false, temp, options.maxOutputBytes)
+    assembler.handle = handle
     return assembler
   }
 
@@ -118,6 +131,7 @@ export class FileAssembler {
    */
   blockStoreFor (store: BlockStore): BlockStore {
     return withPut(store, async (cid, bytes, options) => {
+      if (cid.equals(this.root)) await this.checkClaimedSize(cid, bytes)
       if (store.putReference === undefined || !this.takesLeaf(cid)) {
         await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
         return
@@ -127,6 +141,23 @@ export class FileAssembler {
       await store.putReference?.(cid, { path: this.temp, offset, size: bytes.byteLength }, options)
       this.referenced.set(blockKey(cid), { cid, offset, size: bytes.byteLength })
     })
+  }
+
+  /**
+   * The root says how large the file is before any of it is written: past the output cap (or the
+   * disk's free space) the download is refused here, failing the fetch, rather than written.
+   */
+  private async checkClaimedSize (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (cid.code !== dagPb.code) return
+    let size: bigint
+    try {
+      const node = decodeUnixfsNode(cid, bytes)
+      if (!isFilePart(node)) return
+      size = node.unixfs.fileSize()
+    } catch {
+      return // place() reports a malformed root
+    }
+    await checkOutputSize(this.out, Number(size), this.maxOutputBytes)
   }
 
   /** false once the DAG turned out not to be a single file: export it the usual way instead */
@@ -400,6 +431,31 @@ async function linkNoClobber (from: string, to: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputExistsError(to)
     return false
   }
+}
+
+function freshPartialName (out: string): string {
+  return path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${randomBytes(6).toString('hex')}.part`)
+}
+
+/**
+ * The partial file an interrupted download left, opened without following a link, and only if it
+ * is a regular file of ours with no other name: a symlink or hard link planted at its name would
+ * otherwise have us write the download into whatever file it points at.
+ */
+async function reopenPartial (temp: string): Promise<fs.FileHandle | undefined> {
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(temp, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW)
+  } catch {
+    return undefined
+  }
+  try {
+    const info = await handle.stat()
+    const ours = typeof process.getuid !== 'function' || info.uid === process.getuid()
+    if (info.isFile() && info.nlink === 1 && ours) return handle
+  } catch {}
+  await handle.close().catch(() => {})
+  return undefined
 }
 
 /** `store` with put() replaced */

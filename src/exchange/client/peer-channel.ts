@@ -31,6 +31,8 @@ const MAX_ABANDONED = 4096
 export type WantResult =
   | { type: 'block', bytes: Uint8Array }
   | { type: 'dont-have' }
+  /** The peer holds the block but refers us to the crowd fetching it too (ask again later) */
+  | { type: 'refer' }
   | { type: 'busy', retryAfterMs: number }
 
 export interface HaveResult {
@@ -264,6 +266,9 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
         return
       case 'dont-have':
         this.settle(msg.id)?.resolve({ type: 'dont-have' } satisfies WantResult)
+        return
+      case 'refer':
+        this.settle(msg.id)?.resolve({ type: 'refer' } satisfies WantResult)
         return
       case 'busy':
         this.settle(msg.id)?.resolve({ type: 'busy', retryAfterMs: msg.retryAfterMs } satisfies WantResult)

@@ -112,8 +112,10 @@ export class ProviderPool {
     const penalised = PENALISED_REASONS.has(reason)
     p.banned = penalised
     this.host.withdraw(p)
-    if (penalised || reason === 'timeout') {
-      // other sessions must not keep using a channel that lied or stalled
+    if (reason === 'protocol-error' || reason === 'timeout') {
+      // other sessions must not keep using a channel that broke the protocol or stalled; a bad
+      // block drops the peer for this content only (bit rot happens to honest peers: their
+      // other content is fine), and the penalty box decides whether it keeps happening
       this.client.closeChannel(p.peer, err)
     }
     if (!this.host.signal.aborted) {

@@ -247,6 +247,11 @@ export class RequestScheduler {
         }
         this.requeueIfOrphaned(entry)
         break
+      case 'refer':
+        // it holds the block and will send it once the crowd had its chance: never dropped
+        p.lacks.add(entry.key)
+        this.requeueIfOrphaned(entry)
+        break
       case 'busy':
         p.busy(result.retryAfterMs, now)
         this.requeueIfOrphaned(entry)

@@ -14,6 +14,13 @@
  * cannot have the block — and extra copies come from a budget (a share of the blocks plus a
  * slow refill), so a crowd that is slow to find itself cannot turn them back into one upload
  * per downloader.
+ *
+ * A crowd is only as good as its members' uploads, and peers that ask for everything and serve
+ * nothing must not make one (issue 16: three such peer ids starved an honest downloader). So a
+ * peer counts as a crowd member only while it is proven to serve: the server asks it back for a
+ * block we sent it (see crowd-prober.ts) and it delivered. And every peer gets its first
+ * FIRST_BLOCKS_ALWAYS blocks (the root among them) from us whatever the crowd, so a download
+ * always starts.
  */
 export const SPREAD_MIN_PEERS = 3
 export const SPREAD_COPIES = 2
@@ -28,6 +35,14 @@ export const CROWD_WINDOW_MS = 3_000
 export const CROWD_LINGER_MS = 30_000
 /** Per-block counts are forgotten this long after the block was first asked for */
 export const SPREAD_MEMORY_MS = 10 * 60_000
+/** Blocks every peer gets from us before it can be referred to a crowd (the root is the first) */
+export const FIRST_BLOCKS_ALWAYS = 8
+/** A peer that served a probe counts as a crowd member this long */
+export const PROVEN_FOR_MS = 60_000
+/** Blocks a peer must have had from us before it is probed */
+export const PROBE_AFTER_BLOCKS = 4
+/** A failed (or pending) probe of a peer is not repeated sooner than this */
+export const PROBE_RETRY_MS = 10_000
 /** Bookkeeping entries kept before old ones are pruned */
 const MAX_ENTRIES = 65_536
 
@@ -37,6 +52,21 @@ export interface CrowdSpreaderInit {
   patienceMs?: number
   extraShare?: number
   extraRefillMs?: number
+  /** Blocks every peer gets before it may be referred (FIRST_BLOCKS_ALWAYS) */
+  firstBlocks?: number
+  /** false: every active requester counts as a crowd member, proven or not (tests of the counting) */
+  provenOnly?: boolean
+}
+
+interface PeerRecord {
+  /** copies admitted to this peer */
+  admitted: number
+  /** until when it counts as serving the crowd */
+  provenUntil: number
+  lastProbeAt: number
+  probing: boolean
+  /** the last block we sent it: what a probe asks back */
+  lastSent?: string
 }
 
 interface BlockUploads {
@@ -51,6 +81,10 @@ export class CrowdSpreader {
   private readonly patienceMs: number
   private readonly extraShare: number
   private readonly extraRefillMs: number
+  private readonly firstBlocks: number
+  private readonly provenOnly: boolean
+  /** peer id → what we know of its part in the crowd */
+  private readonly peers = new Map<string, PeerRecord>()
   /** peer id → time of its last request */
   private readonly requesters = new Map<string, number>()
   /** block key → copies admitted (minus released) */
@@ -72,6 +106,56 @@ export class CrowdSpreader {
     this.patienceMs = init.patienceMs ?? SPREAD_PATIENCE_MS
     this.extraShare = init.extraShare ?? SPREAD_EXTRA_SHARE
     this.extraRefillMs = init.extraRefillMs ?? SPREAD_EXTRA_REFILL_MS
+    this.firstBlocks = init.firstBlocks ?? FIRST_BLOCKS_ALWAYS
+    this.provenOnly = init.provenOnly ?? true
+  }
+
+  private peer (id: string, now: number): PeerRecord {
+    let record = this.peers.get(id)
+    if (record === undefined) {
+      if (this.peers.size >= MAX_ENTRIES / 16) this.prunePeers(now)
+      record = { admitted: 0, provenUntil: 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
+      this.peers.set(id, record)
+    }
+    return record
+  }
+
+  private prunePeers (now: number): void {
+    for (const [id, record] of this.peers) {
+      const last = this.requesters.get(id) ?? 0
+      if (!record.probing && now - last > CROWD_LINGER_MS && record.provenUntil < now) this.peers.delete(id)
+    }
+    // still full: every one of them asked within the linger time; forget the oldest
+    while (this.peers.size >= MAX_ENTRIES / 16) this.peers.delete(this.peers.keys().next().value as string)
+  }
+
+  /** `peer` served a block we asked it for: it counts as a crowd member for a while */
+  proven (peer: string, now: number): void {
+    this.peer(peer, now).provenUntil = now + PROVEN_FOR_MS
+  }
+
+  /**
+   * The block to ask `peer` for to find out whether it serves (the last one we sent it), when a
+   * probe is due; the caller then reports probeDone(). Undefined: no probe now.
+   */
+  probeDue (peer: string, now: number): string | undefined {
+    const record = this.peers.get(peer)
+    if (record === undefined || record.probing || record.lastSent === undefined || record.admitted < PROBE_AFTER_BLOCKS) return undefined
+    if (record.provenUntil - now > PROVEN_FOR_MS / 2 || now - record.lastProbeAt < PROBE_RETRY_MS) return undefined
+    record.probing = true
+    record.lastProbeAt = now
+    return record.lastSent
+  }
+
+  probeDone (peer: string, served: boolean, now: number): void {
+    const record = this.peers.get(peer)
+    if (record === undefined) return
+    record.probing = false
+    if (served) record.provenUntil = now + PROVEN_FOR_MS
+  }
+
+  private isMember (peer: string, now: number): boolean {
+    return !this.provenOnly || (this.peers.get(peer)?.provenUntil ?? 0) > now
   }
 
   /**
@@ -81,7 +165,9 @@ export class CrowdSpreader {
   admit (peer: string, block: string, now: number): boolean {
     this.requesters.set(peer, now)
     if (this.requesters.size > MAX_ENTRIES / 16) this.prune(this.requesters, now - CROWD_WINDOW_MS)
-    const size = this.crowdSize(now)
+    const record = this.peer(peer, now)
+    // the asker plus the proven members it could be referred to
+    const size = this.crowdSize(now) + (this.isMember(peer, now) ? 0 : 1)
     // a starved event loop can make a crowd look smaller for a moment: it lingers a while
     const lingering = this.crowdSince !== undefined && now - this.lastCrowdAt <= CROWD_LINGER_MS
     const inCrowd = size >= this.minPeers || (size >= 2 && lingering)
@@ -98,12 +184,13 @@ export class CrowdSpreader {
       this.refusedSince.clear()
     }
     const uploads = this.uploadsOf(block, now)
-    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now)) {
+    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks) {
       if (!this.waitedLongEnough(peer, block, uploads, now)) return false
       this.extrasThisCrowd++
       this.sentAfterWait++
     }
     uploads.count++
+    record.admitted++
     return true
   }
 
@@ -125,22 +212,29 @@ export class CrowdSpreader {
     return (this.invited.get(peer) ?? 0) > now
   }
 
-  /** An admitted copy of `block` has been written to its peer */
-  sent (block: string, now: number): void {
+  /** An admitted copy of `block` has been written to `peer` (when known) */
+  sent (block: string, now: number, peer?: string): void {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined) uploads.firstSentAt ??= now
+    if (peer !== undefined) {
+      const record = this.peers.get(peer)
+      if (record !== undefined) record.lastSent = block
+    }
   }
 
-  /** The admitted copy of `block` was not sent after all */
-  release (block: string): void {
+  /** The admitted copy of `block` (to `peer`, when known) was not sent after all */
+  release (block: string, peer?: string): void {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined && uploads.count > 0) uploads.count--
+    const record = peer === undefined ? undefined : this.peers.get(peer)
+    if (record !== undefined && record.admitted > 0) record.admitted--
   }
 
+  /** Peers asking now that count as members (proven to serve, unless provenOnly is off) */
   crowdSize (now: number): number {
     let crowd = 0
-    for (const at of this.requesters.values()) {
-      if (now - at <= CROWD_WINDOW_MS) crowd++
+    for (const [peer, at] of this.requesters) {
+      if (now - at <= CROWD_WINDOW_MS && this.isMember(peer, now)) crowd++
     }
     return crowd
   }

@@ -43,8 +43,8 @@ export interface ServedStreamInit {
   readAheadBlocks: number
   onRequest: (s: ServedStream, msg: Message) => void
   onRemoteEnd: (s: ServedStream) => void
-  /** After the stream's own timers and buffers are let go */
-  onClose: (s: ServedStream) => void
+  /** After the stream's own timers and buffers are let go; `err` unset on a clean close */
+  onClose: (s: ServedStream, err?: Error) => void
 }
 
 /**
@@ -88,13 +88,13 @@ export function openServedStream (stream: Stream, connection: Connection, init: 
       served.remoteEnded = true
       init.onRemoteEnd(served)
     },
-    onClose: () => {
+    onClose: (err) => {
       served.controller.abort()
       clearInterval(served.watchdog)
       // whatever the transport may still hold is left to the garbage collector
       clearTimeout(served.unsentTimer)
       served.unsent.length = 0
-      init.onClose(served)
+      init.onClose(served, err)
     }
   })
   return served

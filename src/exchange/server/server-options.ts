@@ -1,5 +1,7 @@
 import type { HaveState } from '../wire/codec.js'
 import type { CrowdSpreaderInit } from './crowd-spreader.js'
+import type { ProbeClient } from './crowd-prober.js'
+import type { Budget, RequestKind } from './request-budget.js'
 import type { BlockStore } from '../../content/index.js'
 import type { AbortOptions, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -10,6 +12,10 @@ export const DEFAULT_MAX_REQUESTS_PER_PEER = 128
 export const DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER = 32 * 1024 * 1024
 /** Suggested back-off sent with BUSY */
 export const DEFAULT_BUSY_RETRY_AFTER_MS = 100
+/** Back-off sent with BUSY to a peer past its request budget */
+export const OVER_BUDGET_RETRY_AFTER_MS = 1_000
+/** Per-peer stats kept for peers with no open stream; the longest idle are forgotten past it */
+export const MAX_IDLE_PEER_STATS = 256
 /**
  * Replies waiting to be written with no progress (no drain, nothing written) for this long mean
  * the peer stopped reading: its stream is aborted. Progress, not age, so slow links survive.
@@ -34,6 +40,21 @@ export interface ExchangeServerComponents {
   blockStore: BlockStore
   /** Answers HAVE_QUERY precisely; without it the server only knows whether it has the root */
   hasContent?: (root: CID, options: AbortOptions & { peer: PeerId }) => Promise<HaveState | HaveAnswer>
+  /**
+   * Asks peers back for blocks we sent them (crowd-prober.ts): only a peer that serves counts as
+   * a crowd member. Without it nobody is proven, so crowd spreading never refers anyone.
+   */
+  probeClient?: ProbeClient
+  /**
+   * Where misbehaving peers are sentenced (malformed frames, requests far past their budget) and
+   * looked up: a penalised peer's streams are refused. Without it a dropped peer may come back.
+   */
+  penalties?: ServerPenalties
+}
+
+export interface ServerPenalties {
+  penalise(peerId: string, reason: string): void
+  isPenalised(peerId: string): boolean
 }
 
 export interface ExchangeServerInit {
@@ -45,6 +66,13 @@ export interface ExchangeServerInit {
   maxInboundStreams?: number
   /** Blocks read ahead of the transport per stream (READ_AHEAD_BLOCKS in content/unixfs/file-reader.ts) */
   readAheadBlocks?: number
+  /**
+   * Re-hash every block read for serving (default true): one that fails is deleted by the store
+   * and answered DONT_HAVE. Off only for benchmarks measuring the hash's cost.
+   */
+  verifyOnServe?: boolean
+  /** Per-peer request budgets (request-budget.ts DEFAULT_BUDGETS) */
+  budgets?: Partial<Record<RequestKind, Budget>>
   /** Crowd spreading limits (see crowd-spreader.ts) */
   spreading?: CrowdSpreaderInit
 }

@@ -18,6 +18,10 @@ export interface ExchangeServerStats {
   spreadSentAfterWait: number
   /** HAVE queries answered */
   haveQueries: number
+  /** Requests answered BUSY because their peer was past its budget */
+  overBudget: number
+  /** Peers dropped: far past their budget, or sending malformed frames */
+  peersDropped: number
   /** Keyed by peer id string */
   peers: Map<string, PeerServeStats>
 }

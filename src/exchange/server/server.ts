@@ -3,16 +3,19 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from '../wire/codec.js'
 import { ChannelClosedError, ProtocolViolationError } from '../errors.js'
 import { CrowdSpreader } from './crowd-spreader.js'
+import { probeServes } from './crowd-prober.js'
+import { RequestBudgets } from './request-budget.js'
 import { openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
 import {
   DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
-  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_SERVE_TIMEOUT_MS,
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_SERVE_TIMEOUT_MS, MAX_IDLE_PEER_STATS, OVER_BUDGET_RETRY_AFTER_MS,
   type ExchangeServerComponents, type ExchangeServerInit, type HaveAnswer
 } from './server-options.js'
 import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from './server-stats.js'
 import { blockKey, READ_AHEAD_BLOCKS } from '../../content/index.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../../util/gc-pacer.js'
+import { carriesBulk } from '../../nat/bulk-dialer.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -56,10 +59,17 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly serveTimeoutMs: number
   private readonly maxInboundStreams: number
   private readonly readAheadBlocks: number
+  private readonly verifyOnServe: boolean
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new PeerMap<PeerServeStats>()
-  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
+  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
+  private readonly budgets: RequestBudgets
+  /** peer id → its open streams (and the connection each came on) */
+  private readonly peerStreams = new Map<string, Map<ServedStream, Connection>>()
   private readonly spreader: CrowdSpreader
+  private probes = new AbortController()
+  /** Streams on relayed connections whose relay carries no bulk: HAVE queries only */
+  private readonly controlOnly = new WeakSet<ServedStream>()
   private started = false
 
   constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
@@ -72,7 +82,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? READ_AHEAD_BLOCKS
+    this.verifyOnServe = init.verifyOnServe ?? true
     this.spreader = new CrowdSpreader(init.spreading)
+    this.budgets = new RequestBudgets(init.budgets)
     this.handleStream = this.handleStream.bind(this)
   }
 
@@ -87,9 +99,11 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       return
     }
     this.started = true
+    this.probes = new AbortController()
     await this.components.registrar.handle(this.protocol, this.handleStream, {
       maxInboundStreams: this.maxInboundStreams,
-      runOnLimitedConnection: false
+      // HAVE queries may come over a relay; blocks never go back on one (onRequest)
+      runOnLimitedConnection: true
     })
   }
 
@@ -98,6 +112,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       return
     }
     this.started = false
+    this.probes.abort()
     await this.components.registrar.unhandle(this.protocol)
     for (const s of [...this.streams]) {
       s.framed.abort(new ChannelClosedError('server stopping'))
@@ -131,15 +146,73 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   }
 
   private handleStream (stream: Stream, connection: Connection): void {
+    const peerKey = connection.remotePeer.toString()
+    if (this.components.penalties?.isPenalised(peerKey) === true) {
+      stream.abort(new ProtocolViolationError('this peer is penalised'))
+      return
+    }
     const served = openServedStream(stream, connection, {
       stats: this.statsFor(connection.remotePeer),
       readAheadBlocks: this.readAheadBlocks,
       onRequest: (s, msg) => { this.onRequest(s, msg) },
       onRemoteEnd: (s) => { this.maybeFinish(s) },
-      onClose: (s) => { this.streams.delete(s) }
+      onClose: (s, err) => { this.onStreamClosed(s, err) }
     })
     if (!served.framed.closed) {
       this.streams.add(served)
+      let open = this.peerStreams.get(peerKey)
+      if (open === undefined) {
+        open = new Map()
+        this.peerStreams.set(peerKey, open)
+      }
+      open.set(served, connection)
+      if (!carriesBulk(connection)) {
+        this.controlOnly.add(served)
+      }
+    }
+  }
+
+  private onStreamClosed (s: ServedStream, err?: Error): void {
+    this.streams.delete(s)
+    const peerKey = s.peer.toString()
+    const open = this.peerStreams.get(peerKey)
+    open?.delete(s)
+    if (open?.size === 0) {
+      this.peerStreams.delete(peerKey)
+      // idle now: its stats move to the back of the line, and the longest idle are forgotten
+      const stats = this.peerStats.get(s.peer)
+      if (stats !== undefined) {
+        this.peerStats.delete(s.peer)
+        this.peerStats.set(s.peer, stats)
+      }
+      this.pruneStats()
+    }
+    const code = (err as { code?: string } | undefined)?.code
+    if (code === 'ERR_MALFORMED_FRAME' || code === 'ERR_FRAME_TOO_LARGE' || code === 'ERR_PROTOCOL_VIOLATION') {
+      this.components.penalties?.penalise(peerKey, `sent the exchange server a bad frame (${code})`)
+    }
+  }
+
+  private pruneStats (): void {
+    let idle = this.peerStats.size - this.peerStreams.size
+    if (idle <= MAX_IDLE_PEER_STATS) return
+    for (const [peer, stats] of this.peerStats) {
+      if (idle <= MAX_IDLE_PEER_STATS) break
+      if (this.peerStreams.has(peer.toString()) || stats.requestsInFlight > 0) continue
+      this.peerStats.delete(peer)
+      idle--
+    }
+  }
+
+  /** A peer far past its budget: every stream of it closed, its connections too, and sentenced */
+  private dropPeer (s: ServedStream, reason: string): void {
+    const peerKey = s.peer.toString()
+    this.totals.peersDropped++
+    this.components.penalties?.penalise(peerKey, reason)
+    const open = [...(this.peerStreams.get(peerKey) ?? new Map<ServedStream, Connection>([[s, undefined as unknown as Connection]]))]
+    for (const [stream, connection] of open) {
+      stream.framed.abort(new ProtocolViolationError(reason))
+      void connection?.close().catch(() => {})
     }
   }
 
@@ -149,6 +222,21 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       case 'have-query': {
         if (s.active.has(msg.id)) {
           throw new ProtocolViolationError(`request id ${msg.id} reused while in progress`)
+        }
+        const verdict = this.budgets.take(s.peer.toString(), msg.type === 'want' ? 'want' : 'have', Date.now())
+        if (verdict === 'drop') {
+          this.dropPeer(s, `${msg.type === 'want' ? 'WANTs' : 'HAVE queries'} far past its budget`)
+          return
+        }
+        if (verdict === 'slow') {
+          // nothing looked up: a BUSY costs us one small frame
+          this.totals.overBudget++
+          this.refuseBusy(s, msg.id, msg.cid, OVER_BUDGET_RETRY_AFTER_MS)
+          break
+        }
+        if (msg.type === 'want' && this.controlOnly.has(s)) {
+          s.framed.sendNow({ type: 'error', id: msg.id, message: 'no blocks over a limited relay connection: wait for a direct one' })
+          break
         }
         if (s.stats.requestsInFlight >= this.maxRequestsPerPeer) {
           this.refuseBusy(s, msg.id, msg.cid)
@@ -178,8 +266,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     pauseWhileRepliesPileUp(s)
   }
 
-  private refuseBusy (s: ServedStream, id: number, cid: CID): void {
-    s.framed.sendNow({ type: 'busy', id, retryAfterMs: this.busyRetryAfterMs })
+  private refuseBusy (s: ServedStream, id: number, cid: CID, retryAfterMs = this.busyRetryAfterMs): void {
+    s.framed.sendNow({ type: 'busy', id, retryAfterMs })
     s.stats.busyReplies++
     this.totals.busyReplies++
     this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
@@ -192,9 +280,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     if (!this.spreader.admit(peerKey, key, Date.now())) {
-      s.framed.sendNow({ type: 'dont-have', id })
-      s.stats.dontHaveReplies++
-      this.totals.dontHaveReplies++
+      // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
+      s.framed.sendNow({ type: 'refer', id })
       this.totals.spreadReplies++
       return
     }
@@ -204,7 +291,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     try {
       releaseSlot = await s.readSlots.take(signal)
     } catch {
-      this.spreader.release(key)
+      this.spreader.release(key, peerKey)
       return
     }
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
@@ -219,8 +306,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       let bytes: Uint8Array
       try {
         if (pooled !== undefined && store.getInto !== undefined) {
-          // the receiver hashes every block anyway: no second sha256 of every byte served
-          bytes = await store.getInto(cid, pooled, { signal, verify: false })
+          // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
+          // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
+          bytes = await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
           if (bytes.buffer !== pooled.buffer) {
             // larger than a pooled buffer: the store read it into a fresh one
             blockBufferPool.release(pooled)
@@ -267,7 +355,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       sent = true
       noteTransferBytes(bytes.byteLength)
-      this.spreader.sent(key, Date.now())
+      this.spreader.sent(key, Date.now(), peerKey)
+      this.maybeProbe(s.peer, peerKey)
       s.stats.bytesServed += bytes.byteLength
       s.stats.blocksServed++
       this.totals.bytesServed += bytes.byteLength
@@ -280,8 +369,18 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       blockBufferPool.release(pooled)
       s.stats.bytesInFlight -= reserved
       releaseSlot()
-      if (!sent) this.spreader.release(key)
+      if (!sent) this.spreader.release(key, peerKey)
     }
+  }
+
+  /** Asks a peer we keep sending blocks to whether it serves them on (see crowd-prober.ts) */
+  private maybeProbe (peer: PeerId, peerKey: string): void {
+    const client = this.components.probeClient
+    if (client === undefined) return
+    const block = this.spreader.probeDue(peerKey, Date.now())
+    if (block === undefined) return
+    void probeServes(client, peer, block, { signal: this.probes.signal })
+      .then(served => { this.spreader.probeDone(peerKey, served, Date.now()) })
   }
 
   private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {

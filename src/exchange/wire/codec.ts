@@ -38,7 +38,9 @@ export const MessageType = {
   HAVE_REPLY: 5,
   BUSY: 6,
   CANCEL: 7,
-  ERROR: 8
+  ERROR: 8,
+  /** "I hold it, but fetch it from the crowd": crowd spreading's answer (see crowd-spreader.ts) */
+  REFER: 9
 } as const
 
 export type HaveState = 'none' | 'partial' | 'full'
@@ -47,6 +49,7 @@ const HAVE_STATES: readonly HaveState[] = ['none', 'partial', 'full']
 export interface WantMessage { type: 'want', id: number, cid: CID }
 export interface BlockMessage { type: 'block', id: number, bytes: Uint8Array }
 export interface DontHaveMessage { type: 'dont-have', id: number }
+export interface ReferMessage { type: 'refer', id: number }
 export interface HaveQueryMessage { type: 'have-query', id: number, cid: CID }
 export interface HaveReplyMessage { type: 'have-reply', id: number, has: HaveState, count?: number }
 export interface BusyMessage { type: 'busy', id: number, retryAfterMs: number }
@@ -54,7 +57,7 @@ export interface CancelMessage { type: 'cancel', id: number }
 export interface ErrorMessage { type: 'error', id: number, message: string }
 
 export type Message = WantMessage | BlockMessage | DontHaveMessage | HaveQueryMessage |
-HaveReplyMessage | BusyMessage | CancelMessage | ErrorMessage
+HaveReplyMessage | BusyMessage | CancelMessage | ErrorMessage | ReferMessage
 
 // ---- varints ----------------------------------------------------------------------------------
 
@@ -111,6 +114,7 @@ function typeOf (msg: Message): number {
     case 'want': return MessageType.WANT
     case 'block': return MessageType.BLOCK
     case 'dont-have': return MessageType.DONT_HAVE
+    case 'refer': return MessageType.REFER
     case 'have-query': return MessageType.HAVE_QUERY
     case 'have-reply': return MessageType.HAVE_REPLY
     case 'busy': return MessageType.BUSY
@@ -332,6 +336,9 @@ export function decodeFrameBody (frame: Uint8ArrayList, allocBlock?: (size: numb
     case MessageType.DONT_HAVE:
       noTrailing(o)
       return { type: 'dont-have', id }
+    case MessageType.REFER:
+      noTrailing(o)
+      return { type: 'refer', id }
     case MessageType.CANCEL:
       noTrailing(o)
       return { type: 'cancel', id }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader } from '../../../src/exchange/server/crowd-spreader.js'
 
 describe('crowd spreading', () => {
-  const init = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000 }
+  // the counting itself: every requester a member, no first blocks (see the proven-crowd tests below)
+  const init = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 0, provenOnly: false }
 
   it('never refers a lone downloader or a pair to a crowd', () => {
     const spreader = new CrowdSpreader(init)
@@ -120,5 +121,50 @@ describe('crowd spreading', () => {
         }
       }
     ))
+  })
+
+  describe('a crowd is made of peers proven to serve', () => {
+    const proven = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 2 }
+
+    it('peers that only ask never make a crowd: everyone is served', () => {
+      const spreader = new CrowdSpreader(proven)
+      for (let t = 0; t < 20; t++) {
+        for (const p of ['x', 'y', 'z', 'honest']) expect(spreader.admit(p, `b${t}`, t)).toBe(true)
+      }
+      expect(spreader.crowdSize(20)).toBe(0)
+    })
+
+    it('proven members make a crowd, but every peer gets its first blocks (the root) from us', () => {
+      const spreader = new CrowdSpreader(proven)
+      spreader.proven('a', 0)
+      spreader.proven('b', 0)
+      for (const p of ['a', 'b']) spreader.admit(p, 'root', 1)
+      // a newcomer: its first blocks come from us although 'root' left twice already
+      expect(spreader.admit('new', 'root', 2)).toBe(true)
+      expect(spreader.admit('new', 'leaf1', 2)).toBe(true)
+      for (const p of ['a', 'b']) spreader.admit(p, 'leaf2', 3)
+      expect(spreader.admit('new', 'leaf2', 3)).toBe(false)
+    })
+
+    it('a probe is due once a peer had a few blocks, and a served probe makes it a member', () => {
+      const spreader = new CrowdSpreader(proven)
+      for (let i = 0; i < 4; i++) {
+        spreader.admit('p', `b${i}`, i)
+        spreader.sent(`b${i}`, i, 'p')
+      }
+      expect(spreader.crowdSize(5)).toBe(0)
+      expect(spreader.probeDue('p', 5)).toBe('b3')
+      // one probe at a time
+      expect(spreader.probeDue('p', 6)).toBeUndefined()
+      spreader.probeDone('p', true, 7)
+      expect(spreader.crowdSize(8)).toBe(1)
+      // a failed probe is not retried at once, and the peer is no member
+      spreader.admit('q', 'b0', 10)
+      for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 10); spreader.sent(`c${i}`, 10, 'q') }
+      expect(spreader.probeDue('q', 11)).toBe('c3')
+      spreader.probeDone('q', false, 12)
+      expect(spreader.probeDue('q', 13)).toBeUndefined()
+      expect(spreader.crowdSize(14)).toBe(1)
+    })
   })
 })

@@ -1,0 +1,137 @@
+import { parseArgs } from 'node:util'
+import { setMaxListeners } from 'node:events'
+import { Testnet } from '../src/testnet/testnet.js'
+import { internalsOf } from '../src/node/internals.js'
+import type { KizunaNode } from '../src/node/node.js'
+import { TOPIC_PREFIX } from '../src/messaging/topic-service.js'
+import { machineInfo, describeMachine } from './lib/machine.js'
+import { summarize, round, type Summary } from './lib/stats.js'
+import { writeSection } from './lib/docs.js'
+import type { BenchmarkContext } from './index.js'
+
+const TOPIC = 'bench'
+
+interface PhaseResult {
+  nodes: number
+  messages: number
+  /** per message: ms from publish until this share of the other live subscribers had it */
+  p50Ms: Summary
+  p99Ms: Summary
+  p100Ms: Summary
+  /** messages that reached every live subscriber */
+  complete: number
+  /** copies of one message one node received (gossipsub deduplicates after counting) */
+  copiesPerNode: Summary
+}
+
+function quantileDelay (delays: number[], share: number, expected: number): number | null {
+  const needed = Math.ceil(expected * share)
+  if (delays.length < needed || needed === 0) return null
+  return [...delays].sort((a, b) => a - b)[needed - 1]
+}
+
+/** Publishes `count` messages from random live nodes and measures how they spread */
+async function phase (name: string, nodes: KizunaNode[], count: number, intervalMs: number, log: (t: string) => void, signal: AbortSignal): Promise<PhaseResult> {
+  const arrivals = new Map<string, number[]>()
+  const publishedAt = new Map<string, { at: number, by: string }>()
+  const copies = new Map<string, Map<string, number>>()
+  const controller = new AbortController()
+  const sub = AbortSignal.any([signal, controller.signal])
+  setMaxListeners(Infinity, sub)
+  for (const node of nodes) {
+    const self = node.peerId.toString()
+    void (async () => {
+      for await (const m of node.subscribe(TOPIC, { signal: sub })) {
+        if (!m.text.startsWith(`${name}:`)) continue
+        const list = arrivals.get(m.text) ?? []
+        list.push(Date.now() - (publishedAt.get(m.text)?.at ?? Date.now()))
+        arrivals.set(m.text, list)
+      }
+    })().catch(() => {})
+    // every copy that reaches the node, before gossipsub drops duplicates
+    const pubsub = internalsOf(node).libp2p.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic?: string, data?: Uint8Array }) => Promise<void> }
+    const original = pubsub.handleReceivedMessage.bind(pubsub)
+    pubsub.handleReceivedMessage = async (from, msg) => {
+      if (msg.topic === TOPIC_PREFIX + TOPIC && msg.data != null) {
+        const text = new TextDecoder().decode(msg.data)
+        const match = /"text":"([^"]+)"/.exec(text)
+        if (match != null && match[1].startsWith(`${name}:`)) {
+          const perNode = copies.get(match[1]) ?? new Map<string, number>()
+          perNode.set(self, (perNode.get(self) ?? 0) + 1)
+          copies.set(match[1], perNode)
+        }
+      }
+      return original(from, msg)
+    }
+  }
+  log(`${name}: waiting for every node to have mesh peers`)
+  const meshDeadline = Date.now() + 60_000
+  while (!nodes.every(n => n.topics.meshPeers(TOPIC).length > 0) && Date.now() < meshDeadline) await new Promise(resolve => setTimeout(resolve, 250))
+  // two heartbeats so meshes grow towards D
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  log(`${name}: publishing ${count} messages`)
+  for (let i = 0; i < count && !signal.aborted; i++) {
+    const publisher = nodes[Math.floor(Math.random() * nodes.length)]
+    const text = `${name}:${i}`
+    publishedAt.set(text, { at: Date.now(), by: publisher.peerId.toString() })
+    await publisher.publish(TOPIC, text).catch(err => { log(`publish ${i} failed: ${(err as Error).message}`) })
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  const expected = nodes.length - 1
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && [...publishedAt.keys()].some(t => (arrivals.get(t)?.length ?? 0) < expected)) await new Promise(resolve => setTimeout(resolve, 250))
+  controller.abort()
+  const texts = [...publishedAt.keys()]
+  const delays = texts.map(t => arrivals.get(t) ?? [])
+  const copyCounts = texts.flatMap(t => [...(copies.get(t)?.values() ?? [])])
+  return {
+    nodes: nodes.length,
+    messages: texts.length,
+    p50Ms: summarize(delays.map(d => quantileDelay(d, 0.5, expected))),
+    p99Ms: summarize(delays.map(d => quantileDelay(d, 0.99, expected))),
+    p100Ms: summarize(delays.map(d => quantileDelay(d, 1, expected))),
+    complete: delays.filter(d => d.length >= expected).length,
+    copiesPerNode: summarize(copyCounts)
+  }
+}
+
+const fmt = (s: Summary): string => s.n === 0 ? '–' : `${round(s.median ?? 0)} / ${round(s.p90 ?? 0)}`
+
+/**
+ * Gossip benchmark: N in-process nodes (one Node.js process, real TCP on 127.0.0.1), all
+ * subscribed to one topic; M messages from random publishers, then the same after 20% of the
+ * nodes were stopped just before.
+ */
+export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
+  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '50' }, messages: { type: 'string', default: '100' }, 'interval-ms': { type: 'string', default: '50' }, kill: { type: 'string', default: '0.2' }, 'no-docs': { type: 'boolean', default: false } } })
+  const size = Number(values.nodes)
+  const count = Number(values.messages)
+  const intervalMs = Number(values['interval-ms'])
+  log(`starting ${size} in-process nodes`)
+  const testnet = await Testnet.start({ size, mode: 'in-process', bootstrap: 'random' })
+  try {
+    const nodes = testnet.members.map(m => m.node!)
+    await Promise.all(nodes.map(async n => { await n.joined() }))
+    const full = await phase('full', nodes, count, intervalMs, log, signal)
+    log(`full: 50% ${fmt(full.p50Ms)}, 99% ${fmt(full.p99Ms)}, 100% ${fmt(full.p100Ms)} ms; complete ${full.complete}/${full.messages}`)
+    const victims = [...testnet.members].sort(() => Math.random() - 0.5).slice(0, Math.round(size * Number(values.kill)))
+    await Promise.all(victims.map(async m => { await testnet.stopMember(m) }))
+    const survivors = testnet.members.filter(m => !victims.includes(m)).map(m => m.node!)
+    const churned = await phase('killed', survivors, count, intervalMs, log, signal)
+    log(`after stopping ${victims.length}: 50% ${fmt(churned.p50Ms)}, 99% ${fmt(churned.p99Ms)}, 100% ${fmt(churned.p100Ms)} ms; complete ${churned.complete}/${churned.messages}`)
+    const machine = machineInfo()
+    const result = { benchmark: 'gossip', date: new Date().toISOString(), machine, mode: 'in-process', params: { nodes: size, messages: count, intervalMs }, full, afterKill: { stopped: victims.length, ...churned } }
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+    if (values['no-docs'] !== true) {
+      const row = (label: string, r: PhaseResult): string => `| ${label} | ${r.nodes} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.p100Ms)} | ${r.complete}/${r.messages} | ${fmt(r.copiesPerNode)} |`
+      await writeSection('gossip', `${result.date.slice(0, 16).replace('T', ' ')} UTC, ${describeMachine(machine)}. ${size} nodes **in one process** (real TCP, Noise, Yamux on 127.0.0.1), all subscribed to one topic; ${count} messages from random publishers, one every ${intervalMs} ms. Times are ms from publish until that share of the other live subscribers had the message, median / p90 over messages; copies are per node per message, counted before gossipsub's de-duplication.
+
+| run | live nodes | 50% | 99% | 100% | reached all | copies per node |
+|---|---|---|---|---|---|---|
+${row('all up', full)}
+${row(`${victims.length} stopped just before`, churned)}`)
+    }
+  } finally {
+    await testnet.stop()
+  }
+}

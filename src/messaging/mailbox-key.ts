@@ -1,0 +1,40 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { compareDistance, kadKey } from '../replication/placement.js'
+
+const DOMAIN = new TextEncoder().encode('/kizuna/mailbox/')
+
+/** The DHT key whose k closest peers hold a recipient's mailbox */
+export function mailboxKey (recipient: string): Uint8Array {
+  const id = peerIdFromString(recipient).toMultihash().bytes
+  const key = new Uint8Array(DOMAIN.length + id.length)
+  key.set(DOMAIN, 0)
+  key.set(id, DOMAIN.length)
+  return key
+}
+
+/**
+ * The `count` peers closest to the recipient's mailbox key, by the DHT's own distance (sha256 of
+ * the key against sha256 of each peer id), ourselves included as a candidate and the recipient
+ * left out: it is the one who is offline. Peers that
+ * are connected now count as candidates too.
+ */
+export async function mailboxPeers (libp2p: Libp2p, recipient: string, count: number, options: { signal?: AbortSignal } = {}): Promise<PeerId[]> {
+  const key = mailboxKey(recipient)
+  const candidates = new Map<string, PeerId>([[libp2p.peerId.toString(), libp2p.peerId]])
+  // connected peers fill in when a lookup (just after a restart, with an empty table) finds few;
+  // they can only add candidates, the sort still picks the closest
+  for (const peer of libp2p.getPeers()) candidates.set(peer.toString(), peer)
+  try {
+    for await (const info of libp2p.peerRouting.getClosestPeers(key, { signal: options.signal })) {
+      candidates.set(info.id.toString(), info.id)
+    }
+  } catch {
+    // a lookup with no peers, or aborted: choose among what we have
+  }
+  candidates.delete(recipient)
+  const target = await kadKey(key)
+  const keyed = await Promise.all([...candidates.values()].map(async id => ({ id, kad: await kadKey(id.toMultihash().bytes) })))
+  keyed.sort((a, b) => compareDistance(a.kad, b.kad, target))
+  return keyed.slice(0, count).map(k => k.id)
+}

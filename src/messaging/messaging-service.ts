@@ -1,0 +1,240 @@
+import { EventEmitter, on } from 'node:events'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { RateLimiter } from '@libp2p/utils'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
+import { ContactBook } from './contacts.js'
+import { MessagingError } from './errors.js'
+import type { MessageEvent } from './events.js'
+import { MailboxService, type MailboxInit } from './mailbox-service.js'
+import { DEFAULT_MAILBOX_TTL_MS } from './mailbox-policy.js'
+import { checkText, newMessageId, signMessage, verifyMessage, type DirectMessage, type FileRef } from './message.js'
+import { MessageStore, toMessage, type MessageRecord } from './message-store.js'
+import { handleRpc, rpc, type RpcCodec } from './rpc.js'
+import { open, seal } from './seal.js'
+import { KizunaError } from '../errors.js'
+
+const CODEC: RpcCodec<MsgFrame> = { protocol: MSG_PROTOCOL, maxFrame: MAX_MSG_FRAME, encode: encodeFrame, decode: decodeMsgFrame }
+/** A direct delivery (dial + one exchange) that takes longer falls back to the mailbox */
+export const DIRECT_DELIVERY_TIMEOUT_MS = 8_000
+/** Messages (and receipt frames) one peer may hand us per minute */
+export const INBOUND_MESSAGES_PER_MINUTE = 600
+
+/** A drain that reached fewer than k holders (a node just back, its table still empty) is retried after this, doubling */
+export const DRAIN_RETRY_MIN_MS = 2_000
+
+export interface MessagingInit {
+  /** ms between mailbox drains (and retries of messages nobody took yet) */
+  drainIntervalMs: number
+  /** how long mailbox holders keep a message for an offline recipient */
+  ttlMs: number
+  mailbox: Partial<MailboxInit>
+}
+
+export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {} }
+
+export interface MessagingComponents {
+  libp2p: Libp2p
+  datastore: Datastore
+  privateKey: PrivateKey
+  /** adds a file encrypted and returns its share link (the node's own add) */
+  shareFile: (path: string, options: { signal?: AbortSignal }) => Promise<FileRef>
+}
+
+export interface SendOptions { file?: string, signal?: AbortSignal }
+
+/**
+ * Direct messages: signed, sequenced, stored before they are acknowledged, sent straight to an
+ * online friend and sealed into its mailbox otherwise; receipts move our copy to delivered.
+ */
+export class MessagingService {
+  readonly contacts: ContactBook
+  readonly store: MessageStore
+  readonly mailbox: MailboxService
+  readonly init: MessagingInit
+  private readonly components: MessagingComponents
+  private readonly events = new EventEmitter<{ event: [MessageEvent] }>()
+  private readonly inbound = new RateLimiter({ points: INBOUND_MESSAGES_PER_MINUTE, duration: 60 })
+  private started = false
+  private timer?: ReturnType<typeof setInterval>
+  private draining?: Promise<number>
+  private retry?: ReturnType<typeof setTimeout>
+  private retryDelayMs = DRAIN_RETRY_MIN_MS
+
+  constructor (components: MessagingComponents, init: Partial<MessagingInit> = {}) {
+    this.components = components
+    this.init = { ...DEFAULT_MESSAGING, ...init }
+    this.contacts = new ContactBook(components)
+    this.store = new MessageStore(components)
+    this.mailbox = new MailboxService(components, this.init.mailbox)
+    this.events.setMaxListeners(0)
+  }
+
+  private get self (): string {
+    return this.components.libp2p.peerId.toString()
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.mailbox.start()
+    await handleRpc(this.components.libp2p, CODEC, async (frame, from) => this.answer(frame, from), (err): MsgFrame => ({
+      type: 'refused', code: err instanceof KizunaError ? err.code : 'ERR_INTERNAL', reason: (err as Error).message
+    }))
+    this.timer = setInterval(() => { void this.drainNow().catch(() => {}) }, this.init.drainIntervalMs)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.timer)
+    clearTimeout(this.retry)
+    await this.components.libp2p.unhandle(MSG_PROTOCOL).catch(() => {})
+    await this.draining?.catch(() => {})
+    await this.mailbox.stop()
+  }
+
+  async send (to: string, text: string, options: SendOptions = {}): Promise<MessageRecord> {
+    const peer = await this.contacts.resolve(to)
+    if (peer === this.self) throw new MessagingError('ERR_BAD_CONTACT', 'cannot send a message to ourselves')
+    checkText(text)
+    const file = options.file != null ? await this.components.shareFile(options.file, { signal: options.signal }) : undefined
+    const seq = await this.store.nextSeq(peer)
+    const message = await signMessage({ id: newMessageId(), from: this.self, to: peer, seq, sentAt: Date.now(), text, ...(file != null ? { file } : {}) }, this.components.privateKey)
+    await this.store.saveOutgoing(message, 'pending')
+    return this.dispatch(message, options.signal)
+  }
+
+  /** Straight to the friend if it answers, else into its mailbox; stays pending if neither works */
+  private async dispatch (message: DirectMessage, signal?: AbortSignal): Promise<MessageRecord> {
+    const peer = peerIdFromString(message.to)
+    const reply = await rpc(this.components.libp2p, peer, CODEC, { type: 'deliver', message }, { signal, timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
+    if (reply?.type === 'receipt' && reply.id === message.id) {
+      await this.setStatus(message.to, message.id, 'delivered')
+    } else if (reply?.type === 'refused') {
+      throw new MessagingError('ERR_NOT_DELIVERED', `${message.to} refused message ${message.id}: ${reply.code} ${reply.reason}`)
+    } else {
+      const envelope: Envelope = { id: message.id, expiresAt: Date.now() + this.init.ttlMs, data: Buffer.from(seal(encodeFrame({ type: 'deliver', message }), message.to)).toString('base64') }
+      const holders = await this.mailbox.deposit(message.to, [envelope], { signal }).catch(() => [])
+      if (holders.length > 0) await this.setStatus(message.to, message.id, 'sent', 'mailbox')
+    }
+    return (await this.store.get(message.to, message.id))!
+  }
+
+  private async setStatus (peer: string, id: string, status: 'sent' | 'delivered' | 'read', via?: 'direct' | 'mailbox'): Promise<void> {
+    const record = await this.store.setStatus(peer, id, status, via)
+    if (record != null) this.events.emit('event', { type: 'status', id, peer, status })
+  }
+
+  private async answer (frame: MsgFrame, from: PeerId): Promise<MsgFrame> {
+    try {
+      this.inbound.consume(from.toString())
+    } catch {
+      throw new MessagingError('ERR_RATE_LIMITED', 'too many messages; slow down')
+    }
+    if (frame.type === 'deliver') {
+      const result = await this.accept(frame.message, 'direct')
+      return { type: 'receipt', id: frame.message.id, status: result === 'new' ? 'stored' : 'duplicate' }
+    }
+    if (frame.type === 'receipts') {
+      // a peer can only move messages we sent to it
+      for (const id of frame.ids) await this.setStatus(from.toString(), id, frame.status)
+      return { type: 'receipts-ok' }
+    }
+    throw new MessagingError('ERR_MALFORMED_MESSAGE', `unexpected frame ${frame.type}`)
+  }
+
+  /** Verifies, de-duplicates and stores (to disk, before any receipt); throws with a code when refused */
+  private async accept (message: DirectMessage, via: 'direct' | 'mailbox'): Promise<'new' | 'duplicate'> {
+    if (message.to !== this.self) throw new MessagingError('ERR_WRONG_RECIPIENT', `message ${message.id} is for ${message.to}, not us`)
+    await verifyMessage(message)
+    const { verdict, record } = await this.store.receive(message, via)
+    if (verdict === 'future') throw new MessagingError('ERR_SEQUENCE_FROM_FUTURE', `message ${message.id} has sequence ${message.seq}, too far ahead of what ${message.from} sent before`)
+    if (record != null) this.events.emit('event', { type: 'message', message: record })
+    return verdict
+  }
+
+  /** Drains our mailbox and retries our messages nobody has taken yet; returns new messages */
+  async drainNow (options: { signal?: AbortSignal } = {}): Promise<number> {
+    if (this.draining != null) return this.draining
+    this.draining = (async () => {
+      let fresh = 0
+      const reached = await this.mailbox.drain(async envelopes => {
+        const opened: DirectMessage[] = []
+        const done: string[] = []
+        for (const envelope of envelopes) {
+          try {
+            const frame = decodeMsgFrame(open(Buffer.from(envelope.data, 'base64'), this.components.privateKey))
+            if (frame.type !== 'deliver' || frame.message.id !== envelope.id) throw new MessagingError('ERR_MALFORMED_MESSAGE', 'envelope holds no message')
+            opened.push(frame.message)
+          } catch {
+            done.push(envelope.id) // unreadable or not for us: let holders drop it
+          }
+        }
+        // each sender's messages in its order, whatever order holders returned them in
+        opened.sort((a, b) => a.from === b.from ? a.seq - b.seq : a.from < b.from ? -1 : 1)
+        const receipts = new Map<string, string[]>()
+        for (const message of opened) {
+          try {
+            if (await this.accept(message, 'mailbox') === 'new') fresh++
+            receipts.set(message.from, [...(receipts.get(message.from) ?? []), message.id])
+            done.push(message.id)
+          } catch (err) {
+            if (err instanceof MessagingError) done.push(message.id) // refused for good: forged, future, not ours
+          }
+        }
+        for (const [sender, ids] of receipts) void this.sendReceipts(sender, ids, 'delivered')
+        return done
+      }, options)
+      this.scheduleRetry(reached.holders < this.mailbox.init.replicas)
+      for (const record of await this.store.pending()) {
+        if (options.signal?.aborted === true || !this.started) break
+        await this.dispatch(toMessage(record), options.signal).catch(() => {})
+      }
+      return fresh
+    })()
+    try {
+      return await this.draining
+    } finally {
+      this.draining = undefined
+    }
+  }
+
+  private scheduleRetry (needed: boolean): void {
+    clearTimeout(this.retry)
+    if (!needed || !this.started) {
+      this.retryDelayMs = DRAIN_RETRY_MIN_MS
+      return
+    }
+    this.retry = setTimeout(() => { void this.drainNow().catch(() => {}) }, this.retryDelayMs)
+    this.retry.unref?.()
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.drainIntervalMs)
+  }
+
+  private async sendReceipts (sender: string, ids: string[], status: 'delivered' | 'read'): Promise<void> {
+    await rpc(this.components.libp2p, peerIdFromString(sender), CODEC, { type: 'receipts', ids, status }, { timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => {})
+  }
+
+  async list (nameOrPeer?: string): Promise<MessageRecord[]> {
+    return this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
+  }
+
+  /** Every message event from this call on (not from the first read), until `signal` aborts */
+  watch (options: { signal?: AbortSignal } = {}): AsyncGenerator<MessageEvent> {
+    const events = on(this.events, 'event', { signal: options.signal })
+    return (async function * () {
+      try {
+        while (true) {
+          const next = await events.next()
+          if (next.done === true) return
+          yield next.value[0] as MessageEvent
+        }
+      } catch (err) {
+        if (options.signal?.aborted !== true) throw err
+      } finally {
+        await events.return?.()
+      }
+    })()
+  }
+}

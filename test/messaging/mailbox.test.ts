@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
+import { anyFileContains } from '../helpers/disk.js'
+import { waitFor } from '../helpers/wait.js'
+
+function holding (members: TestnetMember[], recipient: string): TestnetMember[] {
+  return members.filter(m => m.node?.isStarted() === true && m.node.messaging.mailbox.holder.ids(recipient).length > 0)
+}
+
+describe('offline delivery through the mailbox (k = 3 holders)', () => {
+  let testnet: Testnet
+
+  beforeAll(async () => {
+    testnet = await Testnet.start({ size: 7, mode: 'in-process', bootstrap: 'random' })
+  })
+
+  afterAll(async () => {
+    await testnet?.stop()
+  })
+
+  it('B offline: sealed envelopes at 3 holders with no plaintext, a holder dies and is replaced, B returns and gets them in order once', async () => {
+    const [alice, ...rest] = testnet.members
+    const bob = rest[rest.length - 1]
+    const a = alice.node!
+    await a.contactAdd('bob', bob.peerId)
+    await testnet.stopMember(bob)
+
+    const marker = randomBytes(12).toString('hex')
+    const texts = [`first ${marker}`, `second ${marker}`, `third ${marker}`]
+    for (const text of texts) {
+      const sent = await a.sendMessage('bob', text)
+      expect(sent.status).toBe('sent')
+      expect(sent.via).toBe('mailbox')
+    }
+    const holders = holding(testnet.members, bob.peerId)
+    expect(holders.length).toBeGreaterThanOrEqual(3)
+    for (const holder of holders) {
+      expect(holder.node!.messaging.mailbox.holder.ids(bob.peerId).length).toBe(3)
+      if (holder !== alice) expect(await anyFileContains(holder.repo, Buffer.from(marker))).toBe(false)
+    }
+
+    // a holder (not Alice) leaves: the others bring the mailbox back to 3 live copies
+    const victim = holders.find(h => h !== alice)!
+    await testnet.stopMember(victim)
+    await waitFor(() => holding(testnet.members, bob.peerId).length >= 3, { timeoutMs: 30_000, message: '3 live holders again' })
+
+    // Bob comes back (own repo, saved peers, no bootstrap): drains on join, in Alice's order
+    const back = await testnet.restart(bob)
+    const b = back.node!
+    const got = await waitFor(async () => {
+      const list = await b.messages(alice.peerId)
+      return list.length >= 3 ? list : undefined
+    }, { timeoutMs: 45_000, message: 'the 3 messages at Bob' })
+    expect(got.map(m => m.text)).toEqual(texts)
+    expect(got.map(m => m.seq)).toEqual([1, 2, 3])
+    expect(got.every(m => m.via === 'mailbox')).toBe(true)
+
+    // receipts reach Alice; holders delete what Bob acknowledged; a second drain adds nothing
+    await waitFor(async () => (await a.messages('bob')).every(m => m.status === 'delivered'), { timeoutMs: 20_000, message: 'delivered at Alice' })
+    await waitFor(() => holding(testnet.members, bob.peerId).length === 0, { timeoutMs: 20_000, message: 'holders to delete acked envelopes' })
+    expect(await b.drainMailbox()).toBe(0)
+    expect((await b.messages(alice.peerId)).length).toBe(3)
+  }, 120_000)
+})
