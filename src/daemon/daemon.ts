@@ -4,6 +4,7 @@ import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
 import type { FastifyInstance } from 'fastify'
+import { MetricsListener } from '../api/routes/metrics.js'
 
 export interface DaemonOptions {
   repo: string
@@ -11,6 +12,8 @@ export interface DaemonOptions {
   /** Where status lines go (stdout for the CLI) */
   print: (line: string) => void
   extraRoutes?: Array<(app: FastifyInstance, node: KizunaNode) => void>
+  /** HOST:PORT (loopback) of an extra /metrics listener without a token; off when unset */
+  metricsListen?: string
 }
 
 export interface RunningDaemon {
@@ -32,6 +35,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   node.on('log', line => { options.print(`[${stamp()}] ${line}`) })
   node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
 
+  // the daemon owns the process: libp2p's and the process's metrics join the node's registry
+  node.collectProcessMetrics()
   await node.start()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
@@ -47,6 +52,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       await api.stop().catch(() => {})
+      await metricsListener?.stop().catch(() => {})
       await node.stop()
       await repo.clearDaemonInfo()
       markStopped()
@@ -54,6 +60,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     return stopping
   }
 
+  let metricsListener: MetricsListener | undefined
+  let metricsAddress: string | undefined
   const token = await repo.apiToken()
   const api = new ApiServer({
     node,
@@ -64,6 +72,10 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   })
   try {
     await api.start()
+    if (options.metricsListen != null) {
+      metricsListener = new MetricsListener(node, options.metricsListen)
+      metricsAddress = await metricsListener.start()
+    }
     await repo.writeDaemonInfo({ pid: process.pid, api: api.address, peerId: node.peerId.toString() })
     await new ApiClient({ api: api.address, token, repoPath: repo.path }).get('/health', { timeoutMs: 10_000 })
   } catch (err) {
@@ -76,6 +88,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     options.print(`listening on: ${addr}`)
   }
   options.print(`api: http://${api.address}`)
+  options.print(`dashboard: run \`kizuna ui\` for a login link to http://${api.address}/ui/`)
+  if (metricsAddress != null) options.print(`metrics: http://${metricsAddress}/metrics`)
   options.print('ready')
   return { node, api, stopped, stop }
 }

@@ -7,7 +7,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
-import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
@@ -29,9 +29,11 @@ export interface Libp2pAssemblyOptions {
   config: KizunaConfig
   privateKey: PrivateKey
   datastore: Datastore
+  /** A libp2p metrics component (the daemon's Prometheus registry, see src/telemetry/metrics.ts) */
+  metrics?: (components: any) => Metrics
 }
 
-export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
+export async function assembleLibp2p ({ config, privateKey, datastore, metrics }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (config.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
@@ -43,6 +45,7 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
+    metrics,
     addresses: { listen: config.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],

@@ -16,7 +16,10 @@ import { DialError, KizunaError } from '../errors.js'
 import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
 import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
 import { ReplicationService } from '../replication/replication-service.js'
-import type { AddEvent } from '../sharing/events.js'
+import type { AddEvent, GetEvent } from '../sharing/events.js'
+import { NodeTelemetry, type ActivityEvent } from '../telemetry/telemetry.js'
+import type { BandwidthSample } from '../telemetry/bandwidth.js'
+import type { TransferSnapshot } from '../telemetry/transfers.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -153,7 +156,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       this.blocks = new FsBlockStore(this.repo.blocksPath)
       await this.blocks.open()
       this.peerRecords = new PeerRecordCache(this.datastore)
-      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.peerRecords })
+      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.peerRecords, metrics: this.libp2pMetrics })
       this.libp2pNode = libp2p
       this.lock = lock
       this.wireEvents(libp2p)
@@ -182,6 +185,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     }
     this.startedAt = Date.now()
     this.stopController = new AbortController()
+    this.startTelemetry()
 
     this.liveness = new LivenessService({
       view: this.view,
@@ -260,6 +264,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       return
     }
     this.stopController?.abort()
+    this.telemetryHub.stop()
     await this.liveness?.stop()
     await this.joinDone?.catch(() => {})
     await this.replicationService?.stop()
@@ -345,7 +350,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
    */
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
     const replicas = options.replicas ?? this.config.replicas
-    for await (const event of this.sharing.add(path, options)) {
+    for await (const event of this.telemetryHub.transfers.track('add', path, this.sharing.add(path, options))) {
       if (event.type === 'add:imported' && replicas > 1) {
         await this.replication.setFloor(CID.parse(event.cid), replicas, 'origin')
       }
@@ -406,6 +411,79 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       addrs: this.addrs(),
       ...this.sharing.stats()
     }
+  }
+
+  // ---- telemetry: metrics, bandwidth, transfers and the live feed (src/telemetry/) ----
+  private libp2pMetrics?: ReturnType<NodeTelemetry['metrics']['processMetrics']>
+  private telemetryStarted = false
+  private readonly telemetryHub = new NodeTelemetry({
+    totals: () => {
+      const stats = this.sharingService?.stats()
+      return { uploadedBytes: stats?.uploadedBytes ?? 0, downloadedBytes: stats?.downloadedBytes ?? 0, blocksServed: stats?.exchange.blocksServed ?? 0 }
+    },
+    peerCounts: () => ({
+      known: this.view.size,
+      connected: this.libp2pNode == null ? 0 : new Set(this.libp2pNode.getConnections().map(c => c.remotePeer.toString())).size
+    }),
+    storedBytes: async () => {
+      const bytes = { cached: 0, pinned: 0 }
+      for (const record of await this.contentStore?.list() ?? []) bytes[record.kind === 'cached' ? 'cached' : 'pinned'] += record.blockBytes
+      return bytes
+    }
+  })
+
+  /**
+   * Daemon only, before start(): also collect libp2p's metrics (bytes by protocol, DHT
+   * operation times) and the process's into this node's registry; both are process-wide.
+   */
+  collectProcessMetrics (): void {
+    this.libp2pMetrics ??= this.telemetryHub.metrics.processMetrics()
+  }
+
+  private startTelemetry (): void {
+    this.telemetryHub.start()
+    if (this.telemetryStarted) return
+    this.telemetryStarted = true
+    this.on('peer:joined', event => { this.telemetryHub.peerJoined(event) })
+    this.on('peer:evicted', event => { this.telemetryHub.peerEvicted(event) })
+    this.on('liveness:round', () => { this.telemetryHub.peersChanged() })
+    if (this.replicationService != null) this.telemetryHub.observeReplication(this.replicationService.events)
+  }
+
+  /** `kizuna get`: fetch by CID or link (tracked for the dashboard and metrics) */
+  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+    yield * this.telemetryHub.transfers.track('get', cidOrLink, this.sharing.get(cidOrLink, options))
+  }
+
+  /** Prometheus text exposition of this node's registry */
+  async metrics (): Promise<{ contentType: string, text: string }> {
+    return { contentType: this.telemetryHub.metrics.contentType, text: await this.telemetryHub.metrics.text() }
+  }
+
+  /** Upload and download rates, one sample a second, for the last 10 minutes */
+  bandwidth (): { history: BandwidthSample[], totals: { uploadedBytes: number, downloadedBytes: number } } {
+    return { history: this.telemetryHub.bandwidth.history(), totals: this.telemetryHub.bandwidth.totals() }
+  }
+
+  /** Running and recent adds and gets */
+  transfers (): TransferSnapshot[] {
+    return this.telemetryHub.transfers.list()
+  }
+
+  /** Live feed for the dashboard; returns the unsubscribe function */
+  onActivity (listener: (event: ActivityEvent) => void): () => void {
+    this.telemetryHub.on('activity', listener)
+    return () => { this.telemetryHub.off('activity', listener) }
+  }
+
+  /** Peers with at least one open connection */
+  connectedPeerIds (): Set<string> {
+    return new Set(this.libp2pNode?.getConnections().map(c => c.remotePeer.toString()) ?? [])
+  }
+
+  /** Content kept here changed outside add/get (a removal) */
+  contentChanged (): void {
+    this.telemetryHub.contentChanged()
   }
 }
 

@@ -51,7 +51,7 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     const output = body.output == null ? undefined : absolutePath(body.output, 'output')
     const providerTimeoutMs = optionalPositive(body.timeoutMs, 'timeoutMs')
     const controller = new AbortController()
-    const events = node.sharing.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, signal: controller.signal })
+    const events = node.get(body.target, { output, force: body.force === true, pin: body.pin === true, providerTimeoutMs, signal: controller.signal })
     await sendEventStream(reply, events, () => { controller.abort() })
   })
 
@@ -93,6 +93,7 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     const body = (request.body ?? {}) as { cid?: unknown }
     if (typeof body.cid !== 'string') throw new KizunaError('ERR_BAD_REQUEST', '"cid" must be a CID')
     const result = await node.content.remove(parseCid(body.cid))
+    node.contentChanged()
     return { cid: result.cid.toString(), freedBlocks: result.freedBlocks, freedBytes: result.freedBytes }
   })
 }

@@ -18,6 +18,7 @@ interface DaemonFlags extends CommonOptions {
   replicationInterval?: string
   cacheIdle?: string
   hotDemand?: string
+  metrics?: string
 }
 
 function parsePositiveSeconds (flag: string, value: string): number {
@@ -49,6 +50,7 @@ export function daemonCommand (): Command {
     .addOption(new Option('--replication-interval <seconds>', 'seconds between replication rounds'))
     .addOption(new Option('--cache-idle <seconds>', 'cached copies unrequested this long age out'))
     .addOption(new Option('--hot-demand <per-minute>', 'requests per minute that make content hot'))
+    .addOption(new Option('--metrics <host:port>', 'also serve Prometheus /metrics here, without the token (loopback only; off by default)'))
     .addOption(new Option('--lan-swarm', 'accept many connections per second from one IP (local test swarms share 127.0.0.1)'))
     .action(action(async (flags: DaemonFlags) => {
       // check flags before touching the repo, so a typo never leaves a half-started daemon
@@ -57,6 +59,7 @@ export function daemonCommand (): Command {
       }
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
+      if (flags.metrics != null) parseApiAddress(flags.metrics, '--metrics')
       const peerTimeout = flags.peerTimeout != null ? parsePositiveSeconds('--peer-timeout', flags.peerTimeout) : undefined
       const cacheBytes = flags.cacheBytes != null ? parseWhole('--cache-bytes', flags.cacheBytes) : undefined
       const replicationInterval = flags.replicationInterval != null ? parsePositiveSeconds('--replication-interval', flags.replicationInterval) : undefined
@@ -79,7 +82,8 @@ export function daemonCommand (): Command {
           cacheIdleTimeout,
           hotDemand
         },
-        print: line => { process.stdout.write(line + '\n') }
+        print: line => { process.stdout.write(line + '\n') },
+        metricsListen: flags.metrics
       })
       const shutdown = (signal: string): void => {
         process.stdout.write(`received ${signal}, shutting down\n`)
