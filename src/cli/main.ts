@@ -4,6 +4,7 @@ import { initCommand } from './commands/init.js'
 import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
+import { uiCommand } from './commands/ui.js'
 import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
 
 const program = new Command('kizuna')
@@ -12,7 +13,7 @@ const program = new Command('kizuna')
   .showHelpAfterError()
 
 for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand()]) {
+  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand()]) {
   program.addCommand(command)
 }
 

@@ -470,6 +470,11 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return this.telemetryHub.transfers.list()
   }
 
+  /** The latest peer joins and evictions, newest first */
+  recentPeerEvents (): ActivityEvent[] {
+    return this.telemetryHub.recentPeerEvents()
+  }
+
   /** Live feed for the dashboard; returns the unsubscribe function */
   onActivity (listener: (event: ActivityEvent) => void): () => void {
     this.telemetryHub.on('activity', listener)

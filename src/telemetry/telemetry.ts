@@ -16,6 +16,9 @@ export type ActivityEvent =
 
 export interface TelemetryEvents { activity: [ActivityEvent] }
 
+/** Joins and evictions a freshly opened dashboard still sees */
+export const RECENT_PEER_EVENTS = 50
+
 /**
  * Metrics, bandwidth history, transfers and the live activity feed of one node, fed by the
  * node's events. The node owns one and exposes it through its own methods.
@@ -24,6 +27,7 @@ export class NodeTelemetry extends EventEmitter<TelemetryEvents> {
   readonly metrics: NodeMetrics
   readonly transfers = new TransferLog()
   readonly bandwidth: BandwidthMeter
+  private readonly peerEvents: ActivityEvent[] = []
 
   constructor (source: MetricsSource) {
     super()
@@ -43,10 +47,21 @@ export class NodeTelemetry extends EventEmitter<TelemetryEvents> {
   start (): void { this.bandwidth.start() }
   stop (): void { this.bandwidth.stop() }
 
-  peerJoined (peer: PeerJoinedEvent): void { this.publish({ type: 'peer:joined', at: Date.now(), peer }) }
+  peerJoined (peer: PeerJoinedEvent): void { this.remember({ type: 'peer:joined', at: Date.now(), peer }) }
   peerEvicted (peer: PeerEvictedEvent): void {
     this.metrics.peerEvicted()
-    this.publish({ type: 'peer:evicted', at: Date.now(), peer })
+    this.remember({ type: 'peer:evicted', at: Date.now(), peer })
+  }
+
+  /** The latest joins and evictions, newest first */
+  recentPeerEvents (): ActivityEvent[] {
+    return [...this.peerEvents]
+  }
+
+  private remember (event: ActivityEvent): void {
+    this.peerEvents.unshift(event)
+    if (this.peerEvents.length > RECENT_PEER_EVENTS) this.peerEvents.length = RECENT_PEER_EVENTS
+    this.publish(event)
   }
 
   peersChanged (): void { this.publish({ type: 'peers:changed', at: Date.now() }) }

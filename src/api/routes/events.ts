@@ -53,5 +53,5 @@ export function peerList (node: KizunaNode): Array<ReturnType<KizunaNode['peers'
 }
 
 function snapshot (node: KizunaNode): object {
-  return { status: node.status(), peers: peerList(node), transfers: node.transfers(), bandwidth: node.bandwidth().history }
+  return { status: node.status(), peers: peerList(node), transfers: node.transfers(), bandwidth: node.bandwidth().history, peerEvents: node.recentPeerEvents() }
 }
