@@ -10,6 +10,7 @@ import { Sessions } from './session.js'
 import { registerMetricsRoutes } from './routes/metrics.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerUiRoutes } from './routes/ui.js'
+import { registerCatRoutes } from './routes/cat.js'
 
 
 export interface ApiServerOptions {
@@ -74,6 +75,7 @@ export class ApiServer {
     registerContentRoutes(app, this.options.node)
     registerMetricsRoutes(app, this.options.node)
     registerEventRoutes(app, this.options.node)
+    registerCatRoutes(app, this.options.node)
     registerUiRoutes(app, this.options.node, { sessions: this.sessions, port: () => this.boundPort })
     for (const register of this.options.routes ?? []) {
       register(app, this.options.node)

@@ -5,7 +5,7 @@ import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
 import { uiCommand } from './commands/ui.js'
-import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
+import { addCommand, catCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
 
 const program = new Command('kizuna')
   .description('Kizuna: peer-to-peer file and message sharing with no central server')
@@ -13,7 +13,7 @@ const program = new Command('kizuna')
   .showHelpAfterError()
 
 for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand()]) {
+  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand(), catCommand()]) {
   program.addCommand(command)
 }
 

@@ -20,6 +20,10 @@ import type { AddEvent, GetEvent } from '../sharing/events.js'
 import { NodeTelemetry, type ActivityEvent } from '../telemetry/telemetry.js'
 import type { BandwidthSample } from '../telemetry/bandwidth.js'
 import type { TransferSnapshot } from '../telemetry/transfers.js'
+import { readFileHead } from '../content/index.js'
+import { readFileContent } from '../content/file-reader.js'
+import { CIPHER_MAGIC, decryptStream } from '../crypto/content-cipher.js'
+import { parseCidOrLink } from '../links/share-link.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -484,6 +488,22 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   /** Peers with at least one open connection */
   connectedPeerIds (): Set<string> {
     return new Set(this.libp2pNode?.getConnections().map(c => c.remotePeer.toString()) ?? [])
+  }
+
+  /**
+   * The bytes of a file held here (`kizuna cat`, `get -o -`), decrypted when the link carries a
+   * key. ERR_NOT_LOCAL when it is not all here (get it first), ERR_NOT_A_FILE for a directory.
+   */
+  async * cat (cidOrLink: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const link = parseCidOrLink(cidOrLink)
+    const cid = link.cid.toV1()
+    if (!(await this.content.hasAll(cid, options))) throw new KizunaError('ERR_NOT_LOCAL', `${cid.toString()} is not (all) on this node: get it first`)
+    const head = await readFileHead(cid, CIPHER_MAGIC.length, this.blockStore, options)
+    if (head == null) throw new KizunaError('ERR_NOT_A_FILE', `${cid.toString()} is a directory: use get -o DIR`)
+    const sealed = head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)
+    if (sealed && link.key == null) throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
+    const content = readFileContent(cid, this.blockStore, { signal: options.signal })
+    yield * (link.key != null ? decryptStream(content, link.key) : content)
   }
 
   /** Content kept here changed outside add/get (a removal) */
