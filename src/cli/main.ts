@@ -5,6 +5,8 @@ import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
 import { uiCommand } from './commands/ui.js'
+import { configCommand } from './commands/config.js'
+import { completionCommand } from './commands/completion.js'
 import { addCommand, catCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
 
 const program = new Command('kizuna')
@@ -13,8 +15,9 @@ const program = new Command('kizuna')
   .showHelpAfterError()
 
 for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand(), catCommand()]) {
+  addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand(), catCommand(), configCommand()]) {
   program.addCommand(command)
 }
+program.addCommand(completionCommand(program))
 
 await program.parseAsync(process.argv)

@@ -5,6 +5,7 @@ import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
 import type { FastifyInstance } from 'fastify'
 import { MetricsListener } from '../api/routes/metrics.js'
+import { createDaemonLog, DEFAULT_LOG_LEVEL, type LogLevel } from './log.js'
 
 export interface DaemonOptions {
   repo: string
@@ -14,6 +15,8 @@ export interface DaemonOptions {
   extraRoutes?: Array<(app: FastifyInstance, node: KizunaNode) => void>
   /** HOST:PORT (loopback) of an extra /metrics listener without a token; off when unset */
   metricsListen?: string
+  /** Lines below this level are not printed (default info) */
+  logLevel?: LogLevel
 }
 
 export interface RunningDaemon {
@@ -31,21 +34,22 @@ export interface RunningDaemon {
 export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
   const repo = new Repo(options.repo)
   const node = await createNode({ repo: repo.path, overrides: options.overrides })
-  const stamp = (): string => new Date().toISOString().slice(11, 23)
-  node.on('log', line => { options.print(`[${stamp()}] ${line}`) })
-  node.on('peer:joined', event => { options.print(`[${stamp()}] peer joined view: ${event.peerId} (via ${event.source})`) })
+  const log = createDaemonLog(options.print, options.logLevel ?? DEFAULT_LOG_LEVEL)
+  node.on('log', line => { log.info(line) })
+  node.on('peer:joined', event => { log.info(`peer joined view: ${event.peerId} (via ${event.source})`) })
+  node.on('liveness:round', round => { log.debug(`liveness round: ${round.answered} of ${round.pinged} answered in ${round.durationMs} ms${round.evicted.length > 0 ? `, evicted ${round.evicted.length}` : ''}`) })
 
   // the daemon owns the process: libp2p's and the process's metrics join the node's registry
   node.collectProcessMetrics()
   await node.start()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
-    replicationEvents.on('replication:offer', e => { options.print(`[${stamp()}] offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
-    replicationEvents.on('replication:stored', e => { options.print(`[${stamp()}] now holding a ${e.reason} replica of ${e.root}`) })
-    replicationEvents.on('replication:failed', e => { options.print(`[${stamp()}] replica of ${e.root} failed: ${e.error}`) })
-    replicationEvents.on('replication:dropped', e => { options.print(`[${stamp()}] dropped cached ${e.root}: ${e.why}`) })
-    replicationEvents.on('replication:counted', e => { options.print(`[${stamp()}] counted holders of ${e.root} (${e.reason}): ${e.verified} verified of ${e.holders}`) })
-    replicationEvents.on('replication:declined', e => { options.print(`[${stamp()}] declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
+    replicationEvents.on('replication:offer', e => { log.info(`offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
+    replicationEvents.on('replication:stored', e => { log.info(`now holding a ${e.reason} replica of ${e.root}`) })
+    replicationEvents.on('replication:failed', e => { log.warn(`replica of ${e.root} failed: ${e.error}`) })
+    replicationEvents.on('replication:dropped', e => { log.info(`dropped cached ${e.root}: ${e.why}`) })
+    replicationEvents.on('replication:counted', e => { log.info(`counted holders of ${e.root} (${e.reason}): ${e.verified} verified of ${e.holders}`) })
+    replicationEvents.on('replication:declined', e => { log.info(`declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
   }
   let stopping: Promise<void> | undefined
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()

@@ -516,7 +516,10 @@ function translateStartError (err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code
   const message = (err as Error).message ?? String(err)
   if (code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(message)) {
-    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen: address already in use (${message}); pick another --listen port or stop the other program`, { cause: err })
+    // one line: libp2p's message lists each failed address with a stack trace under it
+    const failed = [...message.matchAll(/^\s*(\/\S+): Error: .*EADDRINUSE/gm)].map(m => m[1])
+    const where = failed.length > 0 ? ` on ${failed.join(', ')}` : ''
+    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen${where}: address already in use; pick another --listen port or stop the other program`, { cause: err })
   }
   return err
 }

@@ -204,14 +204,44 @@ export function replicasCommand (): Command {
     }))
 }
 
+interface StatsFlags extends CommonOptions { watch?: boolean, count?: string }
+
+/** `stats bw` lines average the last this many one-second samples */
+export const BW_AVERAGE_SECONDS = 5
+
 export function statsCommand (): Command {
   return withCommonOptions(new Command('stats'))
-    .description('demand this node sees for a CID (decaying requests per minute) and its replica floor')
-    .argument('<cid>')
-    .action(action(async (cid: string, flags: CommonOptions) => {
+    .description('`stats bw`: upload/download rates of this node; `stats CID`: demand this node sees for a CID and its replica floor')
+    .argument('<cid-or-bw>')
+    .addOption(new Option('--watch', 'with bw: print the rates every second until Ctrl-C'))
+    .addOption(new Option('--count <n>', 'with --watch: stop after n lines'))
+    .action(action(async (cid: string, flags: StatsFlags) => {
+      if (cid === 'bw') {
+        await bandwidthStats(flags)
+        return
+      }
       const parsed = parseCidOrLink(cid).cid
       const stats = await (await clientFrom(flags)).get<Record<string, unknown>>(`/stats/${parsed.toString()}`)
       if (flags.json === true) { printJson(stats); return }
       for (const [key, value] of Object.entries(stats)) console.log(`${(key + ':').padEnd(20)}${String(value)}`)
     }))
+}
+
+interface Bandwidth { history: Array<{ t: number, up: number, down: number }>, totals: { uploadedBytes: number, downloadedBytes: number } }
+
+async function bandwidthStats (flags: StatsFlags): Promise<void> {
+  const count = flags.count != null ? Number(flags.count) : Infinity
+  if (flags.count != null && (!Number.isInteger(count) || count < 1)) throw new KizunaError('ERR_BAD_FLAG', `--count must be a whole number ≥ 1, got "${flags.count}"`)
+  const client = await clientFrom(flags)
+  const controller = new AbortController()
+  process.once('SIGINT', () => { controller.abort() })
+  for (let printed = 0; printed < (flags.watch === true ? count : 1) && !controller.signal.aborted; printed++) {
+    if (printed > 0) await new Promise(resolve => { setTimeout(resolve, 1000) })
+    const bw = await client.get<Bandwidth>('/bandwidth')
+    const recent = bw.history.slice(-BW_AVERAGE_SECONDS)
+    const avg = (pick: (s: { up: number, down: number }) => number): number => recent.length === 0 ? 0 : recent.reduce((sum, s) => sum + pick(s), 0) / recent.length
+    const line = { up: avg(s => s.up), down: avg(s => s.down), uploadedBytes: bw.totals.uploadedBytes, downloadedBytes: bw.totals.downloadedBytes }
+    if (flags.json === true) process.stdout.write(JSON.stringify(line) + '\n')
+    else console.log(`up ${formatBytes(line.up)}/s  down ${formatBytes(line.down)}/s  (last ${BW_AVERAGE_SECONDS} s; total up ${formatBytes(line.uploadedBytes)}, down ${formatBytes(line.downloadedBytes)})`)
+  }
 }

@@ -5,6 +5,7 @@ import { KizunaError } from '../../errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parsePeerMultiaddr } from '../../peers/join.js'
 import { parseApiAddress } from '../../node/config.js'
+import { resolveLogLevel } from '../../daemon/log.js'
 
 interface DaemonFlags extends CommonOptions {
   listen?: string[]
@@ -19,6 +20,7 @@ interface DaemonFlags extends CommonOptions {
   cacheIdle?: string
   hotDemand?: string
   metrics?: string
+  logLevel?: string
 }
 
 function parsePositiveSeconds (flag: string, value: string): number {
@@ -51,6 +53,7 @@ export function daemonCommand (): Command {
     .addOption(new Option('--cache-idle <seconds>', 'cached copies unrequested this long age out'))
     .addOption(new Option('--hot-demand <per-minute>', 'requests per minute that make content hot'))
     .addOption(new Option('--metrics <host:port>', 'also serve Prometheus /metrics here, without the token (loopback only; off by default)'))
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: $KIZUNA_LOG or info)'))
     .addOption(new Option('--lan-swarm', 'accept many connections per second from one IP (local test swarms share 127.0.0.1)'))
     .action(action(async (flags: DaemonFlags) => {
       // check flags before touching the repo, so a typo never leaves a half-started daemon
@@ -60,6 +63,7 @@ export function daemonCommand (): Command {
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
       if (flags.metrics != null) parseApiAddress(flags.metrics, '--metrics')
+      const logLevel = resolveLogLevel(flags.logLevel)
       const peerTimeout = flags.peerTimeout != null ? parsePositiveSeconds('--peer-timeout', flags.peerTimeout) : undefined
       const cacheBytes = flags.cacheBytes != null ? parseWhole('--cache-bytes', flags.cacheBytes) : undefined
       const replicationInterval = flags.replicationInterval != null ? parsePositiveSeconds('--replication-interval', flags.replicationInterval) : undefined
@@ -83,7 +87,8 @@ export function daemonCommand (): Command {
           hotDemand
         },
         print: line => { process.stdout.write(line + '\n') },
-        metricsListen: flags.metrics
+        metricsListen: flags.metrics,
+        logLevel
       })
       const shutdown = (signal: string): void => {
         process.stdout.write(`received ${signal}, shutting down\n`)
