@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { readCookie, sessionCookieName, type Sessions } from './session.js'
 
 /** Paths anyone on the machine may load: the login exchange and the dashboard's static files */
-export const PUBLIC_PATHS = /^\/ui(\/(login|assets\/[\w.-]+))?\/?(\?.*)?$/
+export const PUBLIC_PATHS = /^(\/|\/ui(\/(login|assets\/[\w.-]+))?\/?)(\?.*)?$/
 
 export function bearerMatches (header: string | undefined, token: string): boolean {
   const match = /^Bearer (.+)$/.exec(header ?? '')

@@ -42,7 +42,7 @@ describe('dashboard sessions', () => {
 
 describe('request guard rules', () => {
   it.each([
-    ['/ui/', true], ['/ui', true], ['/ui/login?ticket=x', true], ['/ui/assets/app.js', true],
+    ['/', true], ['/ui/', true], ['/ui', true], ['/ui/login?ticket=x', true], ['/ui/assets/app.js', true],
     ['/ui/assets/../../etc/passwd', false], ['/api/v0/status', false], ['/metrics', false], ['/ui/other', false]
   ])('public path %s: %s', (path, expected) => {
     expect(PUBLIC_PATHS.test(path)).toBe(expected)

@@ -120,25 +120,15 @@ describe('CLI habits', () => {
     expect((await runCli(['stats', 'bw', '--watch', '--count', '0', '--repo', repoA])).stderr).toMatch(/--count must be/)
   })
 
-  it('config show|get|set validates what it writes', async () => {
+  it('config show|get|set validates what it writes (the rules: test/node/config-edit.test.ts)', async () => {
     const repo = join(dir, 'cfg')
     await runCli(['init', '--repo', repo])
-    const shown = JSON.parse((await runCli(['config', 'show', '--repo', repo])).stdout)
-    expect(shown.peerTimeout).toBe(180)
-    expect((await runCli(['config', 'get', 'peerTimeout', '--repo', repo])).stdout.trim()).toBe('180')
+    expect(JSON.parse((await runCli(['config', 'show', '--repo', repo])).stdout).peerTimeout).toBe(180)
     expect((await runCli(['config', 'set', 'peerTimeout', '45', '--repo', repo])).stdout).toMatch(/peerTimeout = 45 \(restart the daemon/)
     expect((await runCli(['config', 'get', 'peerTimeout', '--repo', repo])).stdout.trim()).toBe('45')
-    await runCli(['config', 'set', 'bootstrap', `${a.addrs[0]}`, '--repo', repo])
-    expect(JSON.parse((await runCli(['config', 'get', 'bootstrap', '--repo', repo, '--json'])).stdout)).toEqual([a.addrs[0]])
-    expect((await runCli(['config', 'set', 'limits.maxConnections', '50', '--repo', repo])).stdout).toMatch(/^limits\.maxConnections = 50 /)
-    for (const [key, value, message] of [['peerTimeout', '-1', /"peerTimeout": must be a positive number/], ['nosuch', '1', /"nosuch": is not a known setting/],
-      ['api', '0.0.0.0:5010', /must be a loopback address/]] as const) {
-      const result = await runCli(['config', 'set', key, value, '--repo', repo])
-      expect(result.code, `${key} ${value}`).toBe(1)
-      expect(result.stderr).toMatch(message)
-    }
-    // refused values left the file as it was
-    expect(JSON.parse((await runCli(['config', 'show', '--repo', repo])).stdout).peerTimeout).toBe(45)
+    const bad = await runCli(['config', 'set', 'peerTimeout', '-1', '--repo', repo])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr.trim()).toBe('Error: config field "peerTimeout": must be a positive number, got -1')
   })
 
   it('daemon log lines carry timestamps and levels; --log-level debug adds liveness rounds; a bad level is one clear line', async () => {

@@ -1,9 +1,7 @@
 import { Command, Option } from 'commander'
 import { action, collect, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
-import { startDaemon } from '../../daemon/daemon.js'
 import { KizunaError } from '../../errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parsePeerMultiaddr } from '../../peers/join.js'
 import { parseApiAddress } from '../../node/config.js'
 import { resolveLogLevel } from '../../daemon/log.js'
 
@@ -60,6 +58,8 @@ export function daemonCommand (): Command {
       for (const addr of flags.listen ?? []) {
         try { multiaddr(addr) } catch (err) { throw new KizunaError('ERR_BAD_MULTIADDR', `--listen "${addr}" is not a multiaddr: ${(err as Error).message}`) }
       }
+      // the node (libp2p and all) loads only here: every other command starts without it
+      const [{ startDaemon }, { parsePeerMultiaddr }] = await Promise.all([import('../../daemon/daemon.js'), import('../../peers/join.js')])
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
       if (flags.metrics != null) parseApiAddress(flags.metrics, '--metrics')
