@@ -1,5 +1,3 @@
-import { isatty } from 'node:tty'
-
 // libp2p v3 (it-queue, yamux, ping, mortice) calls Promise.withResolvers, which Node 20 lacks.
 // Without it every connection dies with a bare ECONNRESET, so every entry point imports this first.
 interface Resolvers<T> {
@@ -17,12 +15,4 @@ if (typeof PromiseCtor.withResolvers !== 'function') {
     const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
     return { promise, resolve, reject }
   }
-}
-
-// libp2p's logger (weald, a fork of debug) asks isatty(stderr) for every logger it creates, and
-// libp2p creates loggers per connection and per stream: ~0.5% of a busy daemon's CPU in a crowd.
-// Deciding once, before it loads, keeps its behaviour and drops the calls. Only when unset, so
-// DEBUG_COLORS from the user still wins.
-if (process.env.DEBUG_COLORS === undefined && typeof process.stderr?.fd === 'number') {
-  process.env.DEBUG_COLORS = isatty(process.stderr.fd) ? 'true' : 'false'
 }

@@ -1,11 +1,8 @@
 import http, { type IncomingMessage } from 'node:http'
 
 /**
- * The API client's transport: node:http rather than the global fetch. fetch (undici) parses
- * HTTP with a WebAssembly build of llhttp whose background optimisation costs ~28 MB of peak
- * memory a few hundred ms after the first request (measured: one fetch takes a process's VmHWM
- * from 56 to 84 MB), and the daemon asks its own API once at start. node:http uses the llhttp
- * compiled into node itself.
+ * The API client's transport: node:http rather than the global fetch, whose WebAssembly HTTP
+ * parser costs tens of MB of peak memory after the first request (docs/design-notes.md).
  */
 export interface ApiResponse {
   status: number

@@ -3,6 +3,7 @@ import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
+import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
 import { MetricsListener } from '../api/routes/metrics.js'
 import { createDaemonLog, DEFAULT_LOG_LEVEL, type LogLevel } from './log.js'
@@ -42,6 +43,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   // the daemon owns the process: libp2p's and the process's metrics join the node's registry
   node.collectProcessMetrics()
   await node.start()
+  // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
+  // then frees what start-up grew)
+  tuneProcess()
   if (node.config.replication) {
     const replicationEvents = node.replication.events
     replicationEvents.on('replication:offer', e => { log.info(`offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })

@@ -1,7 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
-import { POSSESSION_NONCE_BYTES } from '../content/possession.js'
+import { POSSESSION_NONCE_BYTES } from '../content/blocks/possession.js'
 
 export const REPLICATE_PROTOCOL = '/kizuna/replicate/1.0.0'
 /** Replication messages are small JSON documents; anything larger is refused unread */

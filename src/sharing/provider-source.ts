@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { parsePeerMultiaddr } from '../peers/join.js'
 import type { KizunaLibp2p } from '../node/libp2p.js'
-import type { ExchangeClient } from '../exchange/client.js'
+import type { ExchangeClient } from '../exchange/client/client.js'
 import type { PenaltyBox } from './penalties.js'
 
 /** DHT provider queries repeated while a download still runs, for providers that appear late */

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { ExchangeServer, type HaveAnswer } from '../exchange/server.js'
-import { ExchangeClient } from '../exchange/client.js'
-import { fetchDag, type FetchEvent } from '../exchange/session.js'
-import { ContentStore, FileAssembler, readFileHead, type ContentKind, type ImportEvent } from '../content/index.js'
+import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
+import { ExchangeClient } from '../exchange/client/client.js'
+import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
+import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
 import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
 import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
 import { KizunaError } from '../errors.js'
@@ -14,7 +14,6 @@ import type { KizunaLibp2p } from '../node/libp2p.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse } from './events.js'
-import type { BlockStore } from '../content/block-store.js'
 
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
@@ -281,7 +280,7 @@ export class SharingService {
 
   private async rootSize (root: CID): Promise<number | undefined> {
     try {
-      const { unixfsSize } = await import('../content/unixfs-size.js')
+      const { unixfsSize } = await import('../content/unixfs/unixfs-size.js')
       return await unixfsSize(root, this.components.blockStore)
     } catch {
       return undefined

@@ -1,8 +1,7 @@
 /**
  * Recycled block-sized buffers for the exchange's hot paths (assembling a received BLOCK frame,
- * reading a block to serve). A fresh 1 MiB Uint8Array costs 2–5 ms per MiB on Linux (the
- * allocator gets the memory from the kernel and page-faults it in, then hands it back on free),
- * several times what hashing the block costs; a recycled one costs a memcpy.
+ * reading a block to serve). A fresh 1 MiB buffer is page-faulted in from the kernel, several
+ * times what hashing the block costs; a recycled one costs a memcpy (docs/design-notes.md).
  *
  * Ownership is explicit: whoever took a buffer releases it exactly once, when nothing can read it
  * any more. Forgetting to release is harmless (the garbage collector takes the buffer, the pool
@@ -126,11 +125,9 @@ export class BlockBufferPool {
 }
 
 /**
- * The process-wide pool for 1 MiB blocks (our layout's leaves; see content/layout.ts). Larger
+ * The process-wide pool for 1 MiB blocks (our layout's leaves; see content/unixfs/layout.ts). Larger
  * blocks, up to MAX_BLOCK_SIZE, are rare and get fresh buffers. 16 free buffers cover the
- * exchange's 8 MiB of blocks being stored plus those being served.
+ * exchange's 8 MiB of blocks being stored plus those being served. It holds memory only (no
+ * timer until first used, an unref'd idle trim after), so sharing it changes nothing else in the process.
  */
-export const blockBufferPool = new BlockBufferPool({
-  bufferSize: 1024 * 1024,
-  poison: process.env.KIZUNA_POOL_POISON === '1'
-})
+export const blockBufferPool = new BlockBufferPool({ bufferSize: 1024 * 1024 })

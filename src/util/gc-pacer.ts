@@ -4,23 +4,17 @@ import vm from 'node:vm'
 /**
  * Paces V8's young-generation collections to the bytes a daemon moves.
  *
- * Bulk transfer allocates few JS objects per byte but many short-lived transport buffers (TCP
- * reads, Noise messages: ~64 KiB each, outside the JS heap). V8 frees those only when the
- * wrappers die in a scavenge, and scavenges are paced by JS allocation, so tens of MiB of dead
- * buffers pile up between them; meanwhile startup has grown the young generation to its 32 MiB
- * maximum, which no command-line flag can lower once the process runs. Measured on a 256 MiB
- * transfer: receiver peak RSS 181 → ~150 MB, sender 162 → ~140 MB.
- *
- * A scavenge every PACE_BYTES moved costs ~1 ms (little survives), well under 1% of the CPU the
- * bytes cost otherwise. 4 MiB rather than 8: receiver peak 170–177 → 152–162 MB on a 256 MiB get
- * at the same speed; 2 MiB took it to ~150 MB but cost 10–15 % of the throughput. A burst of
- * them when the daemon has started and whenever transfers pause makes V8 shrink the young
- * generation (see IDLE_SCAVENGES).
+ * Transport buffers live outside the JS heap and die only in a scavenge, which JS allocation
+ * alone paces too rarely: dead buffers pile up and peak RSS grows (docs/design-notes.md). A
+ * burst of scavenges when the daemon has started and whenever transfers pause makes V8 shrink
+ * the young generation (see IDLE_SCAVENGES).
  *
  * The collector is reached through `--expose-gc` set at run time, which V8 honours for contexts
- * created afterwards (vm.runInNewContext). Where that is not available, or with
- * KIZUNA_GC_PACER=0, this does nothing.
+ * created afterwards (vm.runInNewContext). That changes the whole process, so pacing is off until
+ * the daemon calls enableGcPacing() (through tuneProcess()); until then, or where the collector is
+ * not reachable, or with KIZUNA_GC_PACER=0, every function here does nothing.
  */
+/** Lower peak RSS than 8 MiB at the same speed; 2 MiB cost throughput (docs/design-notes.md) */
 export const PACE_BYTES = 4 * 1024 * 1024
 
 /** No transfer bytes for this long counts as idle */
@@ -45,6 +39,7 @@ function loadGc (): GcFunction | undefined {
   }
 }
 
+/** null: pacing not enabled (the library default); undefined: enabled but no collector */
 let gc: GcFunction | undefined | null = null
 /** Starts full, so the first bytes of a transfer collect at once (see noteTransferBytes) */
 let pending = PACE_BYTES
@@ -54,6 +49,9 @@ export let scavenges = 0
 
 /** Counts `bytes` moved (received or sent block bytes) and runs a scavenge every PACE_BYTES */
 export function noteTransferBytes (bytes: number): void {
+  if (gc == null) {
+    return
+  }
   const now = performance.now()
   if (now - lastNoteAt > IDLE_MS) {
     // the first block after a pause: the mutator was idle, and V8 shrinks an idle young
@@ -101,10 +99,7 @@ function armIdleCollection (): void {
 }
 
 function collect (times = 1): void {
-  if (gc === null) {
-    gc = loadGc()
-  }
-  if (gc === undefined) {
+  if (gc == null) {
     return
   }
   try {
@@ -117,6 +112,22 @@ function collect (times = 1): void {
   }
 }
 
+/**
+ * Turns pacing on for the whole process (exposes the collector: a process-wide V8 flag). For
+ * daemons, through tuneProcess(); idempotent. True when a collector is reachable.
+ */
+export function enableGcPacing (): boolean {
+  if (gc === null) {
+    gc = loadGc()
+  }
+  return gc !== undefined
+}
+
+/** True once enableGcPacing() found a collector */
+export function gcPacingEnabled (): boolean {
+  return gc != null
+}
+
 /** One scavenge now (where the collector is reachable): frees what just became garbage */
 export function scavengeNow (): void {
   collect()
@@ -127,6 +138,9 @@ export function scavengeNow (): void {
  * shrinks the young generation before the first transfer.
  */
 export function collectAfterStartup (delayMs = 500): void {
+  if (gc == null) {
+    return
+  }
   lastNoteAt = performance.now() + delayMs - IDLE_MS
   armIdleCollection()
 }

@@ -3,6 +3,8 @@ import { KizunaError } from '../errors.js'
 /**
  * A counting semaphore with FIFO hand-off: at most `size` holders at once, waiters served in the
  * order they asked. take() resolves to a release function, which is safe to call more than once.
+ * Kept instead of p-queue: a slot is held from a disk read until the transport took the block,
+ * across several steps, while p-queue bounds running tasks.
  */
 export class Slots {
   readonly size: number

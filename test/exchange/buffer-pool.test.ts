@@ -9,15 +9,15 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { FsBlockStore } from '../../src/content/fs-block-store.js'
-import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
-import { FrameDecoder, encodeMessage } from '../../src/exchange/codec.js'
-import { fetchDag } from '../../src/exchange/session.js'
+import { FsBlockStore } from '../../src/content/blocks/fs-block-store.js'
+import { InMemoryBlockStore } from '../../src/content/blocks/memory-block-store.js'
+import { FrameDecoder, encodeMessage } from '../../src/exchange/wire/codec.js'
+import { fetchDag } from '../../src/exchange/client/session.js'
 import { BlockBufferPool, blockBufferPool } from '../../src/util/block-buffer-pool.js'
 import * as gcPacer from '../../src/util/gc-pacer.js'
 import { useExchangeFixture } from '../helpers/exchange-fixture.js'
 import { dagFileSha } from '../helpers/dag-file.js'
-import type { BlockStore } from '../../src/content/block-store.js'
+import type { BlockStore } from '../../src/content/blocks/block-store.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 const MiB = 1024 * 1024
@@ -65,7 +65,14 @@ describe('BlockBufferPool', () => {
 })
 
 describe('gc pacer', () => {
-  it('runs a scavenge per PACE_BYTES of transfer and at the start of a burst', () => {
+  it('does nothing until enabled (the library default), then runs a scavenge per PACE_BYTES of transfer and at the start of a burst', () => {
+    if (!gcPacer.gcPacingEnabled()) {
+      const idle = gcPacer.scavenges
+      gcPacer.noteTransferBytes(gcPacer.PACE_BYTES * 2)
+      expect(gcPacer.scavenges).toBe(idle)
+    }
+    // this test file's process only (vitest forks a process per file)
+    expect(gcPacer.enableGcPacing()).toBe(true)
     const before = gcPacer.scavenges
     // the first bytes after a pause collect at once
     gcPacer.noteTransferBytes(1)

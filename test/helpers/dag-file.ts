@@ -3,9 +3,9 @@ import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
-import { childLinks } from '../../src/content/dag.js'
-import { InMemoryBlockStore } from '../../src/content/memory-block-store.js'
-import type { BlockStore } from '../../src/content/block-store.js'
+import { childLinks } from '../../src/content/unixfs/dag.js'
+import { InMemoryBlockStore } from '../../src/content/blocks/memory-block-store.js'
+import type { BlockStore } from '../../src/content/blocks/block-store.js'
 import type { CID } from 'multiformats/cid'
 
 /** sha256 of a raw-leaves UnixFS file reassembled from `store` (depth-first, leaves in link order) */

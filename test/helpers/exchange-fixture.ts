@@ -1,8 +1,8 @@
 import { afterEach } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
-import { ExchangeClient } from '../../src/exchange/client.js'
-import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server.js'
-import type { BlockStore } from '../../src/content/block-store.js'
+import { ExchangeClient } from '../../src/exchange/client/client.js'
+import { ExchangeServer, type ExchangeServerInit } from '../../src/exchange/server/server.js'
+import type { BlockStore } from '../../src/content/blocks/block-store.js'
 import { createBareNode, introduce, stopAll } from './bare-node.js'
 
 /**

@@ -1,0 +1,25 @@
+import { Command } from 'commander'
+import { initCommand } from './commands/init.js'
+import { daemonCommand } from './commands/daemon.js'
+import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
+import { connectCommand, peersCommand } from './commands/peers.js'
+import { uiCommand } from './commands/ui.js'
+import { configCommand } from './commands/config.js'
+import { completionCommand } from './commands/completion.js'
+import { addCommand, catCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand } from './commands/content.js'
+
+/** Parses argv and runs the command */
+export async function runCli (argv: string[]): Promise<void> {
+  const program = new Command('kizuna')
+    .description('Kizuna: peer-to-peer file and message sharing with no central server')
+    .version('0.1.0')
+    .showHelpAfterError()
+
+  for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
+    addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), uiCommand(), catCommand(), configCommand()]) {
+    program.addCommand(command)
+  }
+  program.addCommand(completionCommand(program))
+
+  await program.parseAsync(argv)
+}

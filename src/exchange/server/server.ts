@@ -1,0 +1,319 @@
+import { PeerMap } from '@libp2p/peer-collections'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from '../wire/codec.js'
+import { ChannelClosedError, ProtocolViolationError } from '../errors.js'
+import { CrowdSpreader } from './crowd-spreader.js'
+import { openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
+import {
+  DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_SERVE_TIMEOUT_MS,
+  type ExchangeServerComponents, type ExchangeServerInit, type HaveAnswer
+} from './server-options.js'
+import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from './server-stats.js'
+import { blockKey, READ_AHEAD_BLOCKS } from '../../content/index.js'
+import { blockBufferPool } from '../../util/block-buffer-pool.js'
+import { noteTransferBytes } from '../../util/gc-pacer.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export * from './server-options.js'
+export type { ExchangeServerStats, PeerServeStats } from './server-stats.js'
+
+export interface BlockServedEvent {
+  peer: PeerId
+  cid: CID
+  bytes: number
+}
+
+export interface RequestRefusedEvent {
+  peer: PeerId
+  cid: CID
+  reason: 'busy' | 'dont-have'
+}
+
+export interface ExchangeServerEvents {
+  'block:served': CustomEvent<BlockServedEvent>
+  'request:refused': CustomEvent<RequestRefusedEvent>
+}
+
+function isNotFound (err: unknown): boolean {
+  const e = err as { code?: string, name?: string } | undefined
+  // blockstore-core throws name NotFoundError; Kizuna stores use code ERR_BLOCK_NOT_FOUND
+  return e?.code === 'ERR_BLOCK_NOT_FOUND' || e?.name === 'NotFoundError' || e?.name === 'ERR_BLOCK_NOT_FOUND'
+}
+
+/**
+ * Serves blocks from the local BlockStore over `/kizuna/exchange/1.0.0`. Requests are answered
+ * concurrently and out of order; per-peer limits turn excess into BUSY instead of queueing, and
+ * a stream whose frames are malformed is aborted without affecting any other stream.
+ */
+export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
+  readonly protocol: string
+  private readonly components: ExchangeServerComponents
+  private readonly maxRequestsPerPeer: number
+  private readonly maxBytesInFlightPerPeer: number
+  private readonly busyRetryAfterMs: number
+  private readonly serveTimeoutMs: number
+  private readonly maxInboundStreams: number
+  private readonly readAheadBlocks: number
+  private readonly streams = new Set<ServedStream>()
+  private readonly peerStats = new PeerMap<PeerServeStats>()
+  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
+  private readonly spreader: CrowdSpreader
+  private started = false
+
+  constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
+    super()
+    this.components = components
+    this.protocol = init.protocol ?? EXCHANGE_PROTOCOL
+    this.maxRequestsPerPeer = init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER
+    this.maxBytesInFlightPerPeer = init.maxBytesInFlightPerPeer ?? DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER
+    this.busyRetryAfterMs = init.busyRetryAfterMs ?? DEFAULT_BUSY_RETRY_AFTER_MS
+    this.serveTimeoutMs = init.serveTimeoutMs ?? DEFAULT_SERVE_TIMEOUT_MS
+    this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.readAheadBlocks = init.readAheadBlocks ?? READ_AHEAD_BLOCKS
+    this.spreader = new CrowdSpreader(init.spreading)
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'kizuna/exchange-server'
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    if (this.started) {
+      return
+    }
+    this.started = true
+    await this.components.registrar.handle(this.protocol, this.handleStream, {
+      maxInboundStreams: this.maxInboundStreams,
+      runOnLimitedConnection: false
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) {
+      return
+    }
+    this.started = false
+    await this.components.registrar.unhandle(this.protocol)
+    for (const s of [...this.streams]) {
+      s.framed.abort(new ChannelClosedError('server stopping'))
+    }
+  }
+
+  /** `peer` fetches a replica at our request for `forMs`: crowd spreading does not refer it on */
+  invite (peer: PeerId, forMs: number): void {
+    this.spreader.invite(peer.toString(), Date.now() + forMs)
+  }
+
+  uninvite (peer: PeerId): void {
+    this.spreader.uninvite(peer.toString())
+  }
+
+  stats (): ExchangeServerStats {
+    const peers = new Map<string, PeerServeStats>()
+    for (const [peer, v] of this.peerStats) {
+      peers.set(peer.toString(), { ...v })
+    }
+    return { ...this.totals, spreadSentAfterWait: this.spreader.sentAfterWait, peers }
+  }
+
+  private statsFor (peer: PeerId): PeerServeStats {
+    let s = this.peerStats.get(peer)
+    if (s === undefined) {
+      s = emptyPeerStats()
+      this.peerStats.set(peer, s)
+    }
+    return s
+  }
+
+  private handleStream (stream: Stream, connection: Connection): void {
+    const served = openServedStream(stream, connection, {
+      stats: this.statsFor(connection.remotePeer),
+      readAheadBlocks: this.readAheadBlocks,
+      onRequest: (s, msg) => { this.onRequest(s, msg) },
+      onRemoteEnd: (s) => { this.maybeFinish(s) },
+      onClose: (s) => { this.streams.delete(s) }
+    })
+    if (!served.framed.closed) {
+      this.streams.add(served)
+    }
+  }
+
+  private onRequest (s: ServedStream, msg: Message): void {
+    switch (msg.type) {
+      case 'want':
+      case 'have-query': {
+        if (s.active.has(msg.id)) {
+          throw new ProtocolViolationError(`request id ${msg.id} reused while in progress`)
+        }
+        if (s.stats.requestsInFlight >= this.maxRequestsPerPeer) {
+          this.refuseBusy(s, msg.id, msg.cid)
+          break
+        }
+        const state = { cancelled: false }
+        s.active.set(msg.id, state)
+        s.stats.requestsInFlight++
+        const work = msg.type === 'want' ? this.serveWant(s, msg.id, msg.cid, state) : this.serveHave(s, msg.id, msg.cid)
+        void work.finally(() => {
+          s.stats.requestsInFlight--
+          s.active.delete(msg.id)
+          this.maybeFinish(s)
+        })
+        break
+      }
+      case 'cancel': {
+        const state = s.active.get(msg.id)
+        if (state !== undefined) {
+          state.cancelled = true
+        }
+        break
+      }
+      default:
+        throw new ProtocolViolationError(`a client may not send ${msg.type}`)
+    }
+    pauseWhileRepliesPileUp(s)
+  }
+
+  private refuseBusy (s: ServedStream, id: number, cid: CID): void {
+    s.framed.sendNow({ type: 'busy', id, retryAfterMs: this.busyRetryAfterMs })
+    s.stats.busyReplies++
+    this.totals.busyReplies++
+    this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
+  }
+
+  private async serveWant (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }): Promise<void> {
+    const signal = s.controller.signal
+    let reserved = 0
+    const key = blockKey(cid)
+    const peerKey = s.peer.toString()
+    let sent = false
+    if (!this.spreader.admit(peerKey, key, Date.now())) {
+      s.framed.sendNow({ type: 'dont-have', id })
+      s.stats.dontHaveReplies++
+      this.totals.dontHaveReplies++
+      this.totals.spreadReplies++
+      return
+    }
+    // Blocks go out one after another on this stream anyway: reading every requested block at
+    // once would only hold the client's whole request window in our memory
+    let releaseSlot: (() => void) | undefined
+    try {
+      releaseSlot = await s.readSlots.take(signal)
+    } catch {
+      this.spreader.release(key)
+      return
+    }
+    // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
+    const store = this.components.blockStore
+    let pooled = store.getInto !== undefined && s.connectionBacklog() !== undefined
+      ? blockBufferPool.take(blockBufferPool.bufferSize)
+      : undefined
+    try {
+      if (state.cancelled) {
+        return
+      }
+      let bytes: Uint8Array
+      try {
+        if (pooled !== undefined && store.getInto !== undefined) {
+          // the receiver hashes every block anyway: no second sha256 of every byte served
+          bytes = await store.getInto(cid, pooled, { signal, verify: false })
+          if (bytes.buffer !== pooled.buffer) {
+            // larger than a pooled buffer: the store read it into a fresh one
+            blockBufferPool.release(pooled)
+            pooled = undefined
+          }
+        } else {
+          bytes = await store.get(cid, { signal })
+        }
+      } catch (err) {
+        if (signal.aborted) {
+          return
+        }
+        if (isNotFound(err)) {
+          s.framed.sendNow({ type: 'dont-have', id })
+          s.stats.dontHaveReplies++
+          this.totals.dontHaveReplies++
+          this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'dont-have' } })
+        } else {
+          s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
+        }
+        return
+      }
+      if (state.cancelled || s.framed.closed) {
+        return
+      }
+      if (bytes.byteLength > MAX_BLOCK_SIZE) {
+        s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
+        return
+      }
+      // the first request always proceeds, so one oversized block cannot starve a peer
+      if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + bytes.byteLength > this.maxBytesInFlightPerPeer) {
+        this.refuseBusy(s, id, cid)
+        return
+      }
+      reserved = bytes.byteLength
+      s.stats.bytesInFlight += reserved
+      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
+      // from here the transport holds the bytes: only releaseWhenSent may give them back
+      const lent = pooled
+      pooled = undefined
+      await writing
+      if (lent !== undefined) {
+        releaseWhenSent(s, lent)
+      }
+      sent = true
+      noteTransferBytes(bytes.byteLength)
+      this.spreader.sent(key, Date.now())
+      s.stats.bytesServed += bytes.byteLength
+      s.stats.blocksServed++
+      this.totals.bytesServed += bytes.byteLength
+      this.totals.blocksServed++
+      this.safeDispatchEvent<BlockServedEvent>('block:served', { detail: { peer: s.peer, cid, bytes: bytes.byteLength } })
+    } catch {
+      // the stream closed or was aborted under us; its own close handling reports why
+    } finally {
+      // still set only when the bytes never reached the stream
+      blockBufferPool.release(pooled)
+      s.stats.bytesInFlight -= reserved
+      releaseSlot()
+      if (!sent) this.spreader.release(key)
+    }
+  }
+
+  private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {
+    const signal = s.controller.signal
+    this.totals.haveQueries++
+    try {
+      let answer: HaveAnswer
+      if (this.components.hasContent !== undefined) {
+        const a = await this.components.hasContent(root, { signal, peer: s.peer })
+        answer = typeof a === 'string' ? { has: a } : a
+      } else {
+        const has = await this.components.blockStore.has(root, { signal })
+        // a raw root has no children, so having it means having everything
+        answer = { has: has ? (root.code === RAW_CODEC ? 'full' : 'partial') : 'none' }
+      }
+      if (!s.framed.closed) {
+        await watchedWrite(s, { type: 'have-reply', id, has: answer.has, count: answer.count }, this.serveTimeoutMs)
+      }
+    } catch {
+      if (!s.framed.closed && !signal.aborted) {
+        try {
+          s.framed.sendNow({ type: 'error', id, message: 'could not answer HAVE_QUERY' })
+        } catch {}
+      }
+    }
+  }
+
+  private maybeFinish (s: ServedStream): void {
+    if (s.remoteEnded && s.active.size === 0 && !s.framed.closed) {
+      s.framed.closeWrite().catch(() => {})
+    }
+  }
+}
+
+const RAW_CODEC = 0x55

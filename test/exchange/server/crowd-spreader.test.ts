@@ -1,0 +1,124 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader } from '../../../src/exchange/server/crowd-spreader.js'
+
+describe('crowd spreading', () => {
+  const init = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000 }
+
+  it('never refers a lone downloader or a pair to a crowd', () => {
+    const spreader = new CrowdSpreader(init)
+    for (let i = 0; i < 10; i++) {
+      expect(spreader.admit('a', 'block', 1000 + i)).toBe(true)
+      expect(spreader.admit('b', 'block', 1000 + i)).toBe(true)
+    }
+  })
+
+  it('sends each block at most `copies` times while a crowd asks at once', () => {
+    const spreader = new CrowdSpreader(init)
+    const peers = ['a', 'b', 'c', 'd', 'e', 'f']
+    const admitted = peers.filter(p => spreader.admit(p, 'block', 5000))
+    expect(admitted).toEqual(['a', 'b'])
+    // another block still gets its own copies
+    expect(spreader.admit('f', 'other', 5001)).toBe(true)
+  })
+
+  it('an invited peer (a replica we asked for) is never referred, and its copies count', () => {
+    const spreader = new CrowdSpreader(init)
+    spreader.invite('recruit', 60_000)
+    for (const p of ['a', 'b', 'c']) spreader.admit(p, 'other', 0)
+    expect(spreader.admit('a', 'block', 1)).toBe(true)
+    expect(spreader.admit('b', 'block', 1)).toBe(true)
+    expect(spreader.admit('recruit', 'block', 1)).toBe(true)
+    expect(spreader.admit('recruit', 'block2', 1)).toBe(true)
+    expect(spreader.admit('b', 'block2', 1)).toBe(true)
+    expect(spreader.admit('c', 'block2', 1)).toBe(false)
+    spreader.uninvite('recruit')
+    expect(spreader.admit('recruit', 'block', 2)).toBe(false)
+  })
+
+  it('a copy that never left is given to the next asker', () => {
+    const spreader = new CrowdSpreader(init)
+    for (const p of ['a', 'b', 'c']) spreader.admit(p, 'x', 100)
+    expect(spreader.admit('d', 'block', 100)).toBe(true)
+    expect(spreader.admit('e', 'block', 100)).toBe(true)
+    expect(spreader.admit('f', 'block', 100)).toBe(false)
+    spreader.release('block')
+    expect(spreader.admit('f', 'block', 101)).toBe(true)
+  })
+
+  it('a peer refused one block for the patience time gets it from us', () => {
+    const spreader = new CrowdSpreader(init)
+    const crowdAsks = (t: number): boolean => {
+      spreader.admit('a', 'x', t)
+      spreader.admit('b', 'y', t)
+      return spreader.admit('c', 'block', t)
+    }
+    for (const p of ['a', 'b', 'c']) expect(spreader.admit(p, 'block', 0)).toBe(p !== 'c')
+    // the wait only counts once a copy has left: before that the crowd cannot have the block
+    for (let t = 1000; t <= init.patienceMs * 2; t += 1000) expect(crowdAsks(t)).toBe(false)
+    const sentAt = init.patienceMs * 2
+    spreader.sent('block', sentAt)
+    for (let t = sentAt + 1000; t < sentAt + init.patienceMs; t += 1000) expect(crowdAsks(t)).toBe(false)
+    expect(crowdAsks(sentAt + init.patienceMs)).toBe(true)
+    expect(spreader.sentAfterWait).toBe(1)
+  })
+
+  it('extra copies come from a budget: a share of the blocks plus a slow refill', () => {
+    const spreader = new CrowdSpreader({ ...init, patienceMs: 1000, extraShare: 0.5, extraRefillMs: 1_000_000 })
+    // two blocks, both sent twice: a budget of 0.5 × 2 = 1 extra copy
+    for (const p of ['a', 'b', 'c']) { spreader.admit(p, 'b1', 0); spreader.admit(p, 'b2', 0) }
+    spreader.sent('b1', 0)
+    spreader.sent('b2', 0)
+    const late = 5000
+    for (const p of ['d', 'e', 'f']) { spreader.admit(p, 'b1', late); spreader.admit(p, 'b2', late) }
+    const granted = ['d', 'e', 'f'].flatMap(p => [spreader.admit(p, 'b1', late + 2000), spreader.admit(p, 'b2', late + 2000)]).filter(Boolean)
+    expect(granted).toHaveLength(1)
+    expect(spreader.sentAfterWait).toBe(1)
+  })
+
+  it('a dispersed crowd is served freely and the next one starts from fresh counts', () => {
+    const spreader = new CrowdSpreader(init)
+    for (const p of ['a', 'b', 'c']) spreader.admit(p, 'block', 0)
+    expect(spreader.admit('d', 'block', 10)).toBe(false)
+    // a lone asker is never referred, even while the crowd lingers
+    expect(spreader.admit('d', 'block', CROWD_WINDOW_MS + 100)).toBe(true)
+    // a pair within the linger time is still the crowd
+    expect(spreader.admit('e', 'block', CROWD_WINDOW_MS + 200)).toBe(false)
+    // long after, counts start again
+    const later = CROWD_LINGER_MS * 3
+    for (const p of ['x', 'y', 'z']) expect(spreader.admit(p, 'block', later)).toBe(p !== 'z')
+  })
+
+  it('property: in a crowd a block goes out at most `copies` times; a lone asker always gets it', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ peer: fc.integer({ min: 0, max: 15 }), block: fc.integer({ min: 0, max: 3 }), dt: fc.integer({ min: 0, max: 12_000 }) }), { maxLength: 300 }),
+      (requests) => {
+        // no patience within the run, so only the copy limit applies
+        const spreader = new CrowdSpreader({ ...init, patienceMs: 1e12 })
+        const sent = new Map<number, number>()
+        const lastAsked = new Map<number, number>()
+        let now = 0
+        let crowdOn = false
+        let lastCrowdAt = 0
+        for (const r of requests) {
+          now += r.dt
+          lastAsked.set(r.peer, now)
+          const askers = [...lastAsked.values()].filter(at => now - at <= CROWD_WINDOW_MS).length
+          const lingering = crowdOn && now - lastCrowdAt <= CROWD_LINGER_MS
+          const inCrowd = askers >= init.minPeers || (askers >= 2 && lingering)
+          if (inCrowd) {
+            crowdOn = true
+            lastCrowdAt = now
+          } else if (crowdOn && !lingering) {
+            crowdOn = false
+            sent.clear()
+          }
+          const admitted = spreader.admit(String(r.peer), String(r.block), now)
+          expect(admitted).toBe(!inCrowd || (sent.get(r.block) ?? 0) < init.copies)
+          if (askers === 1) expect(admitted).toBe(true)
+          if (admitted) sent.set(r.block, (sent.get(r.block) ?? 0) + 1)
+        }
+      }
+    ))
+  })
+})
