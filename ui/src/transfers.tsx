@@ -4,6 +4,7 @@ import { formatBytes, shortId } from './api.js'
 import { LineChart } from './chart.js'
 
 const rate = (v: number): string => `${formatBytes(v)}/s`
+const MIN_RATE_SPAN_S = 0.5
 
 function percent (t: Transfer): number {
   if (t.state === 'done') return 100
@@ -25,11 +26,15 @@ function TransferRate ({ points }: { points: Array<[number, number]> }) {
   const data = useMemo(() => {
     const xs: number[] = []
     const ys: number[] = []
-    for (let i = 1; i < points.length; i++) {
-      const dt = points[i][0] - points[i - 1][0]
-      if (dt <= 0) continue
-      xs.push(points[i][0])
-      ys.push(Math.max(0, (points[i][1] - points[i - 1][1]) / dt))
+    // updates arrive in bursts (the final one a few ms after the last progress): a rate is taken
+    // over at least MIN_RATE_SPAN_S, or a burst would read as a spike of hundreds of MiB/s
+    let last = points[0]
+    for (const point of points.slice(1)) {
+      const dt = point[0] - last[0]
+      if (dt < MIN_RATE_SPAN_S) continue
+      xs.push(point[0])
+      ys.push(Math.max(0, (point[1] - last[1]) / dt))
+      last = point
     }
     return [xs, ys]
   }, [points])
