@@ -28,13 +28,23 @@ function TransferRate ({ points }: { points: Array<[number, number]> }) {
     const ys: number[] = []
     // updates arrive in bursts (the final one a few ms after the last progress): a rate is taken
     // over at least MIN_RATE_SPAN_S, or a burst would read as a spike of hundreds of MiB/s
-    let last = points[0]
+    let from = points[0]
+    let segmentStart = points[0]
     for (const point of points.slice(1)) {
-      const dt = point[0] - last[0]
+      const dt = point[0] - from[0]
       if (dt < MIN_RATE_SPAN_S) continue
       xs.push(point[0])
-      ys.push(Math.max(0, (point[1] - last[1]) / dt))
-      last = point
+      ys.push(Math.max(0, (point[1] - from[1]) / dt))
+      segmentStart = from
+      from = point
+    }
+    // the last updates (often the final 100%) fold into the last span rather than vanish
+    const end = points[points.length - 1]
+    if (end != null && end !== from) {
+      const start = xs.length > 0 ? segmentStart : from
+      if (xs.length > 0) { xs.pop(); ys.pop() }
+      const dt = end[0] - start[0]
+      if (dt > 0) { xs.push(end[0]); ys.push(Math.max(0, (end[1] - start[1]) / dt)) }
     }
     return [xs, ys]
   }, [points])
