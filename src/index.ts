@@ -1,9 +1,11 @@
 import './shim.js'
 
 export { createNode, KizunaNode } from './node/node.js'
-export type { CreateNodeOptions, NodeStatus, PeerSummary } from './node/node.js'
+export type { CreateNodeOptions, NodeStatus, PeerSummary, ProviderSummary, ReplicaSummary, RemoveSummary, ContentSummary } from './node/node.js'
 export type { KizunaConfig } from './node/config.js'
-export type { KizunaNodeEvents, PeerEvictedEvent, PeerJoinedEvent } from './node/events.js'
+export type { ConfigOverrides } from './node/node-options.js'
+export type { KizunaNodeEvents, PeerEvictedEvent, PeerJoinedEvent, JoinFailedEvent, JoinEvent, LivenessRoundResult, ReplicationEventMap } from './node/events.js'
+export type { AddEvent, GetEvent, ProviderUse } from './sharing/events.js'
 export { Repo } from './node/repo.js'
 export { Testnet } from './testnet/testnet.js'
 export { ApiClient } from './api/client.js'

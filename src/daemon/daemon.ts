@@ -7,6 +7,7 @@ import { tuneProcess } from '../tune-process.js'
 import type { FastifyInstance } from 'fastify'
 import { MetricsListener } from '../api/routes/metrics.js'
 import { createDaemonLog, DEFAULT_LOG_LEVEL, type LogLevel } from './log.js'
+import { printNodeEvents } from './lines.js'
 
 export interface DaemonOptions {
   repo: string
@@ -36,25 +37,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   const repo = new Repo(options.repo)
   const node = await createNode({ repo: repo.path, overrides: options.overrides })
   const log = createDaemonLog(options.print, options.logLevel ?? DEFAULT_LOG_LEVEL)
-  node.on('log', line => { log.info(line) })
-  node.on('peer:joined', event => { log.info(`peer joined view: ${event.peerId} (via ${event.source})`) })
+  printNodeEvents(node, log.info)
   node.on('liveness:round', round => { log.debug(`liveness round: ${round.answered} of ${round.pinged} answered in ${round.durationMs} ms${round.evicted.length > 0 ? `, evicted ${round.evicted.length}` : ''}`) })
-
   // the daemon owns the process: libp2p's and the process's metrics join the node's registry
   node.collectProcessMetrics()
   await node.start()
   // a daemon owns its process: tune it now that start-up is done (the young-generation shrink
   // then frees what start-up grew)
   tuneProcess()
-  if (node.config.replication) {
-    const replicationEvents = node.replication.events
-    replicationEvents.on('replication:offer', e => { log.info(`offered ${e.root} to ${e.peerId} (${e.reason}): ${e.accepted ? 'accepted' : `declined, ${e.why ?? ''}`}`) })
-    replicationEvents.on('replication:stored', e => { log.info(`now holding a ${e.reason} replica of ${e.root}`) })
-    replicationEvents.on('replication:failed', e => { log.warn(`replica of ${e.root} failed: ${e.error}`) })
-    replicationEvents.on('replication:dropped', e => { log.info(`dropped cached ${e.root}: ${e.why}`) })
-    replicationEvents.on('replication:counted', e => { log.info(`counted holders of ${e.root} (${e.reason}): ${e.verified} verified of ${e.holders}`) })
-    replicationEvents.on('replication:declined', e => { log.info(`declined offer of ${e.root} from ${e.from}: ${e.reason}`) })
-  }
   let stopping: Promise<void> | undefined
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>()
   const stop = async (): Promise<void> => {

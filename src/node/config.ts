@@ -126,6 +126,14 @@ export function parseApiAddress (value: string, field = 'api'): { host: string, 
   return { host, port }
 }
 
+/** The live copies `add --replicas N` may ask for: 1 (only ours) up to this many */
+export const MIN_REPLICAS = 1
+export const MAX_REPLICAS = 64
+
+export function isReplicaCount (value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= MIN_REPLICAS && value <= MAX_REPLICAS
+}
+
 const SCHEMA: Record<string, Check> = {
   listen: multiaddrList,
   bootstrap: multiaddrList,
@@ -138,7 +146,7 @@ const SCHEMA: Record<string, Check> = {
   joinLookups: wholeNumber,
   replicas: (value, field) => {
     wholeNumber(value, field)
-    if ((value as number) < 1 || (value as number) > 64) throw new ConfigError(field, 'must be between 1 and 64')
+    if (!isReplicaCount(value)) throw new ConfigError(field, `must be between ${MIN_REPLICAS} and ${MAX_REPLICAS}`)
   },
   cacheBytes: wholeNumber,
   replication: boolean,

@@ -1,29 +1,17 @@
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
-import { identify, type Identify } from '@libp2p/identify'
-import { ping, type Ping } from '@libp2p/ping'
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import type { Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
-
-/** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
-export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
-/** libp2p services build their protocol ids as `/${prefix}/name/version` */
-export const KIZUNA_PROTOCOL_PREFIX = 'kizuna'
-
-export interface KizunaServices extends Record<string, unknown> {
-  identify: Identify
-  ping: Ping
-  dht: KadDHT
-}
-
-export type KizunaLibp2p = Libp2p<KizunaServices>
+import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p } from '../libp2p/types.js'
 
 export interface Libp2pAssemblyOptions {
   config: KizunaConfig

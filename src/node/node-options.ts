@@ -44,12 +44,12 @@ export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides
  * lost ping never evicts a live peer, and a hung peer is gone within about peerTimeout plus a
  * round plus a ping.
  */
-export function livenessTiming (config: KizunaConfig): { refreshInterval: number, pingTimeout: number, peerTimeout: number } {
+export function livenessTiming (config: KizunaConfig): { refreshIntervalMs: number, pingTimeoutMs: number, peerTimeoutMs: number } {
   // whole milliseconds: AbortSignal.timeout throws on fractions
-  const peerTimeout = Math.round(config.peerTimeout * 1000)
+  const peerTimeoutMs = Math.round(config.peerTimeout * 1000)
   return {
-    peerTimeout,
-    refreshInterval: Math.max(1, Math.round(Math.min(config.refreshInterval * 1000, peerTimeout / 3))),
-    pingTimeout: Math.max(1, Math.round(Math.min(config.pingTimeout * 1000, peerTimeout / 3)))
+    peerTimeoutMs,
+    refreshIntervalMs: Math.max(1, Math.round(Math.min(config.refreshInterval * 1000, peerTimeoutMs / 3))),
+    pingTimeoutMs: Math.max(1, Math.round(Math.min(config.pingTimeout * 1000, peerTimeoutMs / 3)))
   }
 }

@@ -1,38 +1,34 @@
 import { EventEmitter } from 'node:events'
 import { LevelDatastore } from 'datastore-level'
-import { PeerRecordCache } from './peer-record-cache.js'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
-import { assembleLibp2p, KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from './libp2p.js'
+import { assembleLibp2p } from './libp2p.js'
 import type { KizunaConfig } from './config.js'
-import type { KizunaNodeEvents } from './events.js'
+import { forwardEvents, type KizunaNodeEvents } from './events.js'
+import { registerInternals } from './internals.js'
+import { PeerRecordCache } from './peer-record-cache.js'
 import { Repo } from './repo.js'
 import type { RepoLock } from './lock.js'
-import { PeerView, type PeerRecord, type PeerSource } from '../peers/peer-view.js'
-import { LivenessService } from '../peers/liveness.js'
-import { JoinService, parsePeerMultiaddr, routingTableSize, type JoinEvent } from '../peers/join.js'
-import { DialError, KizunaError } from '../errors.js'
-import { ContentIndex, ContentStore, FsBlockStore } from '../content/index.js'
-import { SharingService, type ExchangeTotals } from '../sharing/sharing-service.js'
+import type { ContentSummary, NodeStatus, RemoveSummary, ReplicaSummary } from './status.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
+import { MembershipService, type PeerSummary } from '../peers/membership.js'
+import { KizunaError } from '../errors.js'
+import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError } from '../content/index.js'
+import { SharingService } from '../sharing/sharing-service.js'
+import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import { ReplicationService } from '../replication/replication-service.js'
+import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
 import { NodeTelemetry, type ActivityEvent } from '../telemetry/telemetry.js'
 import type { BandwidthSample } from '../telemetry/bandwidth.js'
 import type { TransferSnapshot } from '../telemetry/transfers.js'
 import { readFileContent, readFileHead } from '../content/index.js'
 import { CIPHER_MAGIC, decryptStream } from '../crypto/content-cipher.js'
-import { parseCidOrLink } from '../links/share-link.js'
 
-/** Below this many known peers each liveness round also runs a random lookup to find more */
-export const DISCOVERY_TARGET_VIEW_SIZE = 32
-/** An evicted peer is not re-learned from rumours for peerTimeout × this (and at least the minimum) */
-export const EVICTION_QUARANTINE_FACTOR = 10
-export const EVICTION_QUARANTINE_MIN_MS = 60_000
-/** Discovery lookups that find nobody new, and rejoin attempts, back off up to this many rounds */
-export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
-/** Below this many connections a newly discovered peer (mDNS, DHT answer) is dialled at once */
-export const DIAL_DISCOVERED_BELOW_CONNECTIONS = 8
+export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
+export type { PeerSummary } from '../peers/membership.js'
+export type { ProviderSummary } from '../sharing/provider-listing.js'
 
 export interface CreateNodeOptions {
   /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
@@ -41,69 +37,35 @@ export interface CreateNodeOptions {
   overrides?: ConfigOverrides
 }
 
-export interface PeerSummary {
-  peerId: string
-  addrs: string[]
-  rttMs: number | null
-  lastSeen: string | null
-  source: PeerSource
-}
-
-export interface NodeStatus {
-  peerId: string
-  uptimeSeconds: number
-  peers: { known: number, connected: number, answeredLastRound: number }
-  routingTableSize: number
-  addrs: string[]
-  /** content bytes served to peers since start */
-  uploadedBytes: number
-  /** content bytes fetched from peers since start */
-  downloadedBytes: number
-  /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
-  crowd: { referred: number, sentAfterWait: number }
-  /** requests the exchange server answered since start, by kind */
-  exchange: ExchangeTotals
-}
-
 export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
   const repo = new Repo(options.repo)
-  if (options.init === true && !(await repo.exists())) {
-    await repo.init()
-  }
-  const config = applyOverrides(await repo.loadConfig(), options.overrides)
-  return new KizunaNode(repo, config)
+  if (options.init === true && !(await repo.exists())) await repo.init()
+  return new KizunaNode(repo, applyOverrides(await repo.loadConfig(), options.overrides))
+}
+
+/** What a started node runs, built in start() and taken apart in reverse in stop() */
+interface Running {
+  lock: RepoLock
+  datastore: LevelDatastore
+  peerRecords: PeerRecordCache
+  blocks: FsBlockStore
+  libp2p: KizunaLibp2p
+  content: ContentStore
+  sharing: SharingService
+  replication: ReplicationService
+  membership: MembershipService
+  startedAt: number
 }
 
 /**
- * A Kizuna node: one libp2p host plus the services of the P2P model (join, liveness/eviction,
- * and — attached by later layers — content exchange and replication). start/stop are idempotent.
+ * A Kizuna node, the composition root and the only door: the API, CLI, demo and benchmarks call
+ * its methods. It builds the services of the P2P model (membership, sharing, replication) on one
+ * libp2p host, wires their events into its own, and starts/stops them in order (idempotently).
  */
 export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   readonly repo: Repo
   readonly config: KizunaConfig
-  readonly view = new PeerView()
-  private libp2pNode?: KizunaLibp2p
-  private datastore?: LevelDatastore
-  /** libp2p's view of the datastore: peer records cached in memory (see peer-record-cache.ts) */
-  private peerRecords?: PeerRecordCache
-  private blocks?: FsBlockStore
-  private contentStore?: ContentStore
-  private sharingService?: SharingService
-  private replicationService?: ReplicationService
-  private lock?: RepoLock
-  private liveness?: LivenessService
-  private joiner?: JoinService
-  private readonly evictedAt = new Map<string, number>()
-  private startedAt = 0
-  private lastRoundAnswered = 0
-  private stopController?: AbortController
-  private maintaining = false
-  private joinInProgress = false
-  private discoveryBackoff = 1
-  private nextDiscoveryAt = 0
-  private rejoinBackoff = 0
-  private nextRejoinAt = 0
-  private joinDone?: Promise<void>
+  private running?: Running
 
   constructor (repo: Repo, config: KizunaConfig) {
     super()
@@ -111,309 +73,184 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.config = config
   }
 
-  get libp2p (): KizunaLibp2p {
-    if (this.libp2pNode == null) {
-      throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
-    }
-    return this.libp2pNode
+  private get parts (): Running {
+    if (this.running == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
+    return this.running
   }
 
-  get peerId (): PeerId {
-    return this.libp2p.peerId
-  }
+  get peerId (): PeerId { return this.parts.libp2p.peerId }
 
-  get content (): ContentStore {
-    if (this.contentStore == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
-    return this.contentStore
-  }
-
-  get sharing (): SharingService {
-    if (this.sharingService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
-    return this.sharingService
-  }
-
-  get replication (): ReplicationService {
-    if (this.replicationService == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
-    return this.replicationService
-  }
-
-  get blockStore (): FsBlockStore {
-    if (this.blocks == null) throw new KizunaError('ERR_NOT_STARTED', 'node is not started')
-    return this.blocks
-  }
-
-  isStarted (): boolean {
-    return this.libp2pNode != null
-  }
+  isStarted (): boolean { return this.running != null }
 
   async start (): Promise<void> {
-    if (this.libp2pNode != null) {
-      return
-    }
+    if (this.running != null) return
+    const { config } = this
     const lock = this.repo.lock()
     await lock.acquire()
+    const opened: Partial<Running> = { lock }
     try {
       const identity = await this.repo.loadIdentity()
-      this.datastore = new LevelDatastore(this.repo.datastorePath)
-      await this.datastore.open()
-      this.blocks = new FsBlockStore(this.repo.blocksPath)
-      await this.blocks.open()
-      this.peerRecords = new PeerRecordCache(this.datastore)
-      const libp2p = await assembleLibp2p({ config: this.config, privateKey: identity.privateKey, datastore: this.peerRecords, metrics: this.libp2pMetrics })
-      this.libp2pNode = libp2p
-      this.lock = lock
-      this.wireEvents(libp2p)
-      this.contentStore = new ContentStore({ blockStore: this.blocks, index: new ContentIndex({ datastore: this.datastore }) })
-      this.sharingService = new SharingService({ libp2p, blockStore: this.blocks, content: this.contentStore })
-      await this.sharingService.start()
-      this.replicationService = new ReplicationService({ libp2p, view: this.view, content: this.contentStore, sharing: this.sharingService, datastore: this.datastore }, {
-        cacheBytes: this.config.cacheBytes,
-        hotRatePerMinute: this.config.hotDemand,
-        checkIntervalMs: Math.round(this.config.replicationInterval * 1000),
-        cacheIdleMs: Math.round(this.config.cacheIdleTimeout * 1000),
-        demandHalfLifeMs: Math.round(this.config.demandHalfLife * 1000)
+      const datastore = opened.datastore = new LevelDatastore(this.repo.datastorePath)
+      await datastore.open()
+      const blockStore = opened.blocks = new FsBlockStore(this.repo.blocksPath)
+      await blockStore.open()
+      const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
+      const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords, metrics: this.libp2pMetrics })
+      const membership = opened.membership = new MembershipService({ network: libp2p }, {
+        bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
-      if (this.config.replication) {
-        await this.replicationService.start()
-        this.on('peer:evicted', () => { void this.replicationService?.checkNow().catch(() => {}) })
+      const content = new ContentStore({ blockStore, index: new ContentIndex({ datastore }) })
+      const sharing = new SharingService({ libp2p, blockStore, content })
+      const replication = new ReplicationService({ libp2p, view: membership.view, content, sharing, datastore }, {
+        cacheBytes: config.cacheBytes,
+        hotRatePerMinute: config.hotDemand,
+        checkIntervalMs: Math.round(config.replicationInterval * 1000),
+        cacheIdleMs: Math.round(config.cacheIdleTimeout * 1000),
+        demandHalfLifeMs: Math.round(config.demandHalfLife * 1000)
+      })
+      // listening from here: peers that connect while the rest starts still enter the view
+      membership.start()
+      forwardEvents(membership, this, ['peer:joined', 'peer:evicted', 'join', 'join:failed', 'liveness:round'])
+      forwardEvents(replication.events, this, ['replication:offer', 'replication:accepted', 'replication:declined', 'replication:stored', 'replication:failed', 'replication:dropped', 'replication:counted'])
+      await sharing.start()
+      if (config.replication) {
+        await replication.start()
+        // an evicted peer may have been a holder
+        membership.on('peer:evicted', () => { void replication.checkNow().catch(() => {}) })
       }
+      this.running = { ...opened as Running, content, sharing, replication, membership, startedAt: Date.now() }
+      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view })
+      this.startTelemetry()
+      membership.beginJoin()
     } catch (err) {
-      await Promise.resolve(this.libp2pNode?.stop()).catch(() => {})
-      this.libp2pNode = undefined
-      await Promise.resolve(this.blocks?.close()).catch(() => {})
-      await this.datastore?.close().catch(() => {})
-      this.datastore = undefined
+      await opened.membership?.stop().catch(() => {})
+      await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
+      await Promise.resolve(opened.blocks?.close()).catch(() => {})
+      await opened.datastore?.close().catch(() => {})
       await lock.release()
       throw translateStartError(err)
-    }
-    this.startedAt = Date.now()
-    this.stopController = new AbortController()
-    this.startTelemetry()
-
-    this.liveness = new LivenessService({
-      view: this.view,
-      ping: async (peerId, { signal }) => this.libp2p.services.ping.ping(peerId, { signal }),
-      evict: async (record, reason) => { await this.evict(record, reason) }
-    }, livenessTiming(this.config))
-    this.liveness.onRound(result => {
-      this.lastRoundAnswered = result.answered
-      this.emit('liveness:round', result)
-      void this.maintainMembership().catch(() => {})
-    })
-    this.liveness.start()
-
-    this.joiner = new JoinService({ libp2p: this.libp2p, view: this.view }, {
-      bootstrap: this.config.bootstrap,
-      lookups: this.config.joinLookups
-    })
-    this.joinDone = this.runJoin(this.stopController.signal)
-  }
-
-  /**
-   * Between liveness rounds: a node left with no connection (its bootstrap dial failed, or
-   * everyone it knew went away) joins again; a small view grows by random lookups, backing
-   * off while lookups bring nobody new, so an idle swarm stays cheap.
-   */
-  private async maintainMembership (): Promise<void> {
-    const signal = this.stopController?.signal
-    if (signal == null || signal.aborted || this.joiner == null || this.maintaining) return
-    this.maintaining = true
-    try {
-      if (this.libp2p.getConnections().length === 0) {
-        if (Date.now() >= this.nextRejoinAt) {
-          this.rejoinBackoff = Math.min(MAX_MAINTENANCE_BACKOFF_ROUNDS, Math.max(1, this.rejoinBackoff * 2))
-          this.nextRejoinAt = Date.now() + this.rejoinBackoff * livenessTiming(this.config).refreshInterval
-          await this.runJoin(signal)
-        }
-        return
-      }
-      this.rejoinBackoff = 0
-      this.nextRejoinAt = 0
-      if (this.view.size >= DISCOVERY_TARGET_VIEW_SIZE || Date.now() < this.nextDiscoveryAt) return
-      const before = this.view.size
-      await this.joiner.discoverMore(signal)
-      const grew = this.view.size > before
-      this.discoveryBackoff = grew ? 1 : Math.min(MAX_MAINTENANCE_BACKOFF_ROUNDS, this.discoveryBackoff * 2)
-      this.nextDiscoveryAt = Date.now() + this.discoveryBackoff * livenessTiming(this.config).refreshInterval
-    } finally {
-      this.maintaining = false
-    }
-  }
-
-  /** Resolves when the initial join (dials + table-filling lookups) has finished */
-  async joined (): Promise<void> {
-    await this.joinDone
-  }
-
-  private async runJoin (signal: AbortSignal): Promise<void> {
-    if (this.joinInProgress) return
-    this.joinInProgress = true
-    try {
-      for await (const event of this.joiner!.join({ signal })) {
-        this.emit('join', event)
-        this.emit('log', describeJoinEvent(event))
-      }
-    } catch (err) {
-      if (!signal.aborted) {
-        this.emit('log', `join failed: ${(err as Error).message}`)
-      }
-    } finally {
-      this.joinInProgress = false
     }
   }
 
   async stop (): Promise<void> {
-    if (this.libp2pNode == null) {
-      return
-    }
-    this.stopController?.abort()
+    const running = this.running
+    if (running == null) return
+    this.running = undefined
+    registerInternals(this, undefined)
     this.telemetryHub.stop()
-    await this.liveness?.stop()
-    await this.joinDone?.catch(() => {})
-    await this.replicationService?.stop()
-    await this.sharingService?.stop()
-    await this.libp2pNode.stop()
-    this.libp2pNode = undefined
-    await Promise.resolve(this.blocks?.close()).catch(() => {})
-    await this.peerRecords?.flush().catch(() => {})
-    this.peerRecords = undefined
-    await this.datastore?.close().catch(() => {})
-    this.datastore = undefined
-    await this.lock?.release()
-    this.lock = undefined
+    await running.membership.stop()
+    await running.replication.stop()
+    await running.sharing.stop()
+    await running.libp2p.stop()
+    await Promise.resolve(running.blocks.close()).catch(() => {})
+    await running.peerRecords.flush().catch(() => {})
+    await running.datastore.close().catch(() => {})
+    await running.lock.release()
   }
 
-  private wireEvents (libp2p: KizunaLibp2p): void {
-    libp2p.addEventListener('peer:discovery', (evt) => {
-      const { id, multiaddrs } = evt.detail
-      if (id.equals(libp2p.peerId) || this.recentlyEvicted(id)) {
-        return
-      }
-      const isNew = !this.view.has(id)
-      this.learn(id, multiaddrs.map(ma => ma.toString()), 'discovery')
-      // a node with few connections (a LAN peer found by mDNS, an early joiner) joins through
-      // whoever it hears of, instead of waiting for the next liveness round
-      if (isNew && multiaddrs.length > 0 && libp2p.getConnections().length < DIAL_DISCOVERED_BELOW_CONNECTIONS) {
-        void libp2p.dial(id, { signal: AbortSignal.timeout(this.config.dialTimeout * 1000) }).catch(() => {})
-      }
-    })
-    libp2p.addEventListener('peer:identify', (evt) => {
-      const { peerId, listenAddrs, protocols } = evt.detail
-      // only Kizuna peers belong in the view
-      if (!protocols.includes(KIZUNA_DHT_PROTOCOL)) {
-        return
-      }
-      // it spoke to us, so it is alive whatever we thought before
-      this.evictedAt.delete(peerId.toString())
-      this.learn(peerId, listenAddrs.map(ma => ma.toString()), 'identify')
-      this.view.markAlive(peerId)
-    })
+  /** Resolves when the initial join (dials + table-filling lookups) has finished */
+  async joined (): Promise<void> { await this.parts.membership.joined() }
+
+  /** Runs one liveness round now instead of waiting for the timer */
+  async refresh (): Promise<void> { await this.parts.membership.refresh() }
+
+  async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<{ peerId: string, rttMs: number }> {
+    return this.parts.membership.connect(addr, options)
   }
 
-  private learn (peerId: PeerId, addrs: string[], source: PeerSource): void {
-    if (this.view.learn(peerId, addrs, source)) {
-      this.emit('peer:joined', { peerId: peerId.toString(), addrs, source })
+  id (): { peerId: string, addrs: string[] } { return { peerId: this.peerId.toString(), addrs: this.addrs() } }
+
+  addrs (): string[] { return this.parts.libp2p.getMultiaddrs().map(ma => ma.toString()) }
+
+  peers (): PeerSummary[] { return this.parts.membership.peers() }
+
+  status (): NodeStatus {
+    const { membership, sharing, startedAt } = this.parts
+    return {
+      peerId: this.peerId.toString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      ...membership.counts(),
+      addrs: this.addrs(),
+      ...sharing.stats()
     }
   }
 
-  private recentlyEvicted (peerId: PeerId): boolean {
-    const at = this.evictedAt.get(peerId.toString())
-    if (at === undefined) {
-      return false
+  /** `kizuna add`: import, pin, announce, and keep at least `replicas` live copies (1 = only ours) */
+  async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
+    const { sharing, replication } = this.parts
+    const replicas = options.replicas ?? this.config.replicas
+    for await (const event of this.telemetryHub.transfers.track('add', path, sharing.add(path, options))) {
+      if (event.type === 'add:imported' && replicas > 1) await replication.setFloor(CID.parse(event.cid), replicas, 'origin')
+      yield event
     }
-    // other peers keep naming an evicted peer in DHT answers for a while; only the peer itself
-    // talking to us (identify) lets it back in before this much longer quarantine ends
-    if (Date.now() - at > Math.max(EVICTION_QUARANTINE_MIN_MS, this.config.peerTimeout * 1000 * EVICTION_QUARANTINE_FACTOR)) {
-      this.evictedAt.delete(peerId.toString())
-      return false
-    }
-    return true
+    if (replicas > 1 && this.config.replication) void replication.checkNow().catch(() => {})
   }
 
-  /** Drops a silent peer from every view we keep and closes its connections */
-  private async evict (record: PeerRecord, reason: string): Promise<void> {
-    const silentMs = this.view.silentFor(record)
-    this.view.remove(record.peerId)
-    this.evictedAt.set(record.peerId.toString(), Date.now())
-    const libp2p = this.libp2p
-    const dht = libp2p.services.dht as unknown as { routingTable?: { remove(peer: PeerId): Promise<void> } }
-    await dht.routingTable?.remove(record.peerId).catch(() => {})
-    // abort, not close: a hung peer would never acknowledge a graceful close
-    for (const connection of libp2p.getConnections(record.peerId)) {
-      connection.abort(new KizunaError('ERR_PEER_EVICTED', `peer evicted: ${reason}`))
-    }
-    await libp2p.peerStore.delete(record.peerId).catch(() => {})
-    this.emit('peer:evicted', { peerId: record.peerId.toString(), reason, silentMs })
-    this.emit('log', `evicted ${record.peerId.toString()}: ${reason}`)
+  /** `kizuna get`: local store first, else fetch from every provider found; write to `output` if given */
+  async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
+    // tracked: the dashboard's Transfers page and the get metrics
+    yield * this.telemetryHub.transfers.track('get', target.toString(), this.parts.sharing.get(target.toString(), options))
+  }
+
+  /** Peers holding the content now (DHT records are checked with a direct question) */
+  async providers (target: CID | string, options: { signal?: AbortSignal } = {}): Promise<ProviderSummary[]> {
+    const { libp2p, sharing, content } = this.parts
+    return listProviders(cidOf(target), { libp2p, client: sharing.client, penalties: sharing.penalties, content }, options)
   }
 
   /**
-   * `kizuna add`: import, pin, announce, and keep at least `replicas` live copies in the
-   * network (1 = only ours).
+   * `kizuna rm`: the one way content leaves this node — unpin and free its blocks, forget its
+   * replica floor, and stop announcing it (records already stored elsewhere expire on their own)
    */
-  async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
-    const replicas = options.replicas ?? this.config.replicas
-    for await (const event of this.telemetryHub.transfers.track('add', path, this.sharing.add(path, options))) {
-      if (event.type === 'add:imported' && replicas > 1) {
-        await this.replication.setFloor(CID.parse(event.cid), replicas, 'origin')
-      }
-      yield event
-    }
-    if (replicas > 1 && this.config.replication) {
-      void this.replication.checkNow().catch(() => {})
-    }
-  }
-
-  /** Runs one liveness round now instead of waiting for the timer */
-  async refreshNow (): Promise<void> {
-    await this.liveness?.runRound(this.stopController?.signal)
-  }
-
-  async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<{ peerId: string, rttMs: number }> {
-    const { ma, peerId } = parsePeerMultiaddr(addr)
-    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(this.config.dialTimeout * 1000)])
+  async remove (target: CID | string): Promise<RemoveSummary> {
+    const { content, replication } = this.parts
+    const cid = cidOf(target)
+    // one path with replication's own drop: floor, announcements and block index go together
+    const forget = async (): Promise<void> => { await replication.forget(cid) }
     try {
-      await this.libp2p.dial(ma, { signal })
-      const rttMs = await this.libp2p.services.ping.ping(peerId, { signal })
-      this.learn(peerId, [ma.decapsulateCode(421).toString()], 'manual')
-      this.view.markAlive(peerId, rttMs)
-      return { peerId: peerId.toString(), rttMs }
+      const result = await content.remove(cid)
+      await forget()
+      this.telemetryHub.contentChanged()
+      return { cid: result.cid.toString(), freedBlocks: result.freedBlocks, freedBytes: result.freedBytes }
     } catch (err) {
-      // the failed dial put the address in the peer store; an address that never answered
-      // is not a peer we know
-      const record = this.view.get(peerId)
-      if (record?.lastSeen == null) {
-        this.view.remove(peerId)
-        await this.libp2p.peerStore.delete(peerId).catch(() => {})
-      }
-      throw new DialError(addr, err)
+      // nothing kept here, but a floor or an announcement may have outlived it
+      if (err instanceof ContentNotFoundError) await forget().catch(() => {})
+      throw err
     }
   }
 
-  addrs (): string[] {
-    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  /** `kizuna ls` */
+  async list (): Promise<ContentSummary[]> {
+    const records = await this.parts.content.list()
+    return records.map(r => ({ cid: r.cid.toString(), kind: r.kind, size: r.size, blocks: r.blocks, name: r.name ?? null, addedAt: new Date(r.addedAt).toISOString() }))
   }
 
-  peers (): PeerSummary[] {
-    return this.view.list().map(record => ({
-      peerId: record.peerId.toString(),
-      addrs: record.addrs,
-      rttMs: record.rttMs ?? null,
-      lastSeen: record.lastSeen != null ? new Date(record.lastSeen).toISOString() : null,
-      source: record.source
-    }))
+  /** `kizuna replicas`: live holders, each asked directly and checked with a random block */
+  async replicas (target: CID | string, options: { signal?: AbortSignal } = {}): Promise<ReplicaSummary[]> {
+    const holders = await this.parts.replication.replicas(cidOf(target), options.signal)
+    return holders.map(h => ({ peerId: h.peerId, kind: h.kind, verified: h.verified }))
   }
 
-  status (): NodeStatus {
-    const connected = new Set(this.libp2p.getConnections().map(c => c.remotePeer.toString()))
-    return {
-      peerId: this.peerId.toString(),
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      peers: { known: this.view.size, connected: connected.size, answeredLastRound: this.lastRoundAnswered },
-      routingTableSize: routingTableSize(this.libp2p),
-      addrs: this.addrs(),
-      ...this.sharing.stats()
-    }
+  /** `kizuna stats`: the demand this node sees and the replica floor */
+  stats (target: CID | string): ReturnType<ReplicationService['stats']> {
+    return this.parts.replication.stats(cidOf(target))
+  }
+
+  /**
+   * The bytes of a file held here (`kizuna cat`, `get -o -`), decrypted when the link carries a
+   * key. ERR_NOT_LOCAL when it is not all here (get it first), ERR_NOT_A_FILE for a directory.
+   */
+  async * cat (cidOrLink: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const { content, blocks } = this.parts
+    const link = parseCidOrLink(cidOrLink)
+    const cid = link.cid.toV1()
+    if (!(await content.hasAll(cid, options))) throw new KizunaError('ERR_NOT_LOCAL', `${cid.toString()} is not (all) on this node: get it first`)
+    const head = await readFileHead(cid, CIPHER_MAGIC.length, blocks, options)
+    if (head == null) throw new KizunaError('ERR_NOT_A_FILE', `${cid.toString()} is a directory: use get -o DIR`)
+    const sealed = head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)
+    if (sealed && link.key == null) throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
+    const bytes = readFileContent(cid, blocks, { signal: options.signal })
+    yield * (link.key != null ? decryptStream(bytes, link.key) : bytes)
   }
 
   // ---- telemetry: metrics, bandwidth, transfers and the live feed (src/telemetry/) ----
@@ -421,16 +258,13 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   private telemetryStarted = false
   private readonly telemetryHub = new NodeTelemetry({
     totals: () => {
-      const stats = this.sharingService?.stats()
+      const stats = this.running?.sharing.stats()
       return { uploadedBytes: stats?.uploadedBytes ?? 0, downloadedBytes: stats?.downloadedBytes ?? 0, blocksServed: stats?.exchange.blocksServed ?? 0 }
     },
-    peerCounts: () => ({
-      known: this.view.size,
-      connected: this.libp2pNode == null ? 0 : new Set(this.libp2pNode.getConnections().map(c => c.remotePeer.toString())).size
-    }),
+    peerCounts: () => ({ known: this.running?.membership.view.size ?? 0, connected: this.connectedPeerIds().size }),
     storedBytes: async () => {
       const bytes = { cached: 0, pinned: 0 }
-      for (const record of await this.contentStore?.list() ?? []) bytes[record.kind === 'cached' ? 'cached' : 'pinned'] += record.blockBytes
+      for (const record of await this.running?.content.list() ?? []) bytes[record.kind === 'cached' ? 'cached' : 'pinned'] += record.blockBytes
       return bytes
     }
   })
@@ -450,12 +284,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     this.on('peer:joined', event => { this.telemetryHub.peerJoined(event) })
     this.on('peer:evicted', event => { this.telemetryHub.peerEvicted(event) })
     this.on('liveness:round', () => { this.telemetryHub.peersChanged() })
-    if (this.replicationService != null) this.telemetryHub.observeReplication(this.replicationService.events)
-  }
-
-  /** `kizuna get`: fetch by CID or link (tracked for the dashboard and metrics) */
-  async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean } = {}): AsyncGenerator<GetEvent> {
-    yield * this.telemetryHub.transfers.track('get', cidOrLink, this.sharing.get(cidOrLink, options))
+    this.on('replication:offer', e => { this.telemetryHub.offerMade(e.accepted) })
+    this.on('replication:stored', e => { this.telemetryHub.replicaStored(e.reason) })
+    this.on('replication:dropped', () => { this.telemetryHub.cacheDropped() })
   }
 
   /** Prometheus text exposition of this node's registry */
@@ -486,29 +317,13 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   /** Peers with at least one open connection */
   connectedPeerIds (): Set<string> {
-    return new Set(this.libp2pNode?.getConnections().map(c => c.remotePeer.toString()) ?? [])
+    return new Set(this.running?.libp2p.getConnections().map(c => c.remotePeer.toString()) ?? [])
   }
+}
 
-  /**
-   * The bytes of a file held here (`kizuna cat`, `get -o -`), decrypted when the link carries a
-   * key. ERR_NOT_LOCAL when it is not all here (get it first), ERR_NOT_A_FILE for a directory.
-   */
-  async * cat (cidOrLink: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-    const link = parseCidOrLink(cidOrLink)
-    const cid = link.cid.toV1()
-    if (!(await this.content.hasAll(cid, options))) throw new KizunaError('ERR_NOT_LOCAL', `${cid.toString()} is not (all) on this node: get it first`)
-    const head = await readFileHead(cid, CIPHER_MAGIC.length, this.blockStore, options)
-    if (head == null) throw new KizunaError('ERR_NOT_A_FILE', `${cid.toString()} is a directory: use get -o DIR`)
-    const sealed = head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)
-    if (sealed && link.key == null) throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
-    const content = readFileContent(cid, this.blockStore, { signal: options.signal })
-    yield * (link.key != null ? decryptStream(content, link.key) : content)
-  }
-
-  /** Content kept here changed outside add/get (a removal) */
-  contentChanged (): void {
-    this.telemetryHub.contentChanged()
-  }
+/** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
+function cidOf (target: CID | string): CID {
+  return typeof target === 'string' ? parseCidOrLink(target).cid : target
 }
 
 function translateStartError (err: unknown): unknown {
@@ -521,17 +336,4 @@ function translateStartError (err: unknown): unknown {
     return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen${where}: address already in use; pick another --listen port or stop the other program`, { cause: err })
   }
   return err
-}
-
-export function describeJoinEvent (event: JoinEvent): string {
-  switch (event.type) {
-    case 'join:dial':
-      return event.ok
-        ? `joined via ${event.source} peer ${event.peerId}`
-        : `could not reach ${event.source} ${event.addr ?? event.peerId}: ${event.error}`
-    case 'join:lookup':
-      return `lookup (${event.key}) found ${event.peersFound} peers; routing table ${event.routingTableSize}`
-    case 'join:done':
-      return `join done in ${event.durationMs} ms: ${event.connected} connections, routing table ${event.routingTableSize}, view ${event.viewSize}`
-  }
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import { routingTableSize, type KizunaLibp2p } from '../libp2p/types.js'
+import { parsePeerMultiaddr } from './address.js'
 import type { PeerView } from './peer-view.js'
-import { BadMultiaddrError } from '../errors.js'
 
 /** Saved peers dialled on restart: enough to be well connected, few enough to start fast */
 export const DEFAULT_REJOIN_DIALS = 8
@@ -18,7 +17,7 @@ export type JoinEvent =
   | { type: 'join:done', connected: number, routingTableSize: number, viewSize: number, durationMs: number }
 
 export interface JoinComponents {
-  libp2p: KizunaLibp2p
+  libp2p: Pick<KizunaLibp2p, 'peerId' | 'dial' | 'getConnections' | 'peerStore' | 'services'>
   view: PeerView
 }
 
@@ -28,25 +27,6 @@ export interface JoinInit {
   lookups: number
   rejoinDials?: number
   lookupTimeoutMs?: number
-}
-
-/** Checks that a bootstrap/connect address is a multiaddr naming a peer, with a clear error if not */
-export function parsePeerMultiaddr (addr: string): { ma: Multiaddr, peerId: PeerId } {
-  let ma: Multiaddr
-  try {
-    ma = multiaddr(addr)
-  } catch (err) {
-    throw new BadMultiaddrError(addr, (err as Error).message)
-  }
-  const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-  if (id == null) {
-    throw new BadMultiaddrError(addr, 'it must end in /p2p/PEER_ID')
-  }
-  try {
-    return { ma, peerId: peerIdFromString(id) }
-  } catch (err) {
-    throw new BadMultiaddrError(addr, `bad peer id "${id}": ${(err as Error).message}`)
-  }
 }
 
 /**
@@ -148,9 +128,4 @@ export class JoinService {
     }
     return { type: 'join:lookup', key, peersFound: found.size, routingTableSize: routingTableSize(libp2p) }
   }
-}
-
-export function routingTableSize (libp2p: KizunaLibp2p): number {
-  const dht = libp2p.services.dht as unknown as { routingTable?: { size: number } }
-  return dht.routingTable?.size ?? 0
 }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { PeerRecord, PeerView } from './peer-view.js'
 
@@ -13,11 +14,11 @@ export interface LivenessComponents {
 
 export interface LivenessInit {
   /** ms between the end of one round and the start of the next */
-  refreshInterval: number
+  refreshIntervalMs: number
   /** ms one ping may take */
-  pingTimeout: number
+  pingTimeoutMs: number
   /** ms of silence after which a peer is evicted */
-  peerTimeout: number
+  peerTimeoutMs: number
   concurrency?: number
 }
 
@@ -33,15 +34,15 @@ export interface LivenessRoundResult {
  * last-seen, and evicts peers silent for longer than `peerTimeout`. A ping, not the socket
  * state, is the test: a SIGSTOPped process keeps its sockets open but never answers.
  */
-export class LivenessService {
+export class LivenessService extends EventEmitter<{ 'liveness:round': [LivenessRoundResult] }> {
   private readonly components: LivenessComponents
   private readonly init: Required<LivenessInit>
   private timer?: ReturnType<typeof setTimeout>
   private controller?: AbortController
   private currentRound?: Promise<LivenessRoundResult>
-  private readonly roundListeners = new Set<(result: LivenessRoundResult) => void>()
 
   constructor (components: LivenessComponents, init: LivenessInit) {
+    super()
     this.components = components
     this.init = { concurrency: DEFAULT_PING_CONCURRENCY, ...init }
   }
@@ -68,11 +69,6 @@ export class LivenessService {
     await this.currentRound?.catch(() => {})
   }
 
-  onRound (listener: (result: LivenessRoundResult) => void): () => void {
-    this.roundListeners.add(listener)
-    return () => this.roundListeners.delete(listener)
-  }
-
   private schedule (): void {
     const signal = this.controller?.signal
     if (signal == null) {
@@ -81,10 +77,10 @@ export class LivenessService {
     this.timer = setTimeout(() => {
       this.currentRound = this.runRound(signal)
       this.currentRound
-        .then(result => { for (const listener of this.roundListeners) listener(result) })
+        .then(result => { this.emit('liveness:round', result) })
         .catch(() => {})
         .finally(() => { this.schedule() })
-    }, this.init.refreshInterval)
+    }, this.init.refreshIntervalMs)
     this.timer.unref?.()
   }
 
@@ -109,9 +105,9 @@ export class LivenessService {
       if (signal.aborted) {
         break
       }
-      if (this.components.view.silentFor(record) > this.init.peerTimeout) {
+      if (this.components.view.silentFor(record) > this.init.peerTimeoutMs) {
         const silentMs = this.components.view.silentFor(record)
-        await this.components.evict(record, `no answer for ${Math.round(silentMs / 1000)} s (peerTimeout ${this.init.peerTimeout / 1000} s)`)
+        await this.components.evict(record, `no answer for ${Math.round(silentMs / 1000)} s (peerTimeout ${this.init.peerTimeoutMs / 1000} s)`)
         evicted.push(record.peerId.toString())
       }
     }
@@ -119,7 +115,7 @@ export class LivenessService {
   }
 
   private async probe (record: PeerRecord, outer: AbortSignal): Promise<boolean> {
-    const signal = AbortSignal.any([outer, AbortSignal.timeout(this.init.pingTimeout)])
+    const signal = AbortSignal.any([outer, AbortSignal.timeout(this.init.pingTimeoutMs)])
     try {
       const rtt = await this.components.ping(record.peerId, { signal })
       this.components.view.markAlive(record.peerId, rtt)

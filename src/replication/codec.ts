@@ -1,14 +1,16 @@
-import { Uint8ArrayList } from 'uint8arraylist'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import * as lp from 'it-length-prefixed'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { KizunaError } from '../errors.js'
 import { POSSESSION_NONCE_BYTES } from '../content/blocks/possession.js'
+import { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL } from './constants.js'
 
-export const REPLICATE_PROTOCOL = '/kizuna/replicate/1.0.0'
-/** Replication messages are small JSON documents; anything larger is refused unread */
-export const MAX_REPLICATION_FRAME = 16 * 1024
-export const MAX_HINTS = 8
-export const MAX_HINT_LENGTH = 512
-export const MAX_FLOOR = 64
+export { MAX_FLOOR, MAX_HINTS, MAX_HINT_LENGTH, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL }
+/** A varint length prefix of a frame up to MAX_REPLICATION_FRAME is at most this long */
+const MAX_PREFIX_BYTES = 3
+/** Bytes the incremental decoder buffers: a few whole frames; garbage that never ends a prefix is refused */
+const MAX_BUFFERED_BYTES = 4 * (MAX_REPLICATION_FRAME + MAX_PREFIX_BYTES)
 const NONCE_HEX_LENGTH = POSSESSION_NONCE_BYTES * 2
 const NONCE_PATTERN = new RegExp(`^[0-9a-f]{${NONCE_HEX_LENGTH}}$`)
 const PROOF_PATTERN = /^[0-9a-f]{64}$/
@@ -30,49 +32,22 @@ export class ReplicationFrameError extends KizunaError {
   }
 }
 
-function encodeVarint (value: number): Uint8Array {
-  const out: number[] = []
-  while (value >= 0x80) {
-    out.push((value & 0x7f) | 0x80)
-    value = Math.floor(value / 128)
-  }
-  out.push(value)
-  return new Uint8Array(out)
-}
-
+/** The JSON body of one message (framing is the length-prefixed stream's) */
 export function encodeReplicationMessage (message: ReplicationMessage): Uint8Array {
   // CID.toJSON yields {"/": ...}; the wire carries the plain string form
   const wire: Record<string, unknown> = { ...message }
   if ('root' in message) wire.root = message.root.toString()
   if (message.type === 'holder-query' && message.probe !== undefined) wire.probe = { cid: message.probe.cid.toString(), nonce: message.probe.nonce }
-  const json = JSON.stringify(wire)
-  const body = new TextEncoder().encode(json)
+  const body = new TextEncoder().encode(JSON.stringify(wire))
   if (body.length > MAX_REPLICATION_FRAME) {
     throw new ReplicationFrameError(`message of ${body.length} bytes exceeds ${MAX_REPLICATION_FRAME}`)
   }
-  const prefix = encodeVarint(body.length)
-  const frame = new Uint8Array(prefix.length + body.length)
-  frame.set(prefix, 0)
-  frame.set(body, prefix.length)
-  return frame
+  return body
 }
 
-/**
- * Reads the length prefix of the frame at the start of `buffer`: undefined while incomplete,
- * an error as soon as the declared length passes the limit — before any body is buffered.
- */
-export function readFrameLength (buffer: Uint8ArrayList): { length: number, prefixBytes: number } | undefined {
-  let value = 0
-  for (let i = 0; i < Math.min(buffer.length, 4); i++) {
-    const byte = buffer.get(i)
-    value += (byte & 0x7f) * Math.pow(128, i)
-    if (value > MAX_REPLICATION_FRAME) {
-      throw new ReplicationFrameError(`frame claims ${value}+ bytes, more than ${MAX_REPLICATION_FRAME}`)
-    }
-    if ((byte & 0x80) === 0) return { length: value, prefixBytes: i + 1 }
-  }
-  if (buffer.length >= 4) throw new ReplicationFrameError('malformed length prefix')
-  return undefined
+/** One message with its varint length prefix, as it goes on the wire */
+export function encodeReplicationFrame (message: ReplicationMessage): Uint8Array {
+  return lp.encode.single(encodeReplicationMessage(message)).subarray()
 }
 
 function fail (message: string): never {
@@ -88,7 +63,7 @@ function cidField (value: unknown, field: string): CID {
   }
 }
 
-export function decodeReplicationBody (body: Uint8Array): ReplicationMessage {
+export function decodeReplicationMessage (body: Uint8Array): ReplicationMessage {
   let parsed: Record<string, unknown>
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))
@@ -131,23 +106,20 @@ export function decodeReplicationBody (body: Uint8Array): ReplicationMessage {
   }
 }
 
-/** Incremental decoder: push chunks, take whole messages out */
+/**
+ * Incremental decoder: push chunks, take whole messages out. A frame whose prefix claims more
+ * than MAX_REPLICATION_FRAME is refused before its body is buffered.
+ */
 export class ReplicationDecoder {
-  private readonly buffer = new Uint8ArrayList()
+  private readonly frames = new LengthPrefixedDecoder({ maxDataLength: MAX_REPLICATION_FRAME, maxBufferSize: MAX_BUFFERED_BYTES })
 
   push (chunk: Uint8Array | Uint8ArrayList): ReplicationMessage[] {
-    this.buffer.append(chunk)
-    const out: ReplicationMessage[] = []
-    while (true) {
-      const header = readFrameLength(this.buffer)
-      if (header == null || this.buffer.length < header.prefixBytes + header.length) return out
-      const body = this.buffer.subarray(header.prefixBytes, header.prefixBytes + header.length)
-      this.buffer.consume(header.prefixBytes + header.length)
-      out.push(decodeReplicationBody(body))
+    const bodies: Uint8ArrayList[] = []
+    try {
+      for (const body of this.frames.decode(chunk)) bodies.push(body)
+    } catch (err) {
+      throw new ReplicationFrameError(`frame claims more than ${MAX_REPLICATION_FRAME} bytes or has a malformed length prefix (${(err as Error).message})`)
     }
-  }
-
-  get pendingBytes (): number {
-    return this.buffer.length
+    return bodies.map(body => decodeReplicationMessage(body.subarray()))
   }
 }

@@ -1,3 +1,5 @@
+import { MAX_TRACKED_ROOTS } from './constants.js'
+
 /**
  * Demand (issue 4): a request rate per root CID that decays exponentially, so recent requests
  * count fully and old ones fade with a half-life. Rates are in requests per minute.
@@ -26,10 +28,17 @@ export class DemandTracker {
   private readonly entries = new Map<string, DemandEntry>()
   private readonly halfLifeMs: number
   private readonly now: () => number
+  private readonly maxEntries: number
 
-  constructor (init: { halfLifeMs?: number, now?: () => number } = {}) {
+  constructor (init: { halfLifeMs?: number, now?: () => number, maxEntries?: number } = {}) {
     this.halfLifeMs = init.halfLifeMs ?? DEFAULT_DEMAND_HALF_LIFE_MS
     this.now = init.now ?? Date.now
+    // a new root past the bound replaces the longest-tracked one
+    this.maxEntries = init.maxEntries ?? MAX_TRACKED_ROOTS
+  }
+
+  get size (): number {
+    return this.entries.size
   }
 
   private decayed (entry: DemandEntry, at: number): number {
@@ -40,6 +49,8 @@ export class DemandTracker {
     const at = this.now()
     const entry = this.entries.get(cid)
     if (entry == null) {
+      if (this.entries.size >= this.maxEntries) this.prune()
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
       this.entries.set(cid, { score: weight, at, total: weight, lastRequest: at })
       return
     }
@@ -65,17 +76,16 @@ export class DemandTracker {
     return { cid, ratePerMinute: this.ratePerMinute(cid), totalRequests: entry.total, lastRequest: new Date(entry.lastRequest).toISOString() }
   }
 
+  /** Forgets the CIDs whose demand has faded away */
+  prune (): void {
+    for (const cid of [...this.entries.keys()]) {
+      if (this.ratePerMinute(cid) < FORGET_BELOW_PER_MINUTE) this.entries.delete(cid)
+    }
+  }
+
   /** All tracked CIDs, hottest first; drops the ones whose demand has faded away */
   list (): DemandSnapshot[] {
-    const out: DemandSnapshot[] = []
-    for (const cid of [...this.entries.keys()]) {
-      const snapshot = this.snapshot(cid)!
-      if (snapshot.ratePerMinute < FORGET_BELOW_PER_MINUTE) {
-        this.entries.delete(cid)
-        continue
-      }
-      out.push(snapshot)
-    }
-    return out.sort((a, b) => b.ratePerMinute - a.ratePerMinute)
+    this.prune()
+    return [...this.entries.keys()].map(cid => this.snapshot(cid)!).sort((a, b) => b.ratePerMinute - a.ratePerMinute)
   }
 }

@@ -1,14 +1,14 @@
 import type { CID } from 'multiformats/cid'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { ContentStore } from '../content/index.js'
 import { newPossessionNonce } from '../content/index.js'
 import { findProviders } from '../sharing/provider-source.js'
 import { request } from './protocol.js'
 import type { HolderKind } from './codec.js'
+import { HOLDER_SEARCH_TIMEOUT_MS } from './constants.js'
 
-/** One search for holders (DHT + connected peers) may take this long */
-export const HOLDER_SEARCH_TIMEOUT_MS = 8_000
+export { HOLDER_SEARCH_TIMEOUT_MS }
 
 export interface Holder {
   peerId: string

@@ -1,9 +1,9 @@
-import { sha256 } from 'multiformats/hashes/sha2'
+import { createHash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 
 /** Kademlia keys are sha256 of the bytes; distance is XOR, compared big-endian */
-export async function kadKey (bytes: Uint8Array): Promise<Uint8Array> {
-  return (await sha256.digest(bytes)).digest
+export function kadKey (bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
 }
 
 export function compareDistance (a: Uint8Array, b: Uint8Array, target: Uint8Array): number {
@@ -26,10 +26,10 @@ export interface PlacementCandidate {
  * DHT distance (where lookups converge, so copies are found early), plus a random pick from
  * the rest of the swarm so copies do not all sit in one neighbourhood.
  */
-export async function choosePlacement (root: CID, candidates: PlacementCandidate[], count: number, random: () => number = Math.random): Promise<string[]> {
+export function choosePlacement (root: CID, candidates: PlacementCandidate[], count: number, random: () => number = Math.random): string[] {
   if (count <= 0 || candidates.length === 0) return []
-  const target = await kadKey(root.multihash.bytes)
-  const keyed = await Promise.all(candidates.map(async c => ({ peerId: c.peerId, key: await kadKey(c.key) })))
+  const target = kadKey(root.multihash.bytes)
+  const keyed = candidates.map(c => ({ peerId: c.peerId, key: kadKey(c.key) }))
   keyed.sort((a, b) => compareDistance(a.key, b.key, target))
   const closeShare = Math.ceil(count * 2 / 3)
   const chosen = keyed.slice(0, closeShare).map(c => c.peerId)

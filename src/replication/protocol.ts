@@ -1,25 +1,15 @@
+import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { KizunaLibp2p } from '../node/libp2p.js'
-import { REPLICATE_PROTOCOL, ReplicationDecoder, encodeReplicationMessage, type ReplicationMessage } from './codec.js'
-import { KizunaError } from '../errors.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
+import { decodeReplicationMessage, encodeReplicationMessage, type ReplicationMessage } from './codec.js'
+import { MAX_INBOUND_REPLICATION_STREAMS, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL, REPLICATION_REQUEST_TIMEOUT_MS } from './constants.js'
+import { log } from './log.js'
 
-/** One offer or holder query, including the dial, may take this long */
-export const REPLICATION_REQUEST_TIMEOUT_MS = 10_000
+export { REPLICATION_REQUEST_TIMEOUT_MS }
 
-/** Reads exactly one message from a stream, bounded by the codec's frame limit */
-async function readOne (stream: Stream, signal: AbortSignal): Promise<ReplicationMessage> {
-  const decoder = new ReplicationDecoder()
-  const onAbort = (): void => { stream.abort(new KizunaError('ERR_TIMEOUT', 'replication request timed out')) }
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    for await (const chunk of stream) {
-      const messages = decoder.push(chunk)
-      if (messages.length > 0) return messages[0]
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-  throw new KizunaError('ERR_NO_REPLY', 'peer closed the replication stream without replying')
+/** Each side writes one length-prefixed message; a prefix claiming more than the frame limit is refused unread */
+function framed (stream: Stream): ReturnType<typeof lpStream<Stream>> {
+  return lpStream(stream, { maxDataLength: MAX_REPLICATION_FRAME })
 }
 
 /** Client side: send one request, wait for its one reply */
@@ -29,9 +19,10 @@ export async function request (libp2p: KizunaLibp2p, peer: PeerId, message: Repl
   const signal = AbortSignal.any(signals)
   const stream = await libp2p.dialProtocol(peer, REPLICATE_PROTOCOL, { signal })
   try {
-    stream.send(encodeReplicationMessage(message))
+    const lp = framed(stream)
+    await lp.write(encodeReplicationMessage(message), { signal })
     await stream.close({ signal })
-    return await readOne(stream, signal)
+    return decodeReplicationMessage((await lp.read({ signal })).subarray())
   } catch (err) {
     stream.abort(err as Error)
     throw err
@@ -45,12 +36,14 @@ export async function handleReplicationStreams (libp2p: KizunaLibp2p, handler: R
   await libp2p.handle(REPLICATE_PROTOCOL, async (stream: Stream, connection: Connection) => {
     const signal = AbortSignal.timeout(REPLICATION_REQUEST_TIMEOUT_MS)
     try {
-      const message = await readOne(stream, signal)
+      const lp = framed(stream)
+      const message = decodeReplicationMessage((await lp.read({ signal })).subarray())
       const reply = await handler(message, connection.remotePeer)
-      stream.send(encodeReplicationMessage(reply))
+      await lp.write(encodeReplicationMessage(reply), { signal })
       await stream.close({ signal })
     } catch (err) {
+      log.trace('replication request from %p refused: %s', connection.remotePeer, (err as Error).message)
       stream.abort(err as Error)
     }
-  }, { maxInboundStreams: 32 })
+  }, { maxInboundStreams: MAX_INBOUND_REPLICATION_STREAMS })
 }

@@ -30,6 +30,10 @@ export class ReplicaMetaStore {
     }
   }
 
+  get size (): number {
+    return this.cache.size
+  }
+
   get (root: CID | string): ReplicaMeta | undefined {
     return this.cache.get(root.toString())
   }

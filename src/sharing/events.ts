@@ -1,4 +1,15 @@
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { ContentKind } from '../content/index.js'
 import type { ProviderOrigin } from './provider-source.js'
+
+/** What sharing tells the layers above it (replication counts demand and indexes stored roots) */
+export interface SharingEvents {
+  /** a root became whole here (added, or fetched in full) */
+  'content:stored': CustomEvent<{ root: CID, kind: ContentKind }>
+  /** a peer asked whether we hold a root */
+  'have:query': CustomEvent<{ root: CID, from: PeerId }>
+}
 
 /** Progress of `add`, as sent over the API (plain JSON: CIDs and peer ids as strings) */
 export type AddEvent =

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { parsePeerMultiaddr } from '../peers/join.js'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import { parsePeerMultiaddr } from '../peers/address.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { ExchangeClient } from '../exchange/client/client.js'
 import type { PenaltyBox } from './penalties.js'
 

@@ -1,24 +1,23 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import type { PeerId } from '@libp2p/interface'
+import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../exchange/client/session-options.js'
 import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
 import { decryptStream, encryptStream, encryptedSize, generateContentKey, CIPHER_MAGIC } from '../crypto/content-cipher.js'
 import { formatShareLink, parseCidOrLink } from '../links/share-link.js'
 import { KizunaError } from '../errors.js'
-import type { KizunaLibp2p } from '../node/libp2p.js'
+import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
-import type { AddEvent, GetEvent, ProviderUse } from './events.js'
+import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
-/** A get with no provider at all after this long fails with ERR_NO_PROVIDERS */
-export const DEFAULT_PROVIDER_TIMEOUT_MS = 30_000
 /**
  * A download still running this long after it started announces itself as a (partial) provider;
  * a shorter one announces when done. Each announcement is a DHT walk plus a record on the K
@@ -78,9 +77,8 @@ export class SharingService {
   private readonly init: Required<SharingInit>
   private downloaded = 0
   private started = false
-  /** Hooks for the replication layer: content stored locally / a peer asked whether we have it */
-  onStored?: (root: CID, kind: ContentKind) => void
-  onHaveQuery?: (root: CID, from: PeerId) => void
+  /** Content stored locally, a peer asked whether we have it: the replication layer listens */
+  readonly events = new TypedEventEmitter<SharingEvents>()
 
   constructor (components: SharingComponents, init: SharingInit = {}) {
     this.components = components
@@ -92,7 +90,7 @@ export class SharingService {
       registrar: components.libp2p,
       blockStore: components.blockStore,
       hasContent: async (root, options) => {
-        this.onHaveQuery?.(root, options.peer)
+        this.events.safeDispatchEvent('have:query', { detail: { root, from: options.peer } })
         return await this.holding(root, options)
       }
     })
@@ -199,7 +197,7 @@ export class SharingService {
       }
     }
     if (root == null) throw new KizunaError('ERR_IMPORT_FAILED', 'import produced no root')
-    this.onStored?.(root, options.kind ?? 'pinned')
+    this.events.safeDispatchEvent('content:stored', { detail: { root, kind: options.kind ?? 'pinned' } })
     yield await this.announce(root, options.signal)
     const link = formatShareLink({ cid: root, hints: this.components.libp2p.getMultiaddrs().map(ma => ma.toString()), key })
     yield { type: 'add:done', cid: root.toString(), size, link, encrypted: key != null }
@@ -272,7 +270,7 @@ export class SharingService {
     }
     const kind = request.kind ?? 'cached'
     await this.components.content.record(root, { kind, signal: request.signal })
-    this.onStored?.(root, kind)
+    this.events.safeDispatchEvent('content:stored', { detail: { root, kind } })
     if (request.announce !== false && !announced) {
       void this.announce(root, request.signal)
     }

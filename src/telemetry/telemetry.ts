@@ -3,7 +3,6 @@ import { BandwidthMeter, type BandwidthSample } from './bandwidth.js'
 import { NodeMetrics, type MetricsSource } from './metrics.js'
 import { TransferLog, type TransferSnapshot } from './transfers.js'
 import type { PeerEvictedEvent, PeerJoinedEvent } from '../node/events.js'
-import type { ReplicationEvents } from '../replication/events.js'
 
 /** What the dashboard's event stream carries */
 export type ActivityEvent =
@@ -67,11 +66,9 @@ export class NodeTelemetry extends EventEmitter<TelemetryEvents> {
   peersChanged (): void { this.publish({ type: 'peers:changed', at: Date.now() }) }
   contentChanged (): void { this.publish({ type: 'content:changed', at: Date.now() }) }
 
-  observeReplication (events: ReplicationEvents): void {
-    events.on('replication:offer', e => { this.metrics.offerMade(e.accepted) })
-    events.on('replication:stored', e => { this.metrics.replicaStored(e.reason); this.contentChanged() })
-    events.on('replication:dropped', () => { this.metrics.cacheDropped(); this.contentChanged() })
-  }
+  offerMade (accepted: boolean): void { this.metrics.offerMade(accepted) }
+  replicaStored (reason: string): void { this.metrics.replicaStored(reason); this.contentChanged() }
+  cacheDropped (): void { this.metrics.cacheDropped(); this.contentChanged() }
 
   private publish (event: ActivityEvent): void {
     this.emit('activity', event)

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { ChildNode } from './child-node.js'
 import { createNode, type KizunaNode } from '../node/node.js'
 import { Repo } from '../node/repo.js'
+import { printNodeEvents } from '../daemon/lines.js'
 import { DEFAULT_CONFIG, type KizunaConfig } from '../node/config.js'
 
 export type TestnetMode = 'process' | 'in-process'
@@ -118,7 +119,7 @@ export class Testnet {
       member.addrs = member.child.addrs
     } else {
       const node = await createNode({ repo: repoPath, overrides: { bootstrap, peerTimeout: this.options.peerTimeout } })
-      node.on('log', line => this.options.onLine?.(index, line))
+      printNodeEvents(node, line => this.options.onLine?.(index, line))
       await node.start()
       member.node = node
       member.peerId = node.peerId.toString()

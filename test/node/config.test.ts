@@ -57,10 +57,10 @@ describe('config', () => {
 
   it('derives liveness timing so several rounds fit in one peerTimeout, in whole ms', () => {
     const timing = livenessTiming(applyOverrides(DEFAULT_CONFIG, { peerTimeout: 4 }))
-    expect(timing.peerTimeout).toBe(4000)
-    expect(timing.refreshInterval).toBeLessThanOrEqual(4000 / 3 + 1)
-    expect(Number.isInteger(timing.refreshInterval)).toBe(true)
-    expect(Number.isInteger(timing.pingTimeout)).toBe(true)
-    expect(livenessTiming(DEFAULT_CONFIG).refreshInterval).toBe(DEFAULT_CONFIG.refreshInterval * 1000)
+    expect(timing.peerTimeoutMs).toBe(4000)
+    expect(timing.refreshIntervalMs).toBeLessThanOrEqual(4000 / 3 + 1)
+    expect(Number.isInteger(timing.refreshIntervalMs)).toBe(true)
+    expect(Number.isInteger(timing.pingTimeoutMs)).toBe(true)
+    expect(livenessTiming(DEFAULT_CONFIG).refreshIntervalMs).toBe(DEFAULT_CONFIG.refreshInterval * 1000)
   })
 })

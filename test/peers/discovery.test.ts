@@ -15,13 +15,13 @@ describe('discovery in a 20-node swarm where each node knows one bootstrap peer'
   })
 
   it('every node ends up knowing at least 10 peers', async () => {
-    await waitFor(() => testnet.members.every(m => m.node!.view.size >= 10), {
+    await waitFor(() => testnet.members.every(m => m.node!.status().peers.known >= 10), {
       timeoutMs: 90_000,
       message: 'every view ≥ 10'
     }).catch(err => {
-      throw new Error(`${(err as Error).message}; view sizes: ${testnet.members.map(m => m.node!.view.size).join(',')}`)
+      throw new Error(`${(err as Error).message}; view sizes: ${testnet.members.map(m => m.node!.status().peers.known).join(',')}`)
     })
-    const sizes = testnet.members.map(m => m.node!.view.size)
+    const sizes = testnet.members.map(m => m.node!.status().peers.known)
     console.log(`20-node one-bootstrap swarm, peers known per node: min ${Math.min(...sizes)}, max ${Math.max(...sizes)}, all: ${sizes.join(',')}`)
     expect(Math.min(...sizes)).toBeGreaterThanOrEqual(10)
     for (const member of testnet.members) {
@@ -35,7 +35,7 @@ describe('discovery in a 20-node swarm where each node knows one bootstrap peer'
   it('a refresh round records RTT and last-seen for known peers', async () => {
     const node = testnet.members[7].node!
     const before = Date.now()
-    await node.refreshNow()
+    await node.refresh()
     const peers = node.peers()
     const answered = peers.filter(p => p.rttMs != null && p.lastSeen != null && Date.parse(p.lastSeen) >= before - 1000)
     expect(answered.length).toBeGreaterThanOrEqual(10)

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
-import { ReplicationDecoder, encodeReplicationMessage, MAX_REPLICATION_FRAME, type ReplicationMessage } from '../../src/replication/codec.js'
+import { ReplicationDecoder, decodeReplicationMessage, encodeReplicationFrame, encodeReplicationMessage, MAX_REPLICATION_FRAME, type ReplicationMessage } from '../../src/replication/codec.js'
 
 const cidArb = fc.uint8Array({ maxLength: 32 }).map(bytes => CID.createV1(raw.code, sha256.digest(bytes) as any))
 
@@ -28,7 +28,7 @@ function normalise (message: ReplicationMessage): unknown {
 describe('replication codec', () => {
   it('round-trips any message sequence split at any chunk boundaries', () => {
     fc.assert(fc.property(fc.array(messageArb, { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 10 }), (messages, cuts) => {
-      const wire = Buffer.concat(messages.map(encodeReplicationMessage))
+      const wire = Buffer.concat(messages.map(encodeReplicationFrame))
       const decoder = new ReplicationDecoder()
       const out: ReplicationMessage[] = []
       let offset = 0
@@ -39,8 +39,29 @@ describe('replication codec', () => {
         offset += size
       }
       expect(out.map(normalise)).toEqual(messages.map(normalise))
-      expect(decoder.pendingBytes).toBe(0)
+      // nothing was left half-read: one more whole frame decodes on its own
+      expect(decoder.push(encodeReplicationFrame(messages[0])).map(normalise)).toEqual([normalise(messages[0])])
     }))
+  })
+
+  it('a body decodes to the message it encodes (no framing)', () => {
+    fc.assert(fc.property(messageArb, message => {
+      expect(normalise(decodeReplicationMessage(encodeReplicationMessage(message)))).toEqual(normalise(message))
+    }))
+  })
+
+  it('refuses to encode a message larger than the frame limit, and accepts one just under it', () => {
+    const big = (length: number): ReplicationMessage => ({ type: 'offer-reply', accepted: false, reason: 'x'.repeat(length) })
+    const overhead = encodeReplicationMessage(big(0)).length
+    expect(encodeReplicationMessage(big(MAX_REPLICATION_FRAME - overhead)).length).toBe(MAX_REPLICATION_FRAME)
+    expect(() => encodeReplicationMessage(big(MAX_REPLICATION_FRAME - overhead + 1))).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }))
+  })
+
+  it('decodes a frame of exactly the limit', () => {
+    const body = Buffer.alloc(MAX_REPLICATION_FRAME, 0x20)
+    body.set(Buffer.from('{"type":"offer-reply","accepted":true}'))
+    const frame = Buffer.concat([Buffer.from([0x80, 0x80, 0x01]), body])
+    expect(new ReplicationDecoder().push(frame)).toEqual([{ type: 'offer-reply', accepted: true, reason: undefined }])
   })
 
   it('refuses a frame claiming more than the limit from its prefix alone', () => {
@@ -50,6 +71,11 @@ describe('replication codec', () => {
     // MAX + 1 = 16385 = 0x81 0x80 0x01 as a varint
     expect(MAX_REPLICATION_FRAME + 1).toBe(1 + 128 * 128)
     expect(() => new ReplicationDecoder().push(new Uint8Array([0x81, 0x80, 0x01]))).toThrow(/more than/)
+  })
+
+  it('refuses a length prefix that never ends once it passes the buffer bound', () => {
+    const decoder = new ReplicationDecoder()
+    expect(() => { for (let i = 0; i < 10; i++) decoder.push(new Uint8Array(8 * 1024).fill(0xff)) }).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }))
   })
 
   it.each([

@@ -39,4 +39,18 @@ describe('decaying demand', () => {
       }
     }))
   })
+
+  it('tracks at most maxEntries roots: faded ones go first, else the longest-tracked', () => {
+    let now = 0
+    const demand = new DemandTracker({ halfLifeMs: 1000, now: () => now, maxEntries: 100 })
+    for (let i = 0; i < 100; i++) demand.record(`old${i}`)
+    now += 60_000
+    demand.record('hot')
+    // the 100 faded entries were pruned to make room
+    expect(demand.size).toBe(1)
+    for (let i = 0; i < 10_000; i++) demand.record(`flood${i}`)
+    expect(demand.size).toBe(100)
+    expect(demand.ratePerMinute('flood9999')).toBeGreaterThan(0)
+    expect(demand.ratePerMinute('hot')).toBe(0)
+  })
 })

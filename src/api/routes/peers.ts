@@ -4,7 +4,7 @@ import { KizunaError } from '../../errors.js'
 import { API_PREFIX } from '../constants.js'
 
 export function registerPeerRoutes (app: FastifyInstance, node: KizunaNode): void {
-  app.get(`${API_PREFIX}/id`, async () => ({ peerId: node.peerId.toString(), addrs: node.addrs() }))
+  app.get(`${API_PREFIX}/id`, async () => node.id())
 
   app.get(`${API_PREFIX}/peers`, async () => node.peers())
 
@@ -19,7 +19,7 @@ export function registerPeerRoutes (app: FastifyInstance, node: KizunaNode): voi
   })
 
   app.post(`${API_PREFIX}/refresh`, async () => {
-    await node.refreshNow()
+    await node.refresh()
     return node.peers()
   })
 }

@@ -3,8 +3,11 @@ import { Command, Option } from 'commander'
 import { action, clientFrom, printJson, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
 import { TransferProgress, formatBytes } from '../progress.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
+import type { ContentSummary, ProviderSummary, RemoveSummary, ReplicaSummary } from '../../node/node.js'
 import { KizunaError } from '../../errors.js'
 import { parseCidOrLink } from '../../links/share-link.js'
+import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../../exchange/client/session-options.js'
 
 interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string, name?: string }
 interface GetFlags extends CommonOptions { output?: string, force?: boolean, timeout?: string, pin?: boolean }
@@ -18,8 +21,8 @@ export function addCommand (): Command {
     .addOption(new Option('--name <name>', 'file name to record for stdin (with -)').default('stdin'))
     .action(action(async (path: string, flags: AddFlags) => {
       const replicas = flags.replicas != null ? Number(flags.replicas) : undefined
-      if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 64)) {
-        throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from 1 to 64, got "${flags.replicas}"`)
+      if (replicas !== undefined && !isReplicaCount(replicas)) {
+        throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from ${MIN_REPLICAS} to ${MAX_REPLICAS}, got "${flags.replicas}"`)
       }
       const client = await clientFrom(flags)
       const keeps = replicas ?? (await repoFrom(flags).loadConfig()).replicas
@@ -66,7 +69,7 @@ export function getCommand (): Command {
     .argument('<cid-or-link>')
     .addOption(new Option('-o, --output <path>', 'write the file or directory here (- writes a file to stdout)'))
     .addOption(new Option('--force', 'overwrite an existing output path'))
-    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
+    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default(String(DEFAULT_PROVIDER_TIMEOUT_MS / 1000)))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
     .action(action(async (target: string, flags: GetFlags) => {
       if (flags.output === '-') {
@@ -161,10 +164,10 @@ export function providersCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, origin: string, has?: string, addrs: string[] }>>(`/providers/${parsed.toString()}`)
+      const list = await (await clientFrom(flags)).get<ProviderSummary[]>(`/providers/${parsed.toString()}`)
       if (flags.json === true) { printJson(list); return }
       if (list.length === 0) { console.log('no providers found'); return }
-      for (const p of list) console.log(`${p.peerId}  ${(p.has ?? '').padEnd(7)}  via ${p.origin}  ${p.addrs[0] ?? ''}`)
+      for (const p of list) console.log(`${p.peerId}  ${p.has.padEnd(7)}  via ${p.origin}  ${p.addrs[0] ?? ''}`)
     }))
 }
 
@@ -172,7 +175,7 @@ export function lsCommand (): Command {
   return withCommonOptions(new Command('ls'))
     .description('list local content (pinned or cached)')
     .action(action(async (flags: CommonOptions) => {
-      const list = await (await clientFrom(flags)).get<Array<{ cid: string, kind: string, size: number, name: string | null }>>('/ls')
+      const list = await (await clientFrom(flags)).get<ContentSummary[]>('/ls')
       if (flags.json === true) { printJson(list); return }
       if (list.length === 0) { console.log('no local content'); return }
       for (const item of list) console.log(`${item.cid}  ${item.kind.padEnd(6)}  ${formatBytes(item.size).padStart(10)}  ${item.name ?? ''}`)
@@ -185,7 +188,7 @@ export function rmCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const result = await (await clientFrom(flags)).post<{ cid: string, freedBytes: number, freedBlocks: number }>('/rm', { cid: parsed.toString() })
+      const result = await (await clientFrom(flags)).post<RemoveSummary>('/rm', { cid: parsed.toString() })
       if (flags.json === true) printJson(result)
       else console.log(`removed ${result.cid}: freed ${formatBytes(result.freedBytes)} in ${result.freedBlocks} blocks`)
     }))
@@ -197,7 +200,7 @@ export function replicasCommand (): Command {
     .argument('<cid>')
     .action(action(async (cid: string, flags: CommonOptions) => {
       const parsed = parseCidOrLink(cid).cid
-      const list = await (await clientFrom(flags)).get<Array<{ peerId: string, kind: string, verified: boolean }>>(`/replicas/${parsed.toString()}`)
+      const list = await (await clientFrom(flags)).get<ReplicaSummary[]>(`/replicas/${parsed.toString()}`)
       if (flags.json === true) { printJson(list.map(({ peerId, kind }) => ({ peerId, kind }))); return }
       if (list.length === 0) { console.log('no live holders found'); return }
       for (const h of list) console.log(`${h.peerId}  ${h.kind}${h.verified ? '' : '  (claimed, not verified)'}`)

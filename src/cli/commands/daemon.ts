@@ -59,7 +59,7 @@ export function daemonCommand (): Command {
         try { multiaddr(addr) } catch (err) { throw new KizunaError('ERR_BAD_MULTIADDR', `--listen "${addr}" is not a multiaddr: ${(err as Error).message}`) }
       }
       // the node (libp2p and all) loads only here: every other command starts without it
-      const [{ startDaemon }, { parsePeerMultiaddr }] = await Promise.all([import('../../daemon/daemon.js'), import('../../peers/join.js')])
+      const [{ startDaemon }, { parsePeerMultiaddr }] = await Promise.all([import('../../daemon/daemon.js'), import('../../peers/address.js')])
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
       if (flags.metrics != null) parseApiAddress(flags.metrics, '--metrics')

@@ -1,0 +1,27 @@
+import type { ExchangeTotals } from '../sharing/sharing-service.js'
+
+/** `kizuna status` */
+export interface NodeStatus {
+  peerId: string
+  uptimeSeconds: number
+  peers: { known: number, connected: number, answeredLastRound: number }
+  routingTableSize: number
+  addrs: string[]
+  /** content bytes served to peers since start */
+  uploadedBytes: number
+  /** content bytes fetched from peers since start */
+  downloadedBytes: number
+  /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
+  crowd: { referred: number, sentAfterWait: number }
+  /** requests the exchange server answered since start, by kind */
+  exchange: ExchangeTotals
+}
+
+/** `kizuna rm` */
+export interface RemoveSummary { cid: string, freedBlocks: number, freedBytes: number }
+
+/** `kizuna ls` */
+export interface ContentSummary { cid: string, kind: string, size: number, blocks: number, name: string | null, addedAt: string }
+
+/** `kizuna replicas` */
+export interface ReplicaSummary { peerId: string, kind: string, verified: boolean }
