@@ -4,14 +4,16 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { kadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
-import type { Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Metrics, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
 import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p } from '../libp2p/types.js'
+import { AddressPolicy } from './address-policy.js'
 
 export interface Libp2pAssemblyOptions {
   config: KizunaConfig
@@ -19,6 +21,19 @@ export interface Libp2pAssemblyOptions {
   datastore: Datastore
   /** A libp2p metrics component (the daemon's Prometheus registry, see src/telemetry/metrics.ts) */
   metrics?: (components: any) => Metrics
+}
+
+/** The components a service sees, with its own registrar */
+function withRegistrar<C extends object> (components: C, registrar: unknown): C {
+  return new Proxy(components, { get: (target, property) => property === 'registrar' ? registrar : Reflect.get(target, property) })
+}
+
+const POLICIES = new WeakMap<object, AddressPolicy>()
+
+/** The addresses of `peerId` among `addrs` that this node can dial (what its peer store keeps) */
+export function dialableAddrs (libp2p: KizunaLibp2p, peerId: PeerId, addrs: Multiaddr[]): Multiaddr[] {
+  const policy = POLICIES.get(libp2p)
+  return policy == null ? addrs : addrs.filter(ma => policy.keep(peerId, ma))
 }
 
 export async function assembleLibp2p ({ config, privateKey, datastore, metrics }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
@@ -30,11 +45,14 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
   }
 
+  // what we announce, keep and hand on about addresses (src/node/address-scope.ts)
+  const addressPolicy = new AddressPolicy()
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
     metrics,
-    addresses: { listen: config.listen },
+    addresses: { listen: config.listen, announceFilter: addressPolicy.announceFilter },
+    connectionGater: { filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -55,18 +73,22 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
       identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
       // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
       ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
-      dht: kadDHT({
+      // the DHT's handlers run knowing the asker's IP, so its answers hold what the asker can dial
+      dht: (components: any) => kadDHT({
         protocol: KIZUNA_DHT_PROTOCOL,
         // a Kizuna node always answers queries: on loopback/LAN no public address ever appears,
         // and the default client mode would then never serve anyone
         clientMode: false,
-        // keep private and loopback addresses: Kizuna swarms live on LANs and 127.0.0.1 too
-        peerInfoMapper: passthroughMapper,
+        // not kad-dht's public/private mappers: Kizuna swarms live on LANs and 127.0.0.1 too, so
+        // an address is handed on by where the asker and the peer are seen instead
+        peerInfoMapper: addressPolicy.peerInfoMapper,
         initialQuerySelfInterval: 1000,
         allowQueryWithZeroPeers: false
-      })
+      })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar)))
     }
   })
+  addressPolicy.attach(libp2p)
+  POLICIES.set(libp2p, addressPolicy)
   PeerStoreCache.install(libp2p.peerStore)
   return libp2p
 }

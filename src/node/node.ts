@@ -3,7 +3,7 @@ import { LevelDatastore } from 'datastore-level'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
-import { assembleLibp2p } from './libp2p.js'
+import { assembleLibp2p, dialableAddrs } from './libp2p.js'
 import type { KizunaConfig } from './config.js'
 import { forwardEvents, type KizunaNodeEvents } from './events.js'
 import { registerInternals } from './internals.js'
@@ -96,7 +96,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
       const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords, metrics: this.libp2pMetrics })
-      const membership = opened.membership = new MembershipService({ network: libp2p }, {
+      const membership = opened.membership = new MembershipService({ network: libp2p, dialable: (peerId, addrs) => dialableAddrs(libp2p, peerId, addrs) }, {
         bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
       const content = new ContentStore({ blockStore, index: new ContentIndex({ datastore }) })

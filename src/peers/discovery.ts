@@ -1,3 +1,4 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { EventEmitter } from 'node:events'
 import type { IdentifyResult, PeerId, PeerInfo } from '@libp2p/interface'
 import { KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from '../libp2p/types.js'
@@ -12,6 +13,8 @@ export interface DiscoveryComponents {
   network: Pick<KizunaLibp2p, 'peerId' | 'addEventListener' | 'removeEventListener' | 'getConnections' | 'dial'>
   /** Evicted peers that rumours must not bring back (see eviction.ts) */
   quarantine: { isQuarantined(peerId: PeerId): boolean, release(peerId: PeerId): void }
+  /** Keeps the addresses of a peer this node can dial (see node/address-policy.ts); all when absent */
+  dialable?: (peerId: PeerId, addrs: Multiaddr[]) => Multiaddr[]
 }
 
 export interface DiscoveryInit {
@@ -71,7 +74,8 @@ export class DiscoveryService extends EventEmitter<{ 'peer:joined': [PeerJoinedE
     // only Kizuna peers belong in the view
     if (!protocols.includes(KIZUNA_DHT_PROTOCOL)) return
     this.components.quarantine.release(peerId)
-    this.learn(peerId, listenAddrs.map(ma => ma.toString()), 'identify')
+    const dialable = this.components.dialable?.(peerId, listenAddrs) ?? listenAddrs
+    this.learn(peerId, dialable.map(ma => ma.toString()), 'identify')
     this.components.view.markAlive(peerId)
   }
 }

@@ -1,3 +1,5 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
 import { EventEmitter } from 'node:events'
 import { logger } from '@libp2p/logger'
 import { routingTableSize, type KizunaLibp2p } from '../libp2p/types.js'
@@ -27,6 +29,8 @@ export interface PeerSummary {
 
 export interface MembershipComponents {
   network: KizunaLibp2p
+  /** The addresses of a peer this node can dial (what it keeps of an identify answer); all when absent */
+  dialable?: (peerId: PeerId, addrs: Multiaddr[]) => Multiaddr[]
 }
 
 export interface MembershipInit {
@@ -79,7 +83,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.dialTimeoutMs = init.dialTimeoutMs
     const view = this.view
     this.eviction = new EvictionService({ view, network }, { peerTimeoutMs: init.liveness.peerTimeoutMs })
-    this.discovery = new DiscoveryService({ view, network, quarantine: this.eviction }, { dialTimeoutMs: init.dialTimeoutMs })
+    this.discovery = new DiscoveryService({ view, network, quarantine: this.eviction, dialable: components.dialable }, { dialTimeoutMs: init.dialTimeoutMs })
     this.liveness = new LivenessService({
       view,
       ping: async (peerId, { signal }) => network.services.ping.ping(peerId, { signal }),

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { packageRoot } from '../util/package-root.js'
@@ -28,6 +28,10 @@ export interface ChildNodeOptions {
   args: string[]
   onLine?: (line: string) => void
   signal?: AbortSignal
+  /** Starts the process (default: node on this host); a lab runs it inside a host's namespace */
+  launch?: (command: string[], options: SpawnOptions) => ChildProcess
+  /** Makes the API client once the daemon is ready (default: from the repo's daemon info) */
+  connect?: (repo: Repo) => Promise<ApiClient>
 }
 
 /** A `kizuna daemon` running as its own OS process, driven through its HTTP API */
@@ -57,7 +61,8 @@ export class ChildNode {
   }
 
   static async start (options: ChildNodeOptions): Promise<ChildNode> {
-    const child = spawn(process.execPath, [...childNodeArgs(), KIZUNA_BIN, 'daemon', '--repo', options.repo, ...options.args], {
+    const launch = options.launch ?? ((command, spawnOptions) => spawn(command[0], command.slice(1), spawnOptions))
+    const child = launch([process.execPath, ...childNodeArgs(), KIZUNA_BIN, 'daemon', '--repo', options.repo, ...options.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KIZUNA_REPO: options.repo }
     })
@@ -86,7 +91,12 @@ export class ChildNode {
       await node.kill()
       throw err
     }
-    node.api = await ApiClient.forRepo(new Repo(options.repo))
+    try {
+      node.api = await (options.connect ?? (async repo => await ApiClient.forRepo(repo)))(new Repo(options.repo))
+    } catch (err) {
+      await node.kill()
+      throw err
+    }
     return node
   }
 
