@@ -2,6 +2,8 @@ import type { Libp2p } from 'libp2p'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 
 /** Our own DHT protocol so a Kizuna swarm never mixes with (or leaks into) the public IPFS DHT */
 export const KIZUNA_DHT_PROTOCOL = '/kizuna/kad/1.0.0'
@@ -13,6 +15,15 @@ export interface KizunaServices extends Record<string, unknown> {
   identify: Identify
   ping: Ping
   dht: KadDHT
+  /** libp2p internals the NAT service steers: listening on relays, our confirmed addresses */
+  natComponents: NatComponents
+  /** present when nat.relay.enabled; the NAT service runs it only while we are publicly reachable */
+  relay?: CircuitRelayService
+}
+
+export interface NatComponents {
+  transportManager: TransportManager
+  addressManager: AddressManager
 }
 
 /** The libp2p host the services below the node are given (or a narrow Pick of it) */

@@ -41,6 +41,44 @@ export interface KizunaConfig {
     /** New inbound connections accepted per second from one IP (loopback swarms share one IP) */
     inboundConnectionsPerIpPerSecond: number
   }
+  /** NAT traversal (docs/nat.md) */
+  nat: NatConfig
+}
+
+export type Reachability = 'public' | 'private' | 'unknown'
+
+export interface NatConfig {
+  /** Also listen on QUIC (UDP, same host and port as each TCP listen address) */
+  quic: boolean
+  /** Ask the home router for a port mapping (UPnP IGD / NAT-PMP); only with a non-loopback listen address */
+  upnp: boolean
+  /** Ask peers to dial us back (AutoNAT v2) to learn whether we are publicly reachable */
+  autonat: boolean
+  /** Upgrade relayed connections to direct ones (DCUtR) */
+  holePunching: boolean
+  /** 'auto' decides from reachability (docs/nat.md); 'public'/'private' skip detection */
+  reachability: 'auto' | 'public' | 'private'
+  /** 'auto': DHT server when publicly reachable or in a LAN-only swarm, client when behind NAT */
+  dhtMode: 'auto' | 'server' | 'client'
+  /** Relays a node that is not publicly reachable keeps reservations on (0 = none) */
+  relayReservations: number
+  relay: {
+    /** Serve as a circuit relay while publicly reachable (`--no-relay` turns it off) */
+    enabled: boolean
+    /** Reservations held for other peers at once */
+    maxReservations: number
+    /** Seconds a reservation lasts before the peer must renew it */
+    reservationTtl: number
+    /** Seconds one relayed connection may stay open */
+    durationLimit: number
+    /** Bytes one relayed connection may carry (both directions together) */
+    dataLimit: number
+    /**
+     * Operator opt-in: relayed connections may carry content blocks up to this many bytes each
+     * (it replaces dataLimit; 0 = never carry bulk, the default)
+     */
+    bulkBytes: number
+  }
 }
 
 export const DEFAULT_CONFIG: KizunaConfig = {
@@ -63,6 +101,24 @@ export const DEFAULT_CONFIG: KizunaConfig = {
   limits: {
     maxConnections: 300,
     inboundConnectionsPerIpPerSecond: 5
+  },
+  nat: {
+    quic: true,
+    upnp: true,
+    autonat: true,
+    holePunching: true,
+    reachability: 'auto',
+    dhtMode: 'auto',
+    relayReservations: 2,
+    relay: {
+      enabled: true,
+      maxReservations: 32,
+      reservationTtl: 3600,
+      durationLimit: 120,
+      // libp2p's default: enough for HAVE queries, identify and hole-punch signalling
+      dataLimit: 128 * 1024,
+      bulkBytes: 0
+    }
   }
 }
 
@@ -126,6 +182,12 @@ export function parseApiAddress (value: string, field = 'api'): { host: string, 
   return { host, port }
 }
 
+const oneOf = (...allowed: string[]): Check => (value, field) => {
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw new ConfigError(field, `must be one of ${allowed.map(a => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`)
+  }
+}
+
 /** The live copies `add --replicas N` may ask for: 1 (only ours) up to this many */
 export const MIN_REPLICAS = 1
 export const MAX_REPLICAS = 64
@@ -155,8 +217,27 @@ const SCHEMA: Record<string, Check> = {
   hotDemand: positiveNumber,
   demandHalfLife: positiveNumber,
   'limits.maxConnections': positiveNumber,
-  'limits.inboundConnectionsPerIpPerSecond': positiveNumber
+  'limits.inboundConnectionsPerIpPerSecond': positiveNumber,
+  'nat.quic': boolean,
+  'nat.upnp': boolean,
+  'nat.autonat': boolean,
+  'nat.holePunching': boolean,
+  'nat.reachability': oneOf('auto', 'public', 'private'),
+  'nat.dhtMode': oneOf('auto', 'server', 'client'),
+  'nat.relayReservations': (value, field) => {
+    wholeNumber(value, field)
+    if ((value as number) > 8) throw new ConfigError(field, 'must be between 0 and 8')
+  },
+  'nat.relay.enabled': boolean,
+  'nat.relay.maxReservations': wholeNumber,
+  'nat.relay.reservationTtl': positiveNumber,
+  'nat.relay.durationLimit': positiveNumber,
+  'nat.relay.dataLimit': positiveNumber,
+  'nat.relay.bulkBytes': wholeNumber
 }
+
+/** Nested config objects, validated field by field like the root */
+const SECTIONS = new Set(['limits', 'nat', 'nat.relay'])
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -171,30 +252,27 @@ export function validateConfig (input: unknown): KizunaConfig {
     throw new ConfigError('(root)', 'must be a JSON object')
   }
   const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>
+  mergeSection(merged, input, '')
+  return merged as unknown as KizunaConfig
+}
+
+function mergeSection (target: Record<string, unknown>, input: Record<string, unknown>, prefix: string): void {
   for (const [key, value] of Object.entries(input)) {
-    if (key === 'limits') {
+    const field = `${prefix}${key}`
+    if (SECTIONS.has(field)) {
       if (!isPlainObject(value)) {
-        throw new ConfigError('limits', 'must be an object')
+        throw new ConfigError(field, 'must be an object')
       }
-      const limits = merged.limits as Record<string, unknown>
-      for (const [sub, subValue] of Object.entries(value)) {
-        const check = SCHEMA[`limits.${sub}`]
-        if (check == null) {
-          throw new ConfigError(`limits.${sub}`, 'is not a known setting')
-        }
-        check(subValue, `limits.${sub}`)
-        limits[sub] = subValue
-      }
+      mergeSection(target[key] as Record<string, unknown>, value, `${field}.`)
       continue
     }
-    const check = SCHEMA[key]
+    const check = SCHEMA[field]
     if (check == null) {
-      throw new ConfigError(key, 'is not a known setting')
+      throw new ConfigError(field, 'is not a known setting')
     }
-    check(value, key)
-    merged[key] = value
+    check(value, field)
+    target[key] = value
   }
-  return merged as unknown as KizunaConfig
 }
 
 export async function loadConfig (path: string): Promise<KizunaConfig> {

@@ -7,13 +7,37 @@ import { ping } from '@libp2p/ping'
 import { kadDHT } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
+import { quic } from '@chainsafe/libp2p-quic'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { Metrics, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
-import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p } from '../libp2p/types.js'
+import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p, type NatComponents } from '../libp2p/types.js'
 import { AddressPolicy } from './address-policy.js'
+
+/** A service that hands the NAT service the two internal components it needs, the libp2p way */
+function natComponents (): (components: NatComponents) => NatComponents {
+  return ({ transportManager, addressManager }) => ({ transportManager, addressManager })
+}
+
+/** QUIC listens on the same host and port as each TCP listen address (UDP and TCP ports do not clash) */
+export function quicListenAddrs (listen: string[]): string[] {
+  const out: string[] = []
+  for (const addr of listen) {
+    const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (match != null) out.push(`/${match[1]}/${match[2]}/udp/${match[3]}/quic-v1`)
+  }
+  return out
+}
+
+function isLoopbackListen (addr: string): boolean {
+  return /^\/ip4\/127\./.test(addr) || /^\/ip6\/::1\//.test(addr)
+}
 
 export interface Libp2pAssemblyOptions {
   config: KizunaConfig
@@ -47,13 +71,53 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
 
   // what we announce, keep and hand on about addresses (src/node/address-scope.ts)
   const addressPolicy = new AddressPolicy()
+  const nat = config.nat
+  const listen = [...config.listen, ...(nat.quic ? quicListenAddrs(config.listen) : [])]
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
+    // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
+    ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
+    // the DHT's handlers run knowing the asker's IP, so its answers hold what the asker can dial
+    dht: (components: any) => kadDHT({
+      protocol: KIZUNA_DHT_PROTOCOL,
+      // set explicitly (never libp2p's automatic switch, which needs a public address and so
+      // never serves a LAN): the NAT service moves it to client mode when we are behind NAT
+      clientMode: nat.dhtMode === 'client',
+      // not kad-dht's public/private mappers: Kizuna swarms live on LANs and 127.0.0.1 too, so
+      // an address is handed on by where the asker and the peer are seen instead
+      peerInfoMapper: addressPolicy.peerInfoMapper,
+      initialQuerySelfInterval: 1000,
+      allowQueryWithZeroPeers: false
+    })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar))),
+    natComponents: natComponents()
+  }
+  if (nat.relay.enabled) {
+    const carriesBulk = nat.relay.bulkBytes > 0
+    services.relay = circuitRelayServer({
+      reservations: {
+        maxReservations: nat.relay.maxReservations,
+        reservationTtl: nat.relay.reservationTtl * 1000,
+        applyDefaultLimit: true,
+        defaultDurationLimit: nat.relay.durationLimit * 1000,
+        defaultDataLimit: BigInt(Math.round(carriesBulk ? nat.relay.bulkBytes : nat.relay.dataLimit))
+      }
+    })
+  }
+  if (nat.holePunching) services.dcutr = dcutr()
+  if (nat.autonat) services.autonat = autoNATv2({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX })
+  // a node listening on loopback only has nothing to map, and must not search the LAN for a router
+  if (nat.upnp && config.listen.some(addr => !isLoopbackListen(addr))) {
+    services.upnp = uPnPNAT({ portMappingDescription: 'kizuna' })
+  }
+
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
     metrics,
-    addresses: { listen: config.listen, announceFilter: addressPolicy.announceFilter },
+    addresses: { listen, announceFilter: addressPolicy.announceFilter },
     connectionGater: { filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer },
-    transports: [tcp()],
+    // circuit relay dials relayed addresses and listens on relays when the NAT service asks
+    transports: [tcp(), ...(nat.quic ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -69,24 +133,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     // ends pay for, in every pair of a swarm (an idle 17-daemon swarm: 0.186 cores with it, 0.159
     // without, after 2 minutes of settling)
     connectionMonitor: { enabled: false },
-    services: {
-      identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
-      // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
-      ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
-      // the DHT's handlers run knowing the asker's IP, so its answers hold what the asker can dial
-      dht: (components: any) => kadDHT({
-        protocol: KIZUNA_DHT_PROTOCOL,
-        // a Kizuna node always answers queries: on loopback/LAN no public address ever appears,
-        // and the default client mode would then never serve anyone
-        clientMode: false,
-        // not kad-dht's public/private mappers: Kizuna swarms live on LANs and 127.0.0.1 too, so
-        // an address is handed on by where the asker and the peer are seen instead
-        peerInfoMapper: addressPolicy.peerInfoMapper,
-        initialQuerySelfInterval: 1000,
-        allowQueryWithZeroPeers: false
-      })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar)))
-    }
-  })
+    services: services as any
+  }) as unknown as KizunaLibp2p
   addressPolicy.attach(libp2p)
   POLICIES.set(libp2p, addressPolicy)
   PeerStoreCache.install(libp2p.peerStore)

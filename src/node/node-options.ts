@@ -16,6 +16,11 @@ export interface ConfigOverrides {
   cacheIdleTimeout?: number
   hotDemand?: number
   demandHalfLife?: number
+  /** NAT traversal switches (--no-relay, --no-quic, --no-upnp, --reachability) */
+  relay?: boolean
+  quic?: boolean
+  upnp?: boolean
+  reachability?: 'auto' | 'public' | 'private'
 }
 
 export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides = {}): KizunaConfig {
@@ -33,6 +38,10 @@ export function applyOverrides (config: KizunaConfig, overrides: ConfigOverrides
   if (overrides.cacheIdleTimeout != null) next.cacheIdleTimeout = overrides.cacheIdleTimeout
   if (overrides.hotDemand != null) next.hotDemand = overrides.hotDemand
   if (overrides.demandHalfLife != null) next.demandHalfLife = overrides.demandHalfLife
+  if (overrides.relay != null) next.nat.relay.enabled = overrides.relay
+  if (overrides.quic != null) next.nat.quic = overrides.quic
+  if (overrides.upnp != null) next.nat.upnp = overrides.upnp
+  if (overrides.reachability != null) next.nat.reachability = overrides.reachability
   if (overrides.inboundConnectionsPerIpPerSecond != null) {
     next.limits.inboundConnectionsPerIpPerSecond = overrides.inboundConnectionsPerIpPerSecond
   }

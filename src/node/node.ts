@@ -18,6 +18,7 @@ import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError } from '
 import { SharingService } from '../sharing/sharing-service.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import { ReplicationService } from '../replication/replication-service.js'
+import { NatService } from '../nat/nat-service.js'
 import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
 import { NodeTelemetry, type ActivityEvent } from '../telemetry/telemetry.js'
@@ -54,6 +55,7 @@ interface Running {
   sharing: SharingService
   replication: ReplicationService
   membership: MembershipService
+  nat: NatService
   startedAt: number
 }
 
@@ -96,6 +98,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
       const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords, metrics: this.libp2pMetrics })
+      // reachability, DHT mode, relay service and reservations (docs/nat.md)
+      const nat = opened.nat = new NatService({ libp2p }, config.nat)
+      await nat.start()
       const membership = opened.membership = new MembershipService({ network: libp2p, dialable: (peerId, addrs) => dialableAddrs(libp2p, peerId, addrs) }, {
         bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
       })
@@ -124,6 +129,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       membership.beginJoin()
     } catch (err) {
       await opened.membership?.stop().catch(() => {})
+      await opened.nat?.stop().catch(() => {})
       await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
       await Promise.resolve(opened.blocks?.close()).catch(() => {})
       await opened.datastore?.close().catch(() => {})
@@ -141,6 +147,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     await running.membership.stop()
     await running.replication.stop()
     await running.sharing.stop()
+    await running.nat.stop()
     await running.libp2p.stop()
     await Promise.resolve(running.blocks.close()).catch(() => {})
     await running.peerRecords.flush().catch(() => {})
@@ -171,7 +178,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       ...membership.counts(),
       addrs: this.addrs(),
-      ...sharing.stats()
+      ...sharing.stats(),
+      nat: this.parts.nat.status()
     }
   }
 

@@ -1,4 +1,5 @@
 import type { ExchangeTotals } from '../sharing/sharing-service.js'
+import type { NatStatus } from '../nat/nat-service.js'
 
 /** `kizuna status` */
 export interface NodeStatus {
@@ -15,6 +16,8 @@ export interface NodeStatus {
   crowd: { referred: number, sentAfterWait: number }
   /** requests the exchange server answered since start, by kind */
   exchange: ExchangeTotals
+  /** reachability, confirmed public addresses, DHT mode and relays (docs/nat.md) */
+  nat: NatStatus
 }
 
 /** `kizuna rm` */

@@ -27,6 +27,8 @@ export type GetEvent =
   | { type: 'get:searching', cid: string }
   | { type: 'get:provider', peerId: string, origin: ProviderOrigin | 'session' }
   | { type: 'get:provider-dropped', peerId: string, reason: string }
+  /** A holder we reach only through a relay, which carries no blocks, and no direct connection came up */
+  | { type: 'get:relay-only', peerId: string, error: string }
   | { type: 'get:progress', bytesDone: number, blocksDone: number, totalBytes?: number, peers: number }
   | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, durationMs: number, providers: ProviderUse[] }
   | { type: 'get:exporting', output: string }

@@ -1,3 +1,4 @@
+import { BulkDialer } from '../nat/bulk-dialer.js'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
@@ -94,7 +95,7 @@ export class SharingService {
         return await this.holding(root, options)
       }
     })
-    this.client = new ExchangeClient({ dialer: components.libp2p })
+    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
   }
 
   /** How much of a root this node holds, as a HAVE answer (also the replication layer's answer) */
@@ -224,6 +225,8 @@ export class SharingService {
     const controller = new AbortController()
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
+    /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts) */
+    const relayOnly = new Set<string>()
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
       for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, askConnected: request.askConnected, requeryConnected: true, connectedFirst: true })) {
         origins.set(found.peerId.toString(), found.origin)
@@ -245,6 +248,7 @@ export class SharingService {
         onPenalty: (peer, reason) => { this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
+        if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
           // a partial holder serves what it has, but a DHT announcement costs every node it
@@ -261,7 +265,7 @@ export class SharingService {
         }
       }
     } catch (err) {
-      throw translateFetchError(err)
+      throw translateFetchError(err, relayOnly)
     } finally {
       controller.abort()
       const left = (this.fetching.get(key) ?? 1) - 1
@@ -290,6 +294,9 @@ export class SharingService {
       case 'fetch:provider-added':
         return { type: 'get:provider', peerId: event.peer.toString(), origin: origins.get(event.peer.toString()) ?? 'session' }
       case 'fetch:provider-dropped':
+        if ((event.error as KizunaError | undefined)?.code === 'ERR_NO_DIRECT_CONNECTION') {
+          return { type: 'get:relay-only', peerId: event.peer.toString(), error: event.error?.message ?? '' }
+        }
         return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
       case 'fetch:progress':
         return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, peers: event.peers }
@@ -377,10 +384,13 @@ export class SharingService {
   }
 }
 
-function translateFetchError (err: unknown): unknown {
+function translateFetchError (err: unknown, relayOnly: Set<string>): unknown {
   const code = (err as { code?: string }).code
   if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
+  }
+  if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
+    return new KizunaError('ERR_RELAY_ONLY', `${(err as Error).message}; ${relayOnly.size} holder(s) are reachable only through a relay, which carries no content blocks, and no direct connection could be made (hole punching failed, e.g. both sides behind symmetric NATs) — the content needs a holder you can reach directly`, { cause: err })
   }
   return err
 }

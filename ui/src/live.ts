@@ -9,6 +9,8 @@ export interface Status {
   addrs: string[]
   uploadedBytes: number
   downloadedBytes: number
+  /** present once the NAT service runs (docs/nat.md) */
+  nat?: { reachability: string, publicAddrs: string[], dhtMode: string, relays: string[], relayServer: { enabled: boolean, reservations: number }, peers: { direct: number, relayedOnly: number } }
 }
 export interface Peer { peerId: string, addrs: string[], rttMs: number | null, lastSeen: string | null, source: string, connected: boolean }
 export interface Transfer {

@@ -41,7 +41,9 @@ export function NetworkPage ({ live }: { live: LiveState }) {
             <dt>Peers</dt><dd><span data-testid="peers-known">{s?.peers.known ?? 0}</span> known, <span data-testid="peers-connected">{s?.peers.connected ?? 0}</span> connected</dd>
             <dt>Routing table</dt><dd>{s?.routingTableSize ?? 0} entries</dd>
             <dt>Uptime</dt><dd>{s != null ? `${Math.floor(s.uptimeSeconds / 60)} min ${s.uptimeSeconds % 60} s` : '…'}</dd>
-            <dt>Reachability</dt><dd>not measured by this build (NAT detection will report here)</dd>
+            <dt>Reachability</dt><dd data-testid="reachability">{s?.nat != null
+              ? `${s.nat.reachability}; DHT ${s.nat.dhtMode}${s.nat.relays.length > 0 ? `; via ${s.nat.relays.length} relay(s)` : ''}${s.nat.relayServer.enabled ? `; relaying for ${s.nat.relayServer.reservations}` : ''}`
+              : 'not reported'}</dd>
           </dl>
         </article>
         <article class="card" aria-label="Swarm graph">

@@ -91,6 +91,7 @@ export function getCommand (): Command {
           if (flags.json !== true) {
             if (event.type === 'get:local') console.log('found in the local store')
             if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
+            if (event.type === 'get:relay-only') { progress.stop(); console.log(`holder ${event.peerId} is reachable only through a relay: ${event.error}`) }
           }
           if (event.type === 'get:done') done = event
         }

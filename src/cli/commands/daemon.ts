@@ -19,6 +19,10 @@ interface DaemonFlags extends CommonOptions {
   hotDemand?: string
   metrics?: string
   logLevel?: string
+  relay: boolean
+  quic: boolean
+  upnp: boolean
+  reachability?: 'auto' | 'public' | 'private'
 }
 
 function parsePositiveSeconds (flag: string, value: string): number {
@@ -52,6 +56,10 @@ export function daemonCommand (): Command {
     .addOption(new Option('--hot-demand <per-minute>', 'requests per minute that make content hot'))
     .addOption(new Option('--metrics <host:port>', 'also serve Prometheus /metrics here, without the token (loopback only; off by default)'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: $KIZUNA_LOG or info)'))
+    .option('--no-relay', 'never act as a circuit relay for other peers')
+    .option('--no-quic', 'listen on TCP only, not also on QUIC')
+    .option('--no-upnp', 'do not ask the router for a port mapping')
+    .addOption(new Option('--reachability <kind>', 'skip reachability detection (docs/nat.md)').choices(['auto', 'public', 'private']))
     .addOption(new Option('--lan-swarm', 'accept many connections per second from one IP (local test swarms share 127.0.0.1)'))
     .action(action(async (flags: DaemonFlags) => {
       // check flags before touching the repo, so a typo never leaves a half-started daemon
@@ -84,7 +92,11 @@ export function daemonCommand (): Command {
           replication: flags.replication === false ? false : undefined,
           replicationInterval,
           cacheIdleTimeout,
-          hotDemand
+          hotDemand,
+          relay: flags.relay === false ? false : undefined,
+          quic: flags.quic === false ? false : undefined,
+          upnp: flags.upnp === false ? false : undefined,
+          reachability: flags.reachability
         },
         print: line => { process.stdout.write(line + '\n') },
         metricsListen: flags.metrics,

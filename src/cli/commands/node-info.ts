@@ -29,8 +29,9 @@ export function statusCommand (): Command {
       console.log(`uptime:         ${status.uptimeSeconds} s`)
       console.log(`peers known:    ${status.peers.known} (${status.peers.connected} connected, ${status.peers.answeredLastRound} answered the last ping round)`)
       console.log(`routing table:  ${status.routingTableSize}`)
+      console.log(`reachability:   ${status.nat.reachability}${status.nat.publicAddrs.length > 0 ? ` (${status.nat.publicAddrs.join(', ')})` : ''}; DHT ${status.nat.dhtMode}; relays ${status.nat.relays.length}`)
       for (const [key, value] of Object.entries(status)) {
-        if (!['peerId', 'uptimeSeconds', 'peers', 'routingTableSize', 'addrs'].includes(key)) {
+        if (!['peerId', 'uptimeSeconds', 'peers', 'routingTableSize', 'addrs', 'nat'].includes(key)) {
           console.log(`${(key + ':').padEnd(16)}${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
         }
       }

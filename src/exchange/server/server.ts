@@ -13,6 +13,7 @@ import { emptyPeerStats, type ExchangeServerStats, type PeerServeStats } from '.
 import { blockKey, READ_AHEAD_BLOCKS } from '../../content/index.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../../util/gc-pacer.js'
+import { carriesBulk } from '../../nat/bulk-dialer.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -60,6 +61,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly peerStats = new PeerMap<PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0 }
   private readonly spreader: CrowdSpreader
+  /** Streams on relayed connections whose relay carries no bulk: HAVE queries only */
+  private readonly controlOnly = new WeakSet<ServedStream>()
   private started = false
 
   constructor (components: ExchangeServerComponents, init: ExchangeServerInit = {}) {
@@ -89,7 +92,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.started = true
     await this.components.registrar.handle(this.protocol, this.handleStream, {
       maxInboundStreams: this.maxInboundStreams,
-      runOnLimitedConnection: false
+      // HAVE queries may come over a relay; blocks never go back on one (onRequest)
+      runOnLimitedConnection: true
     })
   }
 
@@ -141,6 +145,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     if (!served.framed.closed) {
       this.streams.add(served)
     }
+    if (!carriesBulk(connection)) {
+      this.controlOnly.add(served)
+    }
   }
 
   private onRequest (s: ServedStream, msg: Message): void {
@@ -149,6 +156,10 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       case 'have-query': {
         if (s.active.has(msg.id)) {
           throw new ProtocolViolationError(`request id ${msg.id} reused while in progress`)
+        }
+        if (msg.type === 'want' && this.controlOnly.has(s)) {
+          s.framed.sendNow({ type: 'error', id: msg.id, message: 'no blocks over a limited relay connection: wait for a direct one' })
+          break
         }
         if (s.stats.requestsInFlight >= this.maxRequestsPerPeer) {
           this.refuseBusy(s, msg.id, msg.cid)

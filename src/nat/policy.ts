@@ -1,0 +1,49 @@
+import type { Reachability } from '../node/config.js'
+
+/**
+ * AutoNAT v2 needs dial-backs from several network segments before it confirms an address; a
+ * node that talks to public peers this long without a confirmed address is taken to be behind NAT
+ */
+export const REACHABILITY_GRACE_MS = 60_000
+
+export interface ReachabilityInput {
+  /** nat.reachability from the config: 'auto' detects */
+  configured: 'auto' | 'public' | 'private'
+  /** Our non-relayed public addresses that AutoNAT (or a UPnP mapping it checked) confirmed */
+  confirmedPublicAddrs: number
+  /** Connected peers we reach on a public (not private, not relayed) address */
+  publicPeers: number
+  /** How long we have had public peers without a confirmed address, in ms */
+  publicPeersForMs: number
+  graceMs?: number
+}
+
+/** Whether others can dial us: a pure decision, documented in docs/nat.md */
+export function decideReachability (input: ReachabilityInput): Reachability {
+  if (input.configured !== 'auto') return input.configured
+  if (input.confirmedPublicAddrs > 0) return 'public'
+  if (input.publicPeers > 0 && input.publicPeersForMs >= (input.graceMs ?? REACHABILITY_GRACE_MS)) return 'private'
+  return 'unknown'
+}
+
+/**
+ * DHT server or client. A node answers DHT queries when others can dial it, or when it lives in a
+ * LAN-only swarm (no public peer at all: every peer can dial every other, as today). Behind NAT,
+ * and while a node that talks to public peers has not yet been confirmed reachable, it only asks.
+ */
+export function decideDhtMode (configured: 'auto' | 'server' | 'client', reachability: Reachability, publicPeers: number): 'server' | 'client' {
+  if (configured !== 'auto') return configured
+  if (reachability === 'public') return 'server'
+  if (reachability === 'private') return 'client'
+  return publicPeers > 0 ? 'client' : 'server'
+}
+
+/** Relay service for others: only while we are publicly reachable (a NATed relay helps nobody) */
+export function decideRelayServer (enabled: boolean, reachability: Reachability): boolean {
+  return enabled && reachability === 'public'
+}
+
+/** Reservations on relays: only when we are known to be unreachable */
+export function decideReservations (wanted: number, reachability: Reachability): number {
+  return reachability === 'private' ? wanted : 0
+}
