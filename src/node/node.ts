@@ -27,6 +27,11 @@ import { TopicService, type TopicMessage } from '../messaging/topic-service.js'
 import type { MessageRecord } from '../messaging/message-store.js'
 import type { MessageEvent } from '../messaging/events.js'
 import type { Contact } from '../messaging/contacts.js'
+import { NodeTelemetry, type ActivityEvent } from '../telemetry/telemetry.js'
+import type { BandwidthSample } from '../telemetry/bandwidth.js'
+import type { TransferSnapshot } from '../telemetry/transfers.js'
+import { readFileContent, readFileHead } from '../content/index.js'
+import { CIPHER_MAGIC, decryptStream } from '../crypto/content-cipher.js'
 
 export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
 export type { PeerSummary } from '../peers/membership.js'
@@ -104,7 +109,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       const blockStore = opened.blocks = new FsBlockStore(this.repo.blocksPath)
       await blockStore.open()
       const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
-      const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
+      const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords, metrics: this.libp2pMetrics })
       // reachability, DHT mode, relay service and reservations (docs/nat.md)
       const nat = opened.nat = new NatService({ libp2p }, config.nat)
       await nat.start()
@@ -138,6 +143,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
       topics.start()
       this.running = { ...opened as Running, content, sharing, replication, membership, repair, messaging, topics, startedAt: Date.now() }
       registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks: blockStore })
+      this.startTelemetry()
       membership.beginJoin()
       // a node coming online reads its mailbox as soon as it has joined
       void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
@@ -159,6 +165,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     if (running == null) return
     this.running = undefined
     registerInternals(this, undefined)
+    this.telemetryHub.stop()
     await running.membership.stop()
     running.topics.stop()
     await running.messaging.stop()
@@ -211,7 +218,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
     const { sharing, replication } = this.parts
     const replicas = options.replicas ?? this.config.replicas
-    for await (const event of sharing.add(path, options)) {
+    for await (const event of this.telemetryHub.transfers.track('add', path, sharing.add(path, options))) {
       if (event.type === 'add:imported' && replicas > 1) await replication.setFloor(CID.parse(event.cid), replicas, 'origin')
       yield event
     }
@@ -220,7 +227,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   /** `kizuna get`: local store first, else fetch from every provider found; write to `output` if given */
   async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
-    yield * this.parts.sharing.get(target.toString(), options)
+    // tracked: the dashboard's Transfers page and the get metrics
+    yield * this.telemetryHub.transfers.track('get', target.toString(), this.parts.sharing.get(target.toString(), options))
   }
 
   /** Peers holding the content now (DHT records are checked with a direct question) */
@@ -241,6 +249,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     try {
       const result = await content.remove(cid)
       await forget()
+      this.telemetryHub.contentChanged()
       return { cid: result.cid.toString(), freedBlocks: result.freedBlocks, freedBytes: result.freedBytes }
     } catch (err) {
       // nothing kept here, but a floor or an announcement may have outlived it
@@ -293,6 +302,90 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   stats (target: CID | string): ReturnType<ReplicationService['stats']> {
     return this.parts.replication.stats(cidOf(target))
   }
+
+  /**
+   * The bytes of a file held here (`kizuna cat`, `get -o -`), decrypted when the link carries a
+   * key. ERR_NOT_LOCAL when it is not all here (get it first), ERR_NOT_A_FILE for a directory.
+   */
+  async * cat (cidOrLink: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const { content, blocks } = this.parts
+    const link = parseCidOrLink(cidOrLink)
+    const cid = link.cid.toV1()
+    if (!(await content.hasAll(cid, options))) throw new KizunaError('ERR_NOT_LOCAL', `${cid.toString()} is not (all) on this node: get it first`)
+    const head = await readFileHead(cid, CIPHER_MAGIC.length, blocks, options)
+    if (head == null) throw new KizunaError('ERR_NOT_A_FILE', `${cid.toString()} is a directory: use get -o DIR`)
+    const sealed = head.length === CIPHER_MAGIC.length && CIPHER_MAGIC.every((b, i) => head[i] === b)
+    if (sealed && link.key == null) throw new KizunaError('ERR_KEY_REQUIRED', 'this content is encrypted: use the full share link, including its #k=... key')
+    const bytes = readFileContent(cid, blocks, { signal: options.signal })
+    yield * (link.key != null ? decryptStream(bytes, link.key) : bytes)
+  }
+
+  // ---- telemetry: metrics, bandwidth, transfers and the live feed (src/telemetry/) ----
+  private libp2pMetrics?: ReturnType<NodeTelemetry['metrics']['processMetrics']>
+  private telemetryStarted = false
+  private readonly telemetryHub = new NodeTelemetry({
+    totals: () => {
+      const stats = this.running?.sharing.stats()
+      return { uploadedBytes: stats?.uploadedBytes ?? 0, downloadedBytes: stats?.downloadedBytes ?? 0, blocksServed: stats?.exchange.blocksServed ?? 0 }
+    },
+    peerCounts: () => ({ known: this.running?.membership.view.size ?? 0, connected: this.connectedPeerIds().size }),
+    storedBytes: async () => {
+      const bytes = { cached: 0, pinned: 0 }
+      for (const record of await this.running?.content.list() ?? []) bytes[record.kind === 'cached' ? 'cached' : 'pinned'] += record.blockBytes
+      return bytes
+    }
+  })
+
+  /**
+   * Daemon only, before start(): also collect libp2p's metrics (bytes by protocol, DHT
+   * operation times) and the process's into this node's registry; both are process-wide.
+   */
+  collectProcessMetrics (): void {
+    this.libp2pMetrics ??= this.telemetryHub.metrics.processMetrics()
+  }
+
+  private startTelemetry (): void {
+    this.telemetryHub.start()
+    if (this.telemetryStarted) return
+    this.telemetryStarted = true
+    this.on('peer:joined', event => { this.telemetryHub.peerJoined(event) })
+    this.on('peer:evicted', event => { this.telemetryHub.peerEvicted(event) })
+    this.on('liveness:round', () => { this.telemetryHub.peersChanged() })
+    this.on('replication:offer', e => { this.telemetryHub.offerMade(e.accepted) })
+    this.on('replication:stored', e => { this.telemetryHub.replicaStored(e.reason) })
+    this.on('replication:dropped', () => { this.telemetryHub.cacheDropped() })
+  }
+
+  /** Prometheus text exposition of this node's registry */
+  async metrics (): Promise<{ contentType: string, text: string }> {
+    return { contentType: this.telemetryHub.metrics.contentType, text: await this.telemetryHub.metrics.text() }
+  }
+
+  /** Upload and download rates, one sample a second, for the last 10 minutes */
+  bandwidth (): { history: BandwidthSample[], totals: { uploadedBytes: number, downloadedBytes: number } } {
+    return { history: this.telemetryHub.bandwidth.history(), totals: this.telemetryHub.bandwidth.totals() }
+  }
+
+  /** Running and recent adds and gets */
+  transfers (): TransferSnapshot[] {
+    return this.telemetryHub.transfers.list()
+  }
+
+  /** The latest peer joins and evictions, newest first */
+  recentPeerEvents (): ActivityEvent[] {
+    return this.telemetryHub.recentPeerEvents()
+  }
+
+  /** Live feed for the dashboard; returns the unsubscribe function */
+  onActivity (listener: (event: ActivityEvent) => void): () => void {
+    this.telemetryHub.on('activity', listener)
+    return () => { this.telemetryHub.off('activity', listener) }
+  }
+
+  /** Peers with at least one open connection */
+  connectedPeerIds (): Set<string> {
+    return new Set(this.running?.libp2p.getConnections().map(c => c.remotePeer.toString()) ?? [])
+  }
 }
 
 /** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
@@ -310,7 +403,10 @@ function translateStartError (err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code
   const message = (err as Error).message ?? String(err)
   if (code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(message)) {
-    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen: address already in use (${message}); pick another --listen port or stop the other program`, { cause: err })
+    // one line: libp2p's message lists each failed address with a stack trace under it
+    const failed = [...message.matchAll(/^\s*(\/\S+): Error: .*EADDRINUSE/gm)].map(m => m[1])
+    const where = failed.length > 0 ? ` on ${failed.join(', ')}` : ''
+    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen${where}: address already in use; pick another --listen port or stop the other program`, { cause: err })
   }
   return err
 }
