@@ -66,7 +66,7 @@ async function phase (name: string, nodes: KizunaNode[], count: number, interval
   }
   log(`${name}: waiting for every node to have mesh peers`)
   const meshDeadline = Date.now() + 60_000
-  while (!nodes.every(n => n.topics.meshPeers(TOPIC).length > 0) && Date.now() < meshDeadline) await new Promise(resolve => setTimeout(resolve, 250))
+  while (!nodes.every(n => n.topicPeers(TOPIC).length > 0) && Date.now() < meshDeadline) await new Promise(resolve => setTimeout(resolve, 250))
   // two heartbeats so meshes grow towards D
   await new Promise(resolve => setTimeout(resolve, 2500))
   log(`${name}: publishing ${count} messages`)

@@ -37,5 +37,5 @@ export async function getPeers (member: TestnetMember, signal: AbortSignal): Pro
 
 /** Daemon lines start with `[HH:MM:SS.mmm] `; the demo prints its own clock */
 export function daemonMessage (line: string): string {
-  return line.replace(/^\[\d\d:\d\d:\d\d\.\d{3}\] /, '')
+  return line.replace(/^\S+Z (ERROR|WARN|INFO|DEBUG) +/, '')
 }

@@ -42,16 +42,31 @@ export class ApiClient {
     yield * readEventStream<T>(response)
   }
 
-  private async send (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+  /** Uploads a byte stream (`add -`) and yields the add's progress events */
+  async * upload<T extends { type: string }> (path: string, bytes: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): AsyncGenerator<T> {
+    const response = await this.send('POST', path, bytes, options.signal, 'application/octet-stream')
+    if (!response.ok) await this.throwFor(response)
+    yield * readEventStream<T>(response)
+  }
+
+  /** GETs raw bytes (`cat`): the body as it arrives */
+  async * download (path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const response = await this.send('GET', path, undefined, options.signal)
+    if (!response.ok) await this.throwFor(response)
+    yield * response.body
+  }
+
+  private async send (method: string, path: string, body: unknown, signal?: AbortSignal, contentType = 'application/json'): Promise<ApiResponse> {
+    const raw = contentType !== 'application/json'
     try {
       return await sendRequest({
         url: new URL(`http://${this.api}${API_PREFIX}${path}`),
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
+          ...(body !== undefined ? { 'content-type': contentType } : {})
         },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        body: body === undefined ? undefined : raw ? body as AsyncIterable<Uint8Array> : JSON.stringify(body),
         signal
       })
     } catch (err) {

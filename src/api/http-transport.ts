@@ -16,7 +16,8 @@ export interface ApiRequest {
   method: string
   url: URL
   headers: Record<string, string>
-  body?: string
+  /** a JSON string, or a stream sent chunked (an upload) */
+  body?: string | AsyncIterable<Uint8Array>
   signal?: AbortSignal
 }
 
@@ -24,7 +25,7 @@ export async function sendRequest (request: ApiRequest): Promise<ApiResponse> {
   request.signal?.throwIfAborted()
   return new Promise<ApiResponse>((resolve, reject) => {
     const headers = { ...request.headers }
-    if (request.body !== undefined) {
+    if (typeof request.body === 'string') {
       headers['content-length'] = String(Buffer.byteLength(request.body))
     }
     const req = http.request(request.url, { method: request.method, headers, signal: request.signal }, response => {
@@ -32,7 +33,17 @@ export async function sendRequest (request: ApiRequest): Promise<ApiResponse> {
     })
     // an abort rejects with the signal's reason (TimeoutError for AbortSignal.timeout), as fetch does
     req.on('error', err => { reject(request.signal?.aborted === true ? request.signal.reason : err) })
-    req.end(request.body)
+    if (request.body === undefined || typeof request.body === 'string') {
+      req.end(request.body)
+      return
+    }
+    const body = request.body
+    void (async () => {
+      for await (const chunk of body) {
+        if (!req.write(chunk)) await new Promise(resolve => { req.once('drain', resolve) })
+      }
+      req.end()
+    })().catch(err => { req.destroy(err as Error) })
   })
 }
 

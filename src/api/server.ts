@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { KizunaError } from '../errors.js'
 import { parseApiAddress } from '../node/config.js'
 import type { KizunaNode } from '../node/node.js'
@@ -7,6 +6,12 @@ import { registerPeerRoutes } from './routes/peers.js'
 import { registerContentRoutes } from './routes/content.js'
 import { registerMessageRoutes } from './routes/messages.js'
 import { API_BODY_LIMIT, API_PREFIX } from './constants.js'
+import { requestGuard } from './guard.js'
+import { Sessions } from './session.js'
+import { registerMetricsRoutes } from './routes/metrics.js'
+import { registerEventRoutes } from './routes/events.js'
+import { registerUiRoutes } from './routes/ui.js'
+import { registerCatRoutes } from './routes/cat.js'
 
 
 export interface ApiServerOptions {
@@ -20,16 +25,6 @@ export interface ApiServerOptions {
   routes?: Array<(app: FastifyInstance, node: KizunaNode) => void>
 }
 
-function tokenMatches (header: string | undefined, token: string): boolean {
-  const match = /^Bearer (.+)$/.exec(header ?? '')
-  if (match == null) {
-    return false
-  }
-  const given = Buffer.from(match[1])
-  const expected = Buffer.from(token)
-  return given.length === expected.length && timingSafeEqual(given, expected)
-}
-
 /**
  * The daemon's control API, like Kubo's: loopback only, every request needs the bearer token
  * kept in the repo (so only users who can read the repo can drive the node).
@@ -38,6 +33,9 @@ export class ApiServer {
   private readonly options: ApiServerOptions
   private app?: FastifyInstance
   private boundAddress?: string
+  private boundPort = 0
+  /** dashboard logins (see session.ts) */
+  readonly sessions = new Sessions()
 
   constructor (options: ApiServerOptions) {
     this.options = options
@@ -57,11 +55,7 @@ export class ApiServer {
     }
     const { host, port } = parseApiAddress(this.options.listen)
     const app = Fastify({ bodyLimit: API_BODY_LIMIT, logger: false })
-    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (!tokenMatches(request.headers.authorization, this.options.token)) {
-        await reply.code(401).send({ code: 'ERR_UNAUTHORIZED', message: 'missing or wrong API token (Authorization: Bearer <token from the repo\'s api.token>)' })
-      }
-    })
+    app.addHook('onRequest', requestGuard({ token: this.options.token, sessions: this.sessions, port: () => this.boundPort, address: () => this.boundAddress }))
     app.setErrorHandler(async (error: Error & { statusCode?: number, code?: string, validation?: unknown }, _request, reply) => {
       if (error instanceof KizunaError) {
         const status = 'status' in error && typeof error.status === 'number' ? error.status : 400
@@ -81,6 +75,10 @@ export class ApiServer {
     registerPeerRoutes(app, this.options.node)
     registerContentRoutes(app, this.options.node)
     registerMessageRoutes(app, this.options.node)
+    registerMetricsRoutes(app, this.options.node)
+    registerEventRoutes(app, this.options.node)
+    registerCatRoutes(app, this.options.node)
+    registerUiRoutes(app, this.options.node, { sessions: this.sessions, port: () => this.boundPort })
     for (const register of this.options.routes ?? []) {
       register(app, this.options.node)
     }
@@ -97,6 +95,7 @@ export class ApiServer {
     if (bound == null || typeof bound === 'string') {
       throw new KizunaError('ERR_API_BIND', 'API server did not report its address')
     }
+    this.boundPort = bound.port
     this.boundAddress = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
     this.app = app
   }

@@ -4,7 +4,10 @@ import { daemonCommand } from './commands/daemon.js'
 import { idCommand, statusCommand, stopCommand } from './commands/node-info.js'
 import { connectCommand, peersCommand } from './commands/peers.js'
 import { contactCommand, msgCommand, pubCommand, subCommand } from './commands/messages.js'
-import { addCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand, gcCommand } from './commands/content.js'
+import { uiCommand } from './commands/ui.js'
+import { configCommand } from './commands/config.js'
+import { completionCommand } from './commands/completion.js'
+import { addCommand, catCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand, gcCommand } from './commands/content.js'
 
 /** Parses argv and runs the command */
 export async function runCli (argv: string[]): Promise<void> {
@@ -14,10 +17,11 @@ export async function runCli (argv: string[]): Promise<void> {
     .showHelpAfterError()
 
   for (const command of [initCommand(), daemonCommand(), idCommand(), peersCommand(), connectCommand(), statusCommand(), stopCommand(),
-    addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), gcCommand()]) {
+    addCommand(), getCommand(), providersCommand(), lsCommand(), rmCommand(), replicasCommand(), statsCommand(), gcCommand(), uiCommand(), catCommand(), configCommand()]) {
     program.addCommand(command)
   }
   for (const command of [contactCommand(), msgCommand(), pubCommand(), subCommand()]) program.addCommand(command)
+  program.addCommand(completionCommand(program))
 
   await program.parseAsync(argv)
 }

@@ -24,21 +24,26 @@ export class TransferProgress {
   private readonly started = Date.now()
   private lastPlain = 0
   private barTotal = 0
+  private last?: { bytes: number, totalBytes?: number, peers: number, printed: boolean }
+  private readonly out: NodeJS.WritableStream
 
-  constructor (mode: 'tty' | 'plain' | 'silent', private readonly label: string) {
+  constructor (mode: 'tty' | 'plain' | 'silent', private readonly label: string, out: NodeJS.WritableStream = process.stdout) {
+    this.out = out
     this.plain = mode === 'plain'
     if (mode === 'tty') {
       this.bar = new cliProgress.SingleBar({
         format: `${label} [{bar}] {percentage}% | {done} / {all} | {rate}/s | ETA {eta_formatted} | peers {peers}`,
         hideCursor: true,
-        clearOnComplete: false
+        clearOnComplete: false,
+        stream: out
       }, cliProgress.Presets.shades_classic)
     }
   }
 
-  static forOutput (json: boolean, label: string): TransferProgress {
-    if (json) return new TransferProgress('silent', label)
-    return new TransferProgress(process.stdout.isTTY === true ? 'tty' : 'plain', label)
+  /** `out`: stderr when stdout carries the content itself (`cat`, `get -o -`) */
+  static forOutput (json: boolean, label: string, out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): TransferProgress {
+    if (json) return new TransferProgress('silent', label, out)
+    return new TransferProgress(out.isTTY === true ? 'tty' : 'plain', label, out)
   }
 
   update (bytes: number, totalBytes: number | undefined, peers: number): void {
@@ -56,11 +61,29 @@ export class TransferProgress {
       this.bar.update(bytes, payload)
       return
     }
+    this.last = { bytes, totalBytes, peers, printed: false }
     if (this.plain && Date.now() - this.lastPlain >= PLAIN_PROGRESS_INTERVAL_MS) {
       this.lastPlain = Date.now()
-      const pct = totalBytes != null && totalBytes > 0 ? ` (${Math.floor(bytes / totalBytes * 100)}%)` : ''
-      process.stdout.write(`${this.label}: ${formatBytes(bytes)}${totalBytes != null ? ` of ${formatBytes(totalBytes)}` : ''}${pct}, ${rate}/s, ${peers} peers\n`)
+      this.printPlain(bytes, totalBytes, peers)
     }
+  }
+
+  private printPlain (bytes: number, totalBytes: number | undefined, peers: number): void {
+    if (this.last != null) this.last.printed = true
+    const seconds = Math.max(0.001, (Date.now() - this.started) / 1000)
+    const pct = totalBytes != null && totalBytes > 0 ? ` (${Math.floor(bytes / totalBytes * 100)}%)` : ''
+    this.out.write(`${this.label}: ${formatBytes(bytes)}${totalBytes != null ? ` of ${formatBytes(totalBytes)}` : ''}${pct}, ${formatBytes(bytes / seconds)}/s, ${peers} peers\n`)
+  }
+
+  /**
+   * The transfer completed: a log or pipe gets a last line saying 100%, since the once-a-second
+   * lines rarely land on the final byte.
+   */
+  finish (totalBytes: number): void {
+    if (this.bar != null && this.barTotal > 0) this.bar.update(this.barTotal)
+    const alreadySaid = this.last?.printed === true && this.last.bytes === totalBytes
+    if (this.plain && this.last != null && !alreadySaid) this.printPlain(totalBytes, totalBytes, this.last.peers)
+    this.stop()
   }
 
   stop (): void {

@@ -86,7 +86,7 @@ export class PathUnreadableError extends KizunaError {
 export class OutputExistsError extends KizunaError {
   readonly path: string
   constructor (path: string) {
-    super('ERR_OUTPUT_EXISTS', `${path} already exists; pass force to overwrite it`)
+    super('ERR_OUTPUT_EXISTS', `${path} already exists; pass --force to overwrite it (API: "force": true)`)
     this.path = path
   }
 }

@@ -3,6 +3,8 @@ import type { ContentStore, FsBlockStore } from '../content/index.js'
 import type { SharingService } from '../sharing/sharing-service.js'
 import type { ReplicationService } from '../replication/replication-service.js'
 import type { PeerView } from '../peers/peer-view.js'
+import type { MessagingService } from '../messaging/messaging-service.js'
+import type { TopicService } from '../messaging/topic-service.js'
 
 /** The services behind a running node */
 export interface NodeInternals {
@@ -12,6 +14,8 @@ export interface NodeInternals {
   replication: ReplicationService
   view: PeerView
   blocks: FsBlockStore
+  messaging: MessagingService
+  topics: TopicService
 }
 
 const registry = new WeakMap<object, NodeInternals>()

@@ -14,7 +14,7 @@ import { autoNATv2 } from '@libp2p/autonat-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { gossipsub } from '@libp2p/gossipsub'
 import { MAX_TOPIC_MESSAGE_BYTES } from '../messaging/topic-service.js'
-import type { PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Metrics, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
@@ -45,6 +45,8 @@ export interface Libp2pAssemblyOptions {
   config: KizunaConfig
   privateKey: PrivateKey
   datastore: Datastore
+  /** A libp2p metrics component (the daemon's Prometheus registry, see src/telemetry/metrics.ts) */
+  metrics?: (components: any) => Metrics
 }
 
 /** The components a service sees, with its own registrar */
@@ -60,7 +62,7 @@ export function dialableAddrs (libp2p: KizunaLibp2p, peerId: PeerId, addrs: Mult
   return policy == null ? addrs : addrs.filter(ma => policy.keep(peerId, ma))
 }
 
-export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
+export async function assembleLibp2p ({ config, privateKey, datastore, metrics }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (config.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
@@ -125,6 +127,7 @@ export async function assembleLibp2p ({ config, privateKey, datastore }: Libp2pA
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
+    metrics,
     addresses: { listen, announceFilter: addressPolicy.announceFilter },
     connectionGater: { filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer },
     // circuit relay dials relayed addresses and listens on relays when the NAT service asks

@@ -1,32 +1,31 @@
 import { EventEmitter } from 'node:events'
 import { basename } from 'node:path'
-import { LevelDatastore } from 'datastore-level'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
-import { applyOverrides, livenessTiming, type ConfigOverrides } from './node-options.js'
-import { assembleLibp2p, dialableAddrs } from './libp2p.js'
+import { applyOverrides, type ConfigOverrides } from './node-options.js'
 import type { KizunaConfig } from './config.js'
-import { forwardEvents, type KizunaNodeEvents } from './events.js'
+import type { KizunaNodeEvents } from './events.js'
 import { registerInternals } from './internals.js'
-import { PeerRecordCache } from './peer-record-cache.js'
+import { closeServices, openServices, type Running } from './compose.js'
 import { Repo } from './repo.js'
-import type { RepoLock } from './lock.js'
 import type { ContentSummary, NodeStatus, RemoveSummary, ReplicaSummary } from './status.js'
-import type { KizunaLibp2p } from '../libp2p/types.js'
-import { MembershipService, type PeerSummary } from '../peers/membership.js'
+import type { PeerSummary } from '../peers/membership.js'
 import { KizunaError } from '../errors.js'
-import { ContentIndex, ContentStore, FsBlockStore, ContentNotFoundError, DEFAULT_GC_GRACE_MS, StoreRepair, type GcResult } from '../content/index.js'
-import { SharingService } from '../sharing/sharing-service.js'
+import { ContentNotFoundError, DEFAULT_GC_GRACE_MS, type GcResult } from '../content/index.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
-import { ReplicationService } from '../replication/replication-service.js'
-import { NatService } from '../nat/nat-service.js'
+import type { ReplicationService } from '../replication/replication-service.js'
 import { parseCidOrLink } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
-import { MessagingService, type SendOptions } from '../messaging/messaging-service.js'
-import { TopicService, type TopicMessage } from '../messaging/topic-service.js'
+import type { MessagingService, SendOptions } from '../messaging/messaging-service.js'
+import type { TopicService, TopicMessage } from '../messaging/topic-service.js'
 import type { MessageRecord } from '../messaging/message-store.js'
 import type { MessageEvent } from '../messaging/events.js'
 import type { Contact } from '../messaging/contacts.js'
+import type { NodeTelemetry, ActivityEvent } from '../telemetry/telemetry.js'
+import { connectedPeerIds, createNodeTelemetry, listenForTelemetry } from './telemetry-wiring.js'
+import type { BandwidthSample } from '../telemetry/bandwidth.js'
+import type { TransferSnapshot } from '../telemetry/transfers.js'
+import { catContent } from '../sharing/cat.js'
 
 export type { NodeStatus, RemoveSummary, ContentSummary, ReplicaSummary } from './status.js'
 export type { PeerSummary } from '../peers/membership.js'
@@ -46,24 +45,6 @@ export async function createNode (options: CreateNodeOptions): Promise<KizunaNod
   const repo = new Repo(options.repo)
   if (options.init === true && !(await repo.exists())) await repo.init()
   return new KizunaNode(repo, applyOverrides(await repo.loadConfig(), options.overrides))
-}
-
-/** What a started node runs, built in start() and taken apart in reverse in stop() */
-interface Running {
-  lock: RepoLock
-  datastore: LevelDatastore
-  peerRecords: PeerRecordCache
-  blocks: FsBlockStore
-  libp2p: KizunaLibp2p
-  content: ContentStore
-  sharing: SharingService
-  replication: ReplicationService
-  membership: MembershipService
-  repair: StoreRepair
-  nat: NatService
-  messaging: MessagingService
-  topics: TopicService
-  startedAt: number
 }
 
 /**
@@ -93,66 +74,16 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   async start (): Promise<void> {
     if (this.running != null) return
-    const { config } = this
-    const lock = this.repo.lock()
-    await lock.acquire()
-    const opened: Partial<Running> = { lock }
-    try {
-      const identity = await this.repo.loadIdentity()
-      const datastore = opened.datastore = new LevelDatastore(this.repo.datastorePath)
-      await datastore.open()
-      const blockStore = opened.blocks = new FsBlockStore(this.repo.blocksPath)
-      await blockStore.open()
-      const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
-      const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
-      // reachability, DHT mode, relay service and reservations (docs/nat.md)
-      const nat = opened.nat = new NatService({ libp2p }, config.nat)
-      await nat.start()
-      const membership = opened.membership = new MembershipService({ network: libp2p, dialable: (peerId, addrs) => dialableAddrs(libp2p, peerId, addrs) }, {
-        bootstrap: config.bootstrap, joinLookups: config.joinLookups, dialTimeoutMs: config.dialTimeout * 1000, liveness: livenessTiming(config)
-      })
-      const content = new ContentStore({ blockStore, index: new ContentIndex({ datastore }) })
-      const sharing = new SharingService({ libp2p, blockStore, content })
-      const replication = new ReplicationService({ libp2p, view: membership.view, content, sharing, datastore, blockStore, privateKey: identity.privateKey }, {
-        cacheBytes: config.cacheBytes,
-        floorBytes: config.floorBytes,
-        hotRatePerMinute: config.hotDemand,
-        checkIntervalMs: Math.round(config.replicationInterval * 1000),
-        cacheIdleMs: Math.round(config.cacheIdleTimeout * 1000),
-        demandHalfLifeMs: Math.round(config.demandHalfLife * 1000)
-      })
-      // listening from here: peers that connect while the rest starts still enter the view
-      membership.start()
-      forwardEvents(membership, this, ['peer:joined', 'peer:evicted', 'join', 'join:failed', 'liveness:round'])
-      forwardEvents(replication.events, this, ['replication:offer', 'replication:accepted', 'replication:declined', 'replication:stored', 'replication:failed', 'replication:dropped', 'replication:counted'])
-      await sharing.start()
-      const repair = new StoreRepair({ content, refetch: async (root, signal) => { for await (const _ of sharing.fetch(root, { kind: 'pinned', signal, announce: false })) { /* drain */ } } })
-      blockStore.onCorrupt = cid => { repair.corrupt(cid) }
-      if (config.replication) {
-        await replication.start()
-        // an evicted peer may have been a holder
-        membership.on('peer:evicted', () => { void replication.checkNow().catch(() => {}) })
-      }
-      const messaging = new MessagingService({ libp2p, datastore, privateKey: identity.privateKey, shareFile: async (path, opts) => this.shareFile(path, opts) }, messagingTiming(config))
-      await messaging.start()
-      const topics = new TopicService({ pubsub: libp2p.services.pubsub })
-      topics.start()
-      this.running = { ...opened as Running, content, sharing, replication, membership, repair, messaging, topics, startedAt: Date.now() }
-      registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks: blockStore })
-      membership.beginJoin()
-      // a node coming online reads its mailbox as soon as it has joined
-      void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
-      // orphans of a kill -9 during add or get; recent ones stay for a resume
-      void this.gc({ graceMs: DEFAULT_GC_GRACE_MS }).catch(() => {})
-    } catch (err) {
-      await opened.membership?.stop().catch(() => {})
-      await opened.nat?.stop().catch(() => {})
-      await Promise.resolve(opened.libp2p?.stop()).catch(() => {})
-      await Promise.resolve(opened.blocks?.close()).catch(() => {})
-      await opened.datastore?.close().catch(() => {})
-      await lock.release()
-      throw translateStartError(err)
-    }
+    const running = await openServices({ repo: this.repo, config: this.config, events: this, shareFile: async (path, options) => await this.shareFile(path, options) })
+    const { libp2p, content, sharing, replication, membership, messaging, topics, blocks } = running
+    this.running = running
+    registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks, messaging, topics })
+    this.startTelemetry()
+    membership.beginJoin()
+    // a node coming online reads its mailbox as soon as it has joined
+    void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
+    // orphans of a kill -9 during add or get; recent ones stay for a resume
+    void this.gc({ graceMs: DEFAULT_GC_GRACE_MS }).catch(() => {})
   }
 
   async stop (): Promise<void> {
@@ -160,18 +91,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     if (running == null) return
     this.running = undefined
     registerInternals(this, undefined)
-    await running.membership.stop()
-    running.topics.stop()
-    await running.messaging.stop()
-    await running.replication.stop()
-    await running.repair.stop()
-    await running.sharing.stop()
-    await running.nat.stop()
-    await running.libp2p.stop()
-    await Promise.resolve(running.blocks.close()).catch(() => {})
-    await running.peerRecords.flush().catch(() => {})
-    await running.datastore.close().catch(() => {})
-    await running.lock.release()
+    this.telemetryHub.stop()
+    await closeServices(running)
   }
 
   /** Resolves when the initial join (dials + table-filling lookups) has finished */
@@ -212,7 +133,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   async * add (path: string, options: { signal?: AbortSignal, encrypt?: boolean, replicas?: number } = {}): AsyncGenerator<AddEvent> {
     const { sharing, replication } = this.parts
     const replicas = options.replicas ?? this.config.replicas
-    for await (const event of sharing.add(path, options)) {
+    for await (const event of this.telemetryHub.transfers.track('add', path, sharing.add(path, options))) {
       if (event.type === 'add:imported' && replicas > 1) await replication.setFloor(CID.parse(event.cid), replicas, 'origin')
       yield event
     }
@@ -221,7 +142,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   /** `kizuna get`: local store first, else fetch from every provider found; write to `output` if given */
   async * get (target: CID | string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
-    yield * this.parts.sharing.get(target.toString(), options)
+    // tracked: the dashboard's Transfers page and the get metrics
+    yield * this.telemetryHub.transfers.track('get', target.toString(), this.parts.sharing.get(target.toString(), options))
   }
 
   /** Peers holding the content now (DHT records are checked with a direct question) */
@@ -242,6 +164,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     try {
       const result = await content.remove(cid)
       await forget()
+      this.telemetryHub.contentChanged()
       return { cid: result.cid.toString(), freedBlocks: result.freedBlocks, freedBytes: result.freedBytes }
     } catch (err) {
       // nothing kept here, but a floor or an announcement may have outlived it
@@ -262,9 +185,12 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return holders.map(h => ({ peerId: h.peerId, kind: h.kind, verified: h.verified }))
   }
 
-  get messaging (): MessagingService { return this.parts.messaging }
+  private get messaging (): MessagingService { return this.parts.messaging }
 
-  get topics (): TopicService { return this.parts.topics }
+  private get topics (): TopicService { return this.parts.topics }
+
+  /** Peers in this node's gossip mesh for a topic */
+  topicPeers (topic: string): string[] { return this.topics.meshPeers(topic) }
 
   /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
   private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
@@ -291,27 +217,60 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   }
 
   /** `kizuna stats`: the demand this node sees and the replica floor */
-  stats (target: CID | string): ReturnType<ReplicationService['stats']> {
-    return this.parts.replication.stats(cidOf(target))
+  stats (target: CID | string): ReturnType<ReplicationService['stats']> { return this.parts.replication.stats(cidOf(target)) }
+
+  /** The bytes of a file held here (`kizuna cat`, `get -o -`), decrypted when the link carries a key */
+  async * cat (cidOrLink: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    yield * catContent(cidOrLink, this.parts, options)
   }
+
+  // ---- telemetry: metrics, bandwidth, transfers and the live feed (src/telemetry/) ----
+  private libp2pMetrics?: ReturnType<NodeTelemetry['metrics']['processMetrics']>
+  private telemetryStarted = false
+  private readonly telemetryHub = createNodeTelemetry(() => this.running)
+
+  /**
+   * Daemon only, before start(): also collect libp2p's metrics (bytes by protocol, DHT
+   * operation times) and the process's into this node's registry; both are process-wide.
+   */
+  collectProcessMetrics (): void {
+    this.libp2pMetrics ??= this.telemetryHub.metrics.processMetrics()
+  }
+
+  private startTelemetry (): void {
+    this.telemetryHub.start()
+    if (this.telemetryStarted) return
+    this.telemetryStarted = true
+    listenForTelemetry(this, this.telemetryHub)
+  }
+
+  /** Prometheus text exposition of this node's registry */
+  async metrics (): Promise<{ contentType: string, text: string }> {
+    return { contentType: this.telemetryHub.metrics.contentType, text: await this.telemetryHub.metrics.text() }
+  }
+
+  /** Upload and download rates, one sample a second, for the last 10 minutes */
+  bandwidth (): { history: BandwidthSample[], totals: { uploadedBytes: number, downloadedBytes: number } } {
+    return { history: this.telemetryHub.bandwidth.history(), totals: this.telemetryHub.bandwidth.totals() }
+  }
+
+  /** Running and recent adds and gets */
+  transfers (): TransferSnapshot[] { return this.telemetryHub.transfers.list() }
+
+  /** The latest peer joins and evictions, newest first */
+  recentPeerEvents (): ActivityEvent[] { return this.telemetryHub.recentPeerEvents() }
+
+  /** Live feed for the dashboard; returns the unsubscribe function */
+  onActivity (listener: (event: ActivityEvent) => void): () => void {
+    this.telemetryHub.on('activity', listener)
+    return () => { this.telemetryHub.off('activity', listener) }
+  }
+
+  /** Peers with at least one open connection */
+  connectedPeerIds (): Set<string> { return connectedPeerIds(this.running) }
 }
 
 /** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
 function cidOf (target: CID | string): CID {
   return typeof target === 'string' ? parseCidOrLink(target).cid : target
-}
-
-/** Mailbox rounds follow the replication rhythm: repair every 6 rounds (60 s by default), drain every 18 (3 min) */
-function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number } } {
-  const round = config.replicationInterval * 1000
-  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) } }
-}
-
-function translateStartError (err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException).code
-  const message = (err as Error).message ?? String(err)
-  if (code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(message)) {
-    return new KizunaError('ERR_ADDRESS_IN_USE', `cannot listen: address already in use (${message}); pick another --listen port or stop the other program`, { cause: err })
-  }
-  return err
 }

@@ -1,3 +1,4 @@
+import { internalsOf } from '../../src/node/internals.js'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
@@ -5,7 +6,7 @@ import { anyFileContains } from '../helpers/disk.js'
 import { waitFor } from '../helpers/wait.js'
 
 function holding (members: TestnetMember[], recipient: string): TestnetMember[] {
-  return members.filter(m => m.node?.isStarted() === true && m.node.messaging.mailbox.holder.ids(recipient).length > 0)
+  return members.filter(m => m.node?.isStarted() === true && internalsOf(m.node!).messaging.mailbox.holder.ids(recipient).length > 0)
 }
 
 describe('offline delivery through the mailbox (k = 3 holders)', () => {
@@ -36,7 +37,7 @@ describe('offline delivery through the mailbox (k = 3 holders)', () => {
     const holders = holding(testnet.members, bob.peerId)
     expect(holders.length).toBeGreaterThanOrEqual(3)
     for (const holder of holders) {
-      expect(holder.node!.messaging.mailbox.holder.ids(bob.peerId).length).toBe(3)
+      expect(internalsOf(holder.node!).messaging.mailbox.holder.ids(bob.peerId).length).toBe(3)
       if (holder !== alice) expect(await anyFileContains(holder.repo, Buffer.from(marker))).toBe(false)
     }
 

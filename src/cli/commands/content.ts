@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
-import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
+import { action, clientFrom, printJson, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
 import { TransferProgress, formatBytes } from '../progress.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
 import type { ContentSummary, ProviderSummary, RemoveSummary, ReplicaSummary } from '../../node/node.js'
@@ -9,28 +9,34 @@ import { parseCidOrLink } from '../../links/share-link.js'
 import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../../exchange/client/session-options.js'
 
-interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string }
+interface AddFlags extends CommonOptions { encrypt?: boolean, replicas?: string, name?: string }
 interface GetFlags extends CommonOptions { output?: string, force?: boolean, timeout?: string, pin?: boolean }
 
 export function addCommand (): Command {
   return withCommonOptions(new Command('add'))
     .description('add a file or directory: store, pin and announce it; prints its CID and a share link')
-    .argument('<path>')
+    .argument('<path>', 'file or directory; - reads the file from stdin')
     .addOption(new Option('--encrypt', 'encrypt the file first (the key goes only into the share link)'))
     .addOption(new Option('--replicas <n>', 'keep at least this many live copies in the network (default: config "replicas")'))
+    .addOption(new Option('--name <name>', 'file name to record for stdin (with -)').default('stdin'))
     .action(action(async (path: string, flags: AddFlags) => {
       const replicas = flags.replicas != null ? Number(flags.replicas) : undefined
       if (replicas !== undefined && !isReplicaCount(replicas)) {
         throw new KizunaError('ERR_BAD_FLAG', `--replicas must be a whole number from ${MIN_REPLICAS} to ${MAX_REPLICAS}, got "${flags.replicas}"`)
       }
       const client = await clientFrom(flags)
+      const keeps = replicas ?? (await repoFrom(flags).loadConfig()).replicas
       const progress = TransferProgress.forOutput(flags.json === true, 'adding')
       const controller = new AbortController()
       process.once('SIGINT', () => { controller.abort() })
       let done: (AddEvent & { type: 'add:done' }) | undefined
+      const events = path === '-'
+        ? client.upload<AddEvent>(`/upload?${new URLSearchParams({ name: flags.name ?? 'stdin', ...(flags.encrypt === true ? { encrypt: '1' } : {}), ...(replicas != null ? { replicas: String(replicas) } : {}) }).toString()}`, process.stdin, { signal: controller.signal })
+        : client.stream<AddEvent>('/add', { path: resolve(path), encrypt: flags.encrypt === true, replicas }, { signal: controller.signal })
       try {
-        for await (const event of client.stream<AddEvent>('/add', { path: resolve(path), encrypt: flags.encrypt === true, replicas }, { signal: controller.signal })) {
+        for await (const event of events) {
           if (event.type === 'add:progress') progress.update(event.bytes, event.totalBytes, 0)
+          if (event.type === 'add:imported') progress.finish(event.size)
           if (event.type === 'add:skipped' && flags.json !== true) process.stderr.write(`skipped ${event.path} (${event.reason})\n`)
           if (event.type === 'add:announced' && flags.json !== true) {
             progress.stop()
@@ -43,10 +49,16 @@ export function addCommand (): Command {
       }
       if (done == null) throw new KizunaError('ERR_ADD_FAILED', 'the daemon ended the add without a result')
       if (flags.json === true) {
-        printJson({ cid: done.cid, link: done.link, size: done.size })
+        printJson({ cid: done.cid, link: done.link, size: done.size, replicas: keeps, encrypted: done.encrypted })
       } else {
         console.log(`added ${done.cid} (${formatBytes(done.size)})${done.encrypted ? ', encrypted' : ''}`)
         console.log(`share link: ${done.link}`)
+        console.log(keeps > 1
+          ? `the network keeps ${keeps} copies (this one and ${keeps - 1} on other peers; --replicas N to change)`
+          : 'kept on this node only (--replicas N keeps N copies in the network)')
+        console.log(done.encrypted
+          ? 'encrypted: peers holding copies cannot read it; only the full share link (with its #k= key) can'
+          : 'not encrypted: any peer with the CID or link can read it (use --encrypt to keep it private)')
       }
     }))
 }
@@ -55,17 +67,19 @@ export function getCommand (): Command {
   return withCommonOptions(new Command('get'))
     .description('fetch content by CID or kizuna:// link, from the local store or from peers')
     .argument('<cid-or-link>')
-    .addOption(new Option('-o, --output <path>', 'write the file or directory here'))
+    .addOption(new Option('-o, --output <path>', 'write the file or directory here (- writes a file to stdout)'))
     .addOption(new Option('--force', 'overwrite an existing output path'))
     .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default(String(DEFAULT_PROVIDER_TIMEOUT_MS / 1000)))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
     .addOption(new Option('--max-size <bytes>', 'refuse content that expands past this many bytes (default 1 TiB and the free space)'))
     .action(action(async (target: string, flags: GetFlags & { maxSize?: string }) => {
-      parseCidOrLink(target)
-      const timeoutSeconds = Number(flags.timeout)
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-        throw new KizunaError('ERR_BAD_FLAG', `--timeout must be a positive number of seconds, got "${flags.timeout}"`)
+      if (flags.output === '-') {
+        if (flags.json === true) throw new KizunaError('ERR_BAD_FLAG', '-o - writes the content to stdout: it cannot carry --json too')
+        await catToStdout(target, flags)
+        return
       }
+      parseCidOrLink(target)
+      const timeoutSeconds = parseTimeout(flags.timeout)
       const client = await clientFrom(flags)
       const progress = TransferProgress.forOutput(flags.json === true, 'fetching')
       const controller = new AbortController()
@@ -89,6 +103,7 @@ export function getCommand (): Command {
         progress.stop()
       }
       if (done == null) throw new KizunaError('ERR_GET_FAILED', 'the daemon ended the get without a result')
+      progress.finish(done.size)
       if (flags.json === true) {
         printJson(done)
         return
@@ -100,6 +115,52 @@ export function getCommand (): Command {
       }
       if (done.output != null) console.log(`written to ${done.output}`)
     }))
+}
+
+function parseTimeout (value: string | undefined): number {
+  const seconds = Number(value)
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new KizunaError('ERR_BAD_FLAG', `--timeout must be a positive number of seconds, got "${value}"`)
+  }
+  return seconds
+}
+
+/**
+ * `cat` and `get -o -`: fetch into the node (progress on stderr, so stdout stays the file's
+ * bytes), then stream the file to stdout.
+ */
+async function catToStdout (target: string, flags: GetFlags): Promise<void> {
+  parseCidOrLink(target)
+  const timeoutSeconds = parseTimeout(flags.timeout)
+  const client = await clientFrom(flags)
+  const progress = TransferProgress.forOutput(false, 'fetching', process.stderr)
+  const controller = new AbortController()
+  process.once('SIGINT', () => { controller.abort() })
+  // `cat x | head` closes the pipe early: that is the reader's choice, not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') { controller.abort(); process.exit(0) } })
+  let size = 0
+  let fetched = false
+  try {
+    for await (const event of client.stream<GetEvent>('/get', { target, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000 }, { signal: controller.signal })) {
+      if (event.type === 'get:progress') { fetched = true; progress.update(event.bytesDone, event.totalBytes, event.peers) }
+      if (event.type === 'get:done') size = event.size
+    }
+  } finally {
+    progress.stop()
+  }
+  if (fetched) progress.finish(size)
+  for await (const chunk of client.download(`/cat?${new URLSearchParams({ target }).toString()}`, { signal: controller.signal })) {
+    if (!process.stdout.write(chunk)) await new Promise(resolve => { process.stdout.once('drain', resolve) })
+  }
+}
+
+export function catCommand (): Command {
+  return withCommonOptions(new Command('cat'))
+    .description('write a file (CID or kizuna:// link) to stdout, fetching it first if needed')
+    .argument('<cid-or-link>')
+    .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
+    .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
+    .action(action(async (target: string, flags: GetFlags) => { await catToStdout(target, flags) }))
 }
 
 export function providersCommand (): Command {
@@ -163,14 +224,44 @@ export function replicasCommand (): Command {
     }))
 }
 
+interface StatsFlags extends CommonOptions { watch?: boolean, count?: string }
+
+/** `stats bw` lines average the last this many one-second samples */
+export const BW_AVERAGE_SECONDS = 5
+
 export function statsCommand (): Command {
   return withCommonOptions(new Command('stats'))
-    .description('demand this node sees for a CID (decaying requests per minute) and its replica floor')
-    .argument('<cid>')
-    .action(action(async (cid: string, flags: CommonOptions) => {
+    .description('`stats bw`: upload/download rates of this node; `stats CID`: demand this node sees for a CID and its replica floor')
+    .argument('<cid-or-bw>')
+    .addOption(new Option('--watch', 'with bw: print the rates every second until Ctrl-C'))
+    .addOption(new Option('--count <n>', 'with --watch: stop after n lines'))
+    .action(action(async (cid: string, flags: StatsFlags) => {
+      if (cid === 'bw') {
+        await bandwidthStats(flags)
+        return
+      }
       const parsed = parseCidOrLink(cid).cid
       const stats = await (await clientFrom(flags)).get<Record<string, unknown>>(`/stats/${parsed.toString()}`)
       if (flags.json === true) { printJson(stats); return }
       for (const [key, value] of Object.entries(stats)) console.log(`${(key + ':').padEnd(20)}${String(value)}`)
     }))
+}
+
+interface Bandwidth { history: Array<{ t: number, up: number, down: number }>, totals: { uploadedBytes: number, downloadedBytes: number } }
+
+async function bandwidthStats (flags: StatsFlags): Promise<void> {
+  const count = flags.count != null ? Number(flags.count) : Infinity
+  if (flags.count != null && (!Number.isInteger(count) || count < 1)) throw new KizunaError('ERR_BAD_FLAG', `--count must be a whole number ≥ 1, got "${flags.count}"`)
+  const client = await clientFrom(flags)
+  const controller = new AbortController()
+  process.once('SIGINT', () => { controller.abort() })
+  for (let printed = 0; printed < (flags.watch === true ? count : 1) && !controller.signal.aborted; printed++) {
+    if (printed > 0) await new Promise(resolve => { setTimeout(resolve, 1000) })
+    const bw = await client.get<Bandwidth>('/bandwidth')
+    const recent = bw.history.slice(-BW_AVERAGE_SECONDS)
+    const avg = (pick: (s: { up: number, down: number }) => number): number => recent.length === 0 ? 0 : recent.reduce((sum, s) => sum + pick(s), 0) / recent.length
+    const line = { up: avg(s => s.up), down: avg(s => s.down), uploadedBytes: bw.totals.uploadedBytes, downloadedBytes: bw.totals.downloadedBytes }
+    if (flags.json === true) process.stdout.write(JSON.stringify(line) + '\n')
+    else console.log(`up ${formatBytes(line.up)}/s  down ${formatBytes(line.down)}/s  (last ${BW_AVERAGE_SECONDS} s; total up ${formatBytes(line.uploadedBytes)}, down ${formatBytes(line.downloadedBytes)})`)
+  }
 }

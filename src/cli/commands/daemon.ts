@@ -1,10 +1,9 @@
 import { Command, Option } from 'commander'
 import { action, collect, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
-import { startDaemon } from '../../daemon/daemon.js'
 import { KizunaError } from '../../errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parsePeerMultiaddr } from '../../peers/address.js'
 import { parseApiAddress } from '../../node/config.js'
+import { resolveLogLevel } from '../../daemon/log.js'
 
 interface DaemonFlags extends CommonOptions {
   listen?: string[]
@@ -18,6 +17,8 @@ interface DaemonFlags extends CommonOptions {
   replicationInterval?: string
   cacheIdle?: string
   hotDemand?: string
+  metrics?: string
+  logLevel?: string
   relay: boolean
   quic: boolean
   upnp: boolean
@@ -53,6 +54,8 @@ export function daemonCommand (): Command {
     .addOption(new Option('--replication-interval <seconds>', 'seconds between replication rounds'))
     .addOption(new Option('--cache-idle <seconds>', 'cached copies unrequested this long age out'))
     .addOption(new Option('--hot-demand <per-minute>', 'requests per minute that make content hot'))
+    .addOption(new Option('--metrics <host:port>', 'also serve Prometheus /metrics here, without the token (loopback only; off by default)'))
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: $KIZUNA_LOG or info)'))
     .option('--no-relay', 'never act as a circuit relay for other peers')
     .option('--no-quic', 'listen on TCP only, not also on QUIC')
     .option('--no-upnp', 'do not ask the router for a port mapping')
@@ -63,8 +66,12 @@ export function daemonCommand (): Command {
       for (const addr of flags.listen ?? []) {
         try { multiaddr(addr) } catch (err) { throw new KizunaError('ERR_BAD_MULTIADDR', `--listen "${addr}" is not a multiaddr: ${(err as Error).message}`) }
       }
+      // the node (libp2p and all) loads only here: every other command starts without it
+      const [{ startDaemon }, { parsePeerMultiaddr }] = await Promise.all([import('../../daemon/daemon.js'), import('../../peers/address.js')])
       for (const addr of flags.bootstrap ?? []) parsePeerMultiaddr(addr)
       if (flags.api != null) parseApiAddress(flags.api, '--api')
+      if (flags.metrics != null) parseApiAddress(flags.metrics, '--metrics')
+      const logLevel = resolveLogLevel(flags.logLevel)
       const peerTimeout = flags.peerTimeout != null ? parsePositiveSeconds('--peer-timeout', flags.peerTimeout) : undefined
       const cacheBytes = flags.cacheBytes != null ? parseWhole('--cache-bytes', flags.cacheBytes) : undefined
       const replicationInterval = flags.replicationInterval != null ? parsePositiveSeconds('--replication-interval', flags.replicationInterval) : undefined
@@ -91,7 +98,9 @@ export function daemonCommand (): Command {
           upnp: flags.upnp === false ? false : undefined,
           reachability: flags.reachability
         },
-        print: line => { process.stdout.write(line + '\n') }
+        print: line => { process.stdout.write(line + '\n') },
+        metricsListen: flags.metrics,
+        logLevel
       })
       const shutdown = (signal: string): void => {
         process.stdout.write(`received ${signal}, shutting down\n`)
