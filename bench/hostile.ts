@@ -33,6 +33,10 @@ import type { BenchmarkContext } from './index.js'
  * anything, and opens a stream of garbage every 5 s. Reported: the honest downloads with and
  * without the attack, the victim's peak RSS and its CPU per hostile peer.
  */
+/** The budgets the trust model states (docs/trust-model.md): the victim's peak RSS, and its extra CPU per hostile peer */
+const RSS_BUDGET_MIB = 256
+const CPU_BUDGET_CORES_PER_HOSTILE = 0.05
+
 interface Params { hostile: number, honest: number, sizeMiB: number, seconds: number, docs: boolean }
 
 function parseParams (args: string[]): Params {
@@ -203,6 +207,13 @@ export async function run (args: string[], ctx: BenchmarkContext): Promise<void>
         extraCpuCoresPerHostile: round(extraCpu / attackSeconds / params.hostile, 3),
         exchange: victimStatus?.exchange
       },
+      budgets: {
+        rssPeakMiB: RSS_BUDGET_MIB,
+        extraCpuCoresPerHostile: CPU_BUDGET_CORES_PER_HOSTILE,
+        rssMet: rssPeak / MiB <= RSS_BUDGET_MIB,
+        cpuMet: extraCpu / attackSeconds / params.hostile <= CPU_BUDGET_CORES_PER_HOSTILE,
+        honestDone: storm.every(t => t !== null)
+      },
       attack: counts
     }
     process.stdout.write(JSON.stringify(report) + '\n')
@@ -218,7 +229,9 @@ export async function run (args: string[], ctx: BenchmarkContext): Promise<void>
         `| without attackers | ${(calmMs / 1000).toFixed(1)} s | ${ms(calm)} | ${report.withoutAttack.victimCpuSeconds} CPU-s |`,
         `| under attack | ${(stormMs / 1000).toFixed(1)} s | ${ms(storm)} | ${report.underAttack.victimCpuSeconds} CPU-s over ${report.underAttack.attackSeconds} s |`,
         '',
-        `Victim RSS ${report.victim.rssBeforeMiB} MiB before, peak ${report.victim.rssPeakMiB} MiB under attack; CPU beyond the calm crowd's: ${report.victim.extraCpuCoresPerHostile} cores per hostile peer. Attackers sent ${counts.haveQueries} HAVE queries, ${counts.wants} WANTs and ${counts.garbage} garbage streams; ${counts.refusedStreams} of their streams were cut or refused.`
+        `Victim RSS ${report.victim.rssBeforeMiB} MiB before, peak ${report.victim.rssPeakMiB} MiB under attack; CPU beyond the calm crowd's: ${report.victim.extraCpuCoresPerHostile} cores per hostile peer. Attackers sent ${counts.haveQueries} HAVE queries, ${counts.wants} WANTs and ${counts.garbage} garbage streams; ${counts.refusedStreams} of their streams were cut or refused.`,
+        '',
+        `Budgets (docs/trust-model.md): victim peak RSS ≤ ${RSS_BUDGET_MIB} MiB — ${report.budgets.rssMet ? 'met' : 'MISSED'}; extra CPU ≤ ${CPU_BUDGET_CORES_PER_HOSTILE} cores per hostile peer — ${report.budgets.cpuMet ? 'met' : 'MISSED'}; honest downloads all done under attack — ${report.budgets.honestDone ? 'yes' : 'NO'}.`
       ].join('\n'))
     }
   } finally {

@@ -23,6 +23,8 @@ export const INBOUND_MESSAGES_PER_MINUTE = 600
 
 /** A drain that reached fewer than k holders (a node just back, its table still empty) is retried after this, doubling */
 export const DRAIN_RETRY_MIN_MS = 2_000
+/** A node this fresh also retries an empty drain: its routing table may not reach its mailbox's holders yet */
+export const JUST_STARTED_MS = 60_000
 
 export interface MessagingInit {
   /** ms between mailbox drains (and retries of messages nobody took yet) */
@@ -59,6 +61,7 @@ export class MessagingService {
   private started = false
   private timer?: ReturnType<typeof setInterval>
   private draining?: Promise<number>
+  private startedAt = 0
   private retry?: ReturnType<typeof setTimeout>
   private retryDelayMs = DRAIN_RETRY_MIN_MS
 
@@ -78,6 +81,7 @@ export class MessagingService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.startedAt = Date.now()
     await this.mailbox.start()
     await handleRpc(this.components.libp2p, CODEC, async (frame, from) => this.answer(frame, from), (err): MsgFrame => ({
       type: 'refused', code: err instanceof KizunaError ? err.code : 'ERR_INTERNAL', reason: (err as Error).message
@@ -187,7 +191,8 @@ export class MessagingService {
         for (const [sender, ids] of receipts) void this.sendReceipts(sender, ids, 'delivered')
         return done
       }, options)
-      this.scheduleRetry(reached.holders < this.mailbox.init.replicas)
+      const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
+      this.scheduleRetry(reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0))
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
