@@ -9,6 +9,8 @@ export interface ApiClientOptions {
   api: string
   token: string
   repoPath?: string
+  /** Host header to send when `api` is a forwarder to the daemon's own loopback address (the network lab's bridge) */
+  hostHeader?: string
 }
 
 /** Talks to a running daemon's HTTP API; used by the CLI, the testnet and the demo */
@@ -16,11 +18,13 @@ export class ApiClient {
   readonly api: string
   private readonly token: string
   private readonly repoPath: string
+  private readonly hostHeader?: string
 
   constructor (options: ApiClientOptions) {
     this.api = options.api
     this.token = options.token
     this.repoPath = options.repoPath ?? '(unknown repo)'
+    this.hostHeader = options.hostHeader
   }
 
   /** Finds the daemon of a repo through the address it published in daemon.json */
@@ -64,6 +68,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
+          ...(this.hostHeader != null ? { host: this.hostHeader } : {}),
           ...(body !== undefined ? { 'content-type': contentType } : {})
         },
         body: body === undefined ? undefined : raw ? body as AsyncIterable<Uint8Array> : JSON.stringify(body),

@@ -96,7 +96,8 @@ export class LabTestnet {
         await this.bridges.get(host)?.close()
         const bridge = await this.lab.bridgeLoopback(host, Number(info.api.split(':').pop()), { signal: options.signal })
         this.bridges.set(host, bridge)
-        return new ApiClient({ api: bridge.address, token: await repo.apiToken(), repoPath: repo.path })
+        // the daemon's API checks the Host header (DNS rebinding): say which loopback address we reach through the bridge
+        return new ApiClient({ api: bridge.address, token: await repo.apiToken(), repoPath: repo.path, hostHeader: `127.0.0.1:${Number(info.api.split(':').pop())}` })
       }
     })
     const member: LabMember = { host, peerId: child.peerId, addrs: child.addrs, repo: repoPath, child, api: child.api }
