@@ -1,8 +1,11 @@
+import { setMaxListeners } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { compareDistance, kadKey } from '../replication/placement.js'
 
 const DOMAIN = new TextEncoder().encode('/kizuna/mailbox/')
+/** The DHT walk for a mailbox's holders may take this long; then we choose among the peers found so far (a dead peer in the table stalls a walk for a dial timeout or more) */
+export const MAILBOX_LOOKUP_TIMEOUT_MS = 5_000
 
 /** The DHT key whose k closest peers hold a recipient's mailbox */
 export function mailboxKey (recipient: string): Uint8Array {
@@ -26,7 +29,10 @@ export async function mailboxPeers (libp2p: Libp2p, recipient: string, count: nu
   // they can only add candidates, the sort still picks the closest
   for (const peer of libp2p.getPeers()) candidates.set(peer.toString(), peer)
   try {
-    for await (const info of libp2p.peerRouting.getClosestPeers(key, { signal: options.signal })) {
+    const signal = AbortSignal.any([AbortSignal.timeout(MAILBOX_LOOKUP_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    // a walk adds a listener per query it sends
+    setMaxListeners(Infinity, signal)
+    for await (const info of libp2p.peerRouting.getClosestPeers(key, { signal })) {
       candidates.set(info.id.toString(), info.id)
     }
   } catch {
