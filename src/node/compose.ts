@@ -1,4 +1,5 @@
 import { LevelDatastore } from 'datastore-level'
+import type { Metrics } from '@libp2p/interface'
 import { livenessTiming } from './node-options.js'
 import { assembleLibp2p, dialableAddrs } from './libp2p.js'
 import type { KizunaConfig } from './config.js'
@@ -41,10 +42,12 @@ export interface ComposeContext {
   events: { emit: (name: any, ...args: any[]) => boolean }
   /** a file sent by message is added (encrypted) through the node's own add */
   shareFile: (path: string, options: { signal?: AbortSignal }) => Promise<{ link: string, name: string, size: number }>
+  /** libp2p's metrics into the node's registry (the daemon only: libp2p's table is process-wide) */
+  metrics?: (components: any) => Metrics
 }
 
 /** Builds and starts every service on one libp2p host, in dependency order; on failure undoes what it made */
-export async function openServices ({ repo, config, events, shareFile }: ComposeContext): Promise<Running> {
+export async function openServices ({ repo, config, events, shareFile, metrics }: ComposeContext): Promise<Running> {
   const lock = repo.lock()
   await lock.acquire()
   const opened: Partial<Running> = { lock }
@@ -55,7 +58,7 @@ export async function openServices ({ repo, config, events, shareFile }: Compose
     const blockStore = opened.blocks = new FsBlockStore(repo.blocksPath)
     await blockStore.open()
     const peerRecords = opened.peerRecords = new PeerRecordCache(datastore)
-    const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords })
+    const libp2p = opened.libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore: peerRecords, metrics })
     // reachability, DHT mode, relay service and reservations (docs/nat.md)
     const nat = opened.nat = new NatService({ libp2p }, config.nat)
     await nat.start()

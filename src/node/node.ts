@@ -74,7 +74,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   async start (): Promise<void> {
     if (this.running != null) return
-    const running = await openServices({ repo: this.repo, config: this.config, events: this, shareFile: async (path, options) => await this.shareFile(path, options) })
+    const running = await openServices({ repo: this.repo, config: this.config, events: this, shareFile: async (path, options) => await this.shareFile(path, options), metrics: this.libp2pMetrics })
     const { libp2p, content, sharing, replication, membership, messaging, topics, blocks } = running
     this.running = running
     registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks, messaging, topics })
