@@ -95,8 +95,9 @@ export class MessagingService {
     clearInterval(this.timer)
     clearTimeout(this.retry)
     await this.components.libp2p.unhandle(MSG_PROTOCOL).catch(() => {})
-    await this.draining?.catch(() => {})
+    // the mailbox's stop aborts a drain under way: waiting for the drain first held stop() for a whole round
     await this.mailbox.stop()
+    await this.draining?.catch(() => {})
   }
 
   async send (to: string, text: string, options: SendOptions = {}): Promise<MessageRecord> {
