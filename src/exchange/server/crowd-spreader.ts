@@ -35,8 +35,8 @@ export const CROWD_WINDOW_MS = 3_000
 export const CROWD_LINGER_MS = 30_000
 /** Per-block counts are forgotten this long after the block was first asked for */
 export const SPREAD_MEMORY_MS = 10 * 60_000
-/** Blocks every peer gets from us before it can be referred to a crowd (the root is the first); 8 let a 12-peer crowd of a 32 MiB file cost the publisher 3.8x the file */
-export const FIRST_BLOCKS_ALWAYS = 2
+/** Blocks every peer gets from us before it can be referred to a crowd (the root): 8 let a 12-peer crowd of a 32 MiB file cost the publisher 3.8x the file, 2 still 2.6-3.0x */
+export const FIRST_BLOCKS_ALWAYS = 1
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
 /** Blocks a peer must have had from us before it is probed */
