@@ -36,12 +36,15 @@ describe('discovery in a 20-node swarm where each node knows one bootstrap peer'
     const node = testnet.members[7].node!
     const before = Date.now()
     await node.refresh()
+    const roundMs = Date.now() - before
     const peers = node.peers()
     const answered = peers.filter(p => p.rttMs != null && p.lastSeen != null && Date.parse(p.lastSeen) >= before - 1000)
     expect(answered.length).toBeGreaterThanOrEqual(10)
     for (const peer of answered) {
       expect(peer.rttMs).toBeGreaterThanOrEqual(0)
-      expect(peer.rttMs).toBeLessThan(10_000)
+      // an RTT measured in this round cannot be longer than the round (a loaded 2-core box made
+      // them 12.8 s once, so no fixed bound)
+      expect(peer.rttMs).toBeLessThanOrEqual(roundMs)
     }
   })
 })
