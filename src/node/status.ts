@@ -1,4 +1,4 @@
-import type { ExchangeTotals } from '../sharing/sharing-service.js'
+import type { CrowdStats, ExchangeTotals } from '../sharing/sharing-service.js'
 import type { NatStatus } from '../nat/nat-service.js'
 
 /** `kizuna status` */
@@ -13,7 +13,7 @@ export interface NodeStatus {
   /** content bytes fetched from peers since start */
   downloadedBytes: number
   /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
-  crowd: { referred: number, sentAfterWait: number }
+  crowd: CrowdStats
   /** requests the exchange server answered since start, by kind */
   exchange: ExchangeTotals
   /** reachability, confirmed public addresses, DHT mode and relays (docs/nat.md) */

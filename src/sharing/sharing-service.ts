@@ -17,6 +17,18 @@ import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 
+/** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
+export interface CrowdStats {
+  /** block requests referred to the crowd */
+  referred: number
+  /** blocks sent only after the asker waited in vain */
+  sentAfterWait: number
+  /** peers fetching from us now that are proven to serve on */
+  members: number
+  probesServed: number
+  probesFailed: number
+}
+
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
 /**
@@ -169,12 +181,12 @@ export class SharingService {
     this.server.uninvite(peer)
   }
 
-  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number }, exchange: ExchangeTotals } {
+  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: CrowdStats, exchange: ExchangeTotals } {
     const served = this.server.stats()
     return {
       uploadedBytes: served.bytesServed,
       downloadedBytes: this.downloaded,
-      crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait },
+      crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait, members: served.crowdMembers, probesServed: served.probesServed, probesFailed: served.probesFailed },
       exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries }
     }
   }
