@@ -160,7 +160,10 @@ export function catCommand (): Command {
     .argument('<cid-or-link>')
     .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
-    .action(action(async (target: string, flags: GetFlags) => { await catToStdout(target, flags) }))
+    .action(action(async (target: string, flags: GetFlags) => {
+      if (flags.json === true) throw new KizunaError('ERR_BAD_FLAG', 'cat writes the content itself to stdout: it cannot carry --json (use get --json)')
+      await catToStdout(target, flags)
+    }))
 }
 
 export function providersCommand (): Command {
