@@ -26,6 +26,8 @@ export interface RunningDaemon {
   api: ApiServer
   /** Resolves once the daemon has shut down (after stop() or POST /stop) */
   stopped: Promise<void>
+  /** where --metrics serves /metrics without the token, when asked for */
+  metricsAddress?: string
   stop(): Promise<void>
 }
 
@@ -89,5 +91,5 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   options.print(`dashboard: run \`kizuna ui\` for a login link to http://${api.address}/ui/`)
   if (metricsAddress != null) options.print(`metrics: http://${metricsAddress}/metrics`)
   options.print('ready')
-  return { node, api, stopped, stop }
+  return { node, api, stopped, stop, metricsAddress }
 }

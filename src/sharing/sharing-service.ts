@@ -252,8 +252,10 @@ export class SharingService {
         yield found.peerId
       }
     })(this)
-    let totalBytes: number | undefined
+    // a resumed get has its root already: its size is known before any block arrives
+    let totalBytes = await this.components.blockStore.has(root) ? await this.rootSize(root) : undefined
     let announced = false
+    const served = new Map<string, ProviderUse>()
     const fetchStarted = Date.now()
     const key = root.toString()
     this.fetching.set(key, (this.fetching.get(key) ?? 0) + 1)
@@ -271,6 +273,10 @@ export class SharingService {
         if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
+          const from = event.from.toString()
+          const use = served.get(from) ?? served.set(from, { peerId: from, blocks: 0, bytes: 0 }).get(from)!
+          use.blocks++
+          use.bytes += event.bytes
           // a partial holder serves what it has, but a DHT announcement costs every node it
           // reaches: only a long download announces before it is done
           if (!announced && request.announce !== false && Date.now() - fetchStarted >= PARTIAL_ANNOUNCE_AFTER_MS) {
@@ -280,7 +286,11 @@ export class SharingService {
           if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
         }
         if (mapped != null) {
-          if (mapped.type === 'get:progress') mapped.totalBytes = totalBytes
+          if (mapped.type === 'get:progress') {
+            mapped.totalBytes = totalBytes
+            // bytes each provider served so far, for the dashboard (get:fetched has the final figures)
+            mapped.providers = [...served.values()].map(p => ({ ...p }))
+          }
           yield mapped
         }
       }
@@ -319,7 +329,7 @@ export class SharingService {
         }
         return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
       case 'fetch:progress':
-        return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, peers: event.peers }
+        return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, bytesFetched: event.bytesFetched, peers: event.peers }
       case 'fetch:done':
         return {
           type: 'get:fetched',
