@@ -1,4 +1,5 @@
-import { createNode, type KizunaNode } from '../node/node.js'
+import { createNode } from '../node/create-node.js'
+import type { KizunaNode } from '../node/node.js'
 import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
