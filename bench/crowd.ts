@@ -128,6 +128,10 @@ function parseParams (args: string[]): CrowdParams & { docs: boolean } {
  * (`kizuna daemon --no-replication`), each on its own fresh swarm.
  */
 export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
+  if (args.includes('--lab')) {
+    await (await import('./crowd/lab.js')).runLab(args, { signal, log })
+    return
+  }
   const { docs, ...params } = parseParams(args)
   const startedAt = Date.now()
   const loadBefore = loadavg()[0]

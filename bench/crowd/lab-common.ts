@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises'
+import { HOST_INTERFACE, type Lab } from '../../src/netlab/index.js'
+
+/** One download in a lab crowd: when it ended and how its bytes arrived */
+export interface LabDownload {
+  host: string
+  ok: boolean
+  /** start of the crowd (or the lone download) until this download had every byte, ms */
+  ms: number | null
+  error: string | null
+  /** [ms since start, bytes received] */
+  progress: Array<[number, number]>
+}
+
+/** The crowd figures both systems are judged by (the same formulas for Kizuna and BitTorrent) */
+export interface CrowdFigures {
+  loneMs: number | null
+  allDone: boolean
+  allDoneMs: number | null
+  medianMs: number | null
+  allDoneOverLone: number | null
+  medianOverLone: number | null
+  /** bytes the publisher's (seeder's) eth0 sent during the crowd, headers included */
+  publisherTxBytes: number
+  publisherUploadOverFile: number
+  /** share of the machine's CPU time that was idle during the crowd (every process, not only ours) */
+  cpuIdleShare: number
+  /** the lab hosts' eth0 tx bytes summed ÷ (file × downloaders): 1 = no byte sent twice */
+  swarmTxOverDelivered: number
+  downloads: LabDownload[]
+}
+
+/** Bytes a lab host's eth0 has sent, from the kernel's counters (protocol-neutral) */
+export async function txBytes (lab: Lab, host: string): Promise<number> {
+  const { stdout } = await lab.exec(host, ['ip', '-s', '-j', 'link', 'show', 'dev', HOST_INTERFACE])
+  const [link] = JSON.parse(stdout) as Array<{ stats64?: { tx?: { bytes?: number } } }>
+  return link?.stats64?.tx?.bytes ?? 0
+}
+
+export async function txBytesAll (lab: Lab, hosts: string[]): Promise<Map<string, number>> {
+  return new Map(await Promise.all(hosts.map(async host => [host, await txBytes(lab, host)] as [string, number])))
+}
+
+export interface CpuTimes { idle: number, total: number }
+
+/** The machine's CPU time so far (/proc/stat, in ticks): idle + iowait, and everything */
+export async function cpuTimes (): Promise<CpuTimes> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) }
+}
+
+export function idleShare (before: CpuTimes, after: CpuTimes): number {
+  const total = after.total - before.total
+  return total > 0 ? (after.idle - before.idle) / total : 0
+}
+
+export function median (values: number[]): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100
+
+export function figures (input: { loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpuIdleShare: number }): CrowdFigures {
+  const { loneMs, downloads, fileBytes } = input
+  const allDone = downloads.length > 0 && downloads.every(d => d.ok)
+  const allDoneMs = allDone ? Math.max(...downloads.map(d => d.ms ?? 0)) : null
+  const medianMs = median(downloads.flatMap(d => d.ok && d.ms != null ? [d.ms] : []))
+  const over = (ms: number | null): number | null => ms != null && loneMs != null && loneMs > 0 ? round2(ms / loneMs) : null
+  return {
+    loneMs,
+    allDone,
+    allDoneMs,
+    medianMs,
+    allDoneOverLone: over(allDoneMs),
+    medianOverLone: over(medianMs),
+    publisherTxBytes: input.publisherTxBytes,
+    publisherUploadOverFile: round2(input.publisherTxBytes / fileBytes),
+    cpuIdleShare: round2(input.cpuIdleShare),
+    swarmTxOverDelivered: round2(input.swarmTxBytes / (fileBytes * Math.max(1, downloads.length))),
+    downloads
+  }
+}
+
+/** Keeps a progress series small: a point at most every `stepMs`, plus the last one */
+export class ProgressSeries {
+  readonly points: Array<[number, number]> = []
+  constructor (private readonly startedAt: number, private readonly stepMs = 250) {}
+
+  add (bytes: number, at = Date.now()): void {
+    const t = at - this.startedAt
+    const last = this.points.at(-1)
+    if (last != null && t - last[0] < this.stepMs) last[1] = Math.max(last[1], bytes)
+    else this.points.push([t, bytes])
+  }
+}

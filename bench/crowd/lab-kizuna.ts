@@ -1,0 +1,149 @@
+import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { LabTestnet, type LabMember } from '../../src/testnet/lab-testnet.js'
+import type { Lab } from '../../src/netlab/index.js'
+import type { AddEvent, GetEvent } from '../../src/sharing/events.js'
+import type { NodeStatus } from '../../src/node/node.js'
+import { sha256File, writeRandomFile } from '../lib/content.js'
+import { clockTicks, readStat } from '../lib/proc.js'
+import { cpuTimes, figures, idleShare, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
+
+export type ReplicationMode = 'on' | 'off'
+
+export interface LabCrowdParams {
+  downloaders: number
+  sizeMiB: number
+  uplinkMbit: number
+  downlinkMbit: number
+  getTimeoutSeconds: number
+  modes: ReplicationMode[]
+  bittorrent: boolean
+}
+
+export const PUBLISHER = 'pub'
+export const downloaderHosts = (n: number): string[] => Array.from({ length: n }, (_, i) => `d${i + 1}`)
+/** Daemons start this many at a time: 17 Node processes starting at once starve a 2-core machine */
+const START_BATCH = 4
+const SETTLE_TIMEOUT_MS = 90_000
+
+export interface KizunaModeResult extends CrowdFigures {
+  mode: ReplicationMode
+  startMs: number
+  /** CPU seconds every daemon used during the crowd */
+  daemonCpuSeconds: number
+  /** daemonCpuSeconds ÷ (crowd time × CPUs): the share of the machine the daemons took */
+  daemonCpuShare: number
+}
+
+/**
+ * Kizuna in the lab: a daemon on the publisher host and on every downloader host (fresh repos per
+ * mode), one lone download of its own file, then every downloader asks the crowd's file at once.
+ */
+export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: LabCrowdParams, dir: string, signal: AbortSignal, log: (text: string) => void): Promise<KizunaModeResult> {
+  const size = Math.round(params.sizeMiB * 1024 * 1024)
+  const hosts = downloaderHosts(params.downloaders)
+  const net = new LabTestnet(lab, { args: mode === 'off' ? ['--no-replication'] : [] })
+  try {
+    const started = Date.now()
+    const bootstrap = await net.prepare(PUBLISHER)
+    const publisher = await net.start(PUBLISHER, { signal })
+    for (let i = 0; i < hosts.length; i += START_BATCH) {
+      await Promise.all(hosts.slice(i, i + START_BATCH).map(async host => await net.start(host, { bootstrap: [bootstrap], signal })))
+    }
+    const members = hosts.map(host => net.member(host))
+    const startMs = Date.now() - started
+    await settle([publisher, ...members], Math.min(4, hosts.length), signal)
+    log(`kizuna ${mode}: ${hosts.length + 1} daemons up in ${(startMs / 1000).toFixed(1)} s`)
+
+    // the lone download: its own file of the same size, so the crowd's file is still fresh
+    const loneSource = join(dir, `kz-${mode}-lone.bin`)
+    const loneHash = await writeRandomFile(loneSource, size)
+    const loneCid = await add(publisher, loneSource, signal)
+    const lone = await download(members[0], loneCid, join(dir, `kz-${mode}-lone-${hosts[0]}.out`), loneHash, Date.now(), params, signal)
+    log(`kizuna ${mode}: lone download ${lone.ok ? `${((lone.ms ?? 0) / 1000).toFixed(1)} s` : `failed: ${lone.error ?? '?'}`}`)
+
+    const source = join(dir, `kz-${mode}-crowd.bin`)
+    const hash = await writeRandomFile(source, size)
+    const cid = await add(publisher, source, signal)
+    const allHosts = [PUBLISHER, ...hosts]
+    const txBefore = await txBytesAll(lab, allHosts)
+    const cpuBefore = await cpuTimes()
+    const daemonCpuBefore = await daemonCpu([publisher, ...members])
+    log(`kizuna ${mode}: ${hosts.length} downloads start at once`)
+    const crowdStarted = Date.now()
+    let ended = 0
+    const downloads = await Promise.all(members.map(async (member, i) => {
+      const record = await download(member, cid, join(dir, `kz-${mode}-crowd-${hosts[i]}.out`), hash, crowdStarted, params, signal)
+      if (++ended % 4 === 0 || ended === members.length) log(`kizuna ${mode}: ${ended}/${members.length} downloads ended`)
+      return record
+    }))
+    const crowdMs = Date.now() - crowdStarted
+    const cpuAfter = await cpuTimes()
+    const daemonCpuSeconds = (await daemonCpu([publisher, ...members])) - daemonCpuBefore
+    const txAfter = await txBytesAll(lab, allHosts)
+    const tx = (host: string): number => (txAfter.get(host) ?? 0) - (txBefore.get(host) ?? 0)
+    await rm(source, { force: true })
+    await rm(loneSource, { force: true })
+    return {
+      mode,
+      startMs,
+      ...figures({
+        loneMs: lone.ok ? lone.ms : null,
+        downloads,
+        fileBytes: size,
+        publisherTxBytes: tx(PUBLISHER),
+        swarmTxBytes: allHosts.reduce((sum, host) => sum + tx(host), 0),
+        cpuIdleShare: idleShare(cpuBefore, cpuAfter)
+      }),
+      daemonCpuSeconds: Math.round(daemonCpuSeconds * 10) / 10,
+      daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100
+    }
+  } finally {
+    log(`kizuna ${mode}: stopping the daemons`)
+    await net.stop()
+  }
+}
+
+async function settle (members: LabMember[], min: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const sizes = await Promise.all(members.map(async m => (await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined))?.routingTableSize ?? 0))
+    if (Math.min(...sizes) >= min) return
+    await sleep(1_000, undefined, { signal })
+  }
+}
+
+async function add (member: LabMember, path: string, signal: AbortSignal): Promise<string> {
+  for await (const event of member.api.stream<AddEvent>('/add', { path }, { signal })) {
+    if (event.type === 'add:done') return event.cid
+  }
+  throw new Error(`add of ${path} on ${member.host} ended without add:done`)
+}
+
+/** One `POST /get`, its progress recorded, ended at get:done, then the output's sha256 checked */
+async function download (member: LabMember, cid: string, output: string, sha256: string, startedAt: number, params: LabCrowdParams, signal: AbortSignal): Promise<LabDownload> {
+  const progress = new ProgressSeries(startedAt)
+  progress.add(0)
+  try {
+    let doneAt: number | undefined
+    const body = { target: cid, output, timeoutMs: params.getTimeoutSeconds * 1000 }
+    for await (const event of member.api.stream<GetEvent>('/get', body, { signal })) {
+      if (event.type === 'get:progress') progress.add(event.bytesDone)
+      if (event.type === 'get:done') { doneAt = Date.now(); progress.add(event.size, doneAt) }
+    }
+    if (doneAt == null) throw new Error('the get ended without get:done')
+    const ok = await sha256File(output) === sha256
+    return { host: member.host, ok, ms: doneAt - startedAt, error: ok ? null : 'sha256 mismatch', progress: progress.points }
+  } catch (err) {
+    signal.throwIfAborted()
+    return { host: member.host, ok: false, ms: null, error: (err as Error).message.slice(0, 300), progress: progress.points }
+  }
+}
+
+/** utime + stime of the daemons, seconds */
+async function daemonCpu (members: LabMember[]): Promise<number> {
+  const ticks = await Promise.all(members.map(async m => m.child.isRunning ? (await readStat(m.child.pid).catch(() => undefined))?.cpuTicks ?? 0 : 0))
+  return ticks.reduce((a, b) => a + b, 0) / clockTicks()
+}

@@ -1,0 +1,175 @@
+import { join, basename } from 'node:path'
+import { mkdir, stat, rm, copyFile } from 'node:fs/promises'
+import { execFile, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Lab } from '../../src/netlab/index.js'
+import { sha256File } from '../lib/content.js'
+import { cpuTimes, figures, idleShare, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
+import { PUBLISHER, type LabCrowdParams } from './lab-kizuna.js'
+
+const exec = promisify(execFile)
+
+export const TRACKER_PORT = 6969
+export const BT_PORT = 6881
+/** How to get the baseline's tools on Debian: the bench prints it when one is missing */
+export const BITTORRENT_INSTALL = 'apt-get install -y aria2 mktorrent opentracker'
+/** 256 KiB pieces (2^18), aria2's and mktorrent's usual size for files of this order */
+const PIECE_LENGTH_LOG2 = 18
+const SAMPLE_MS = 250
+const SEEDER_ANNOUNCED_TIMEOUT_MS = 30_000
+
+export interface TorrentResult extends CrowdFigures {
+  aria2: string
+  tracker: string
+}
+
+/** undefined when aria2c, mktorrent and opentracker are all there; else what is missing and how to install it */
+export async function bittorrentMissing (): Promise<string | undefined> {
+  const missing: string[] = []
+  for (const [tool, args] of [['aria2c', ['--version']], ['mktorrent', ['-h']], ['opentracker', ['-h']]] as const) {
+    try { await exec(tool, [...args], { timeout: 10_000 }) } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') missing.push(tool)
+    }
+  }
+  return missing.length === 0 ? undefined : `${missing.join(', ')} not installed: run \`${BITTORRENT_INSTALL}\` (Debian packages) for the BitTorrent baseline`
+}
+
+/**
+ * The BitTorrent baseline in the same lab: opentracker and an aria2c seeder on the publisher host,
+ * an aria2c leecher on every downloader host (DHT, PEX and LPD off: peers only from the tracker).
+ * Leechers keep seeding after they finish, as Kizuna's downloaders keep serving.
+ */
+export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowdParams, files: { lone: string, crowd: string }, dir: string, signal: AbortSignal, log: (text: string) => void): Promise<TorrentResult> {
+  const size = Math.round(params.sizeMiB * 1024 * 1024)
+  const publisher = lab.host(PUBLISHER).address
+  const announce = `http://${publisher}:${TRACKER_PORT}/announce`
+  const btDir = join(dir, 'bt')
+  await mkdir(btDir, { recursive: true })
+  const aria2 = (await exec('aria2c', ['--version'])).stdout.split('\n')[0]
+  const trackerDir = join(btDir, 'tracker')
+  await mkdir(trackerDir, { recursive: true })
+  const tracker = lab.spawn(PUBLISHER, ['opentracker', '-i', publisher, '-p', String(TRACKER_PORT), '-P', String(TRACKER_PORT), '-d', trackerDir], { stdio: 'ignore' })
+  const processes: ChildProcess[] = [tracker]
+  try {
+    const torrent = async (file: string, name: string): Promise<string> => {
+      const seedDir = join(btDir, `seed-${name}`)
+      await mkdir(seedDir, { recursive: true })
+      await copyFile(file, join(seedDir, basename(file)))
+      const out = join(btDir, `${name}.torrent`)
+      await exec('mktorrent', ['-a', announce, '-l', String(PIECE_LENGTH_LOG2), '-o', out, join(seedDir, basename(file))])
+      return out
+    }
+    const phase = async (name: string, file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, idle: number, tx: Map<string, number> }> => {
+      const torrentFile = await torrent(file, name)
+      const seeder = lab.spawn(PUBLISHER, ['aria2c', ...ARIA2_COMMON, '--check-integrity=false', '--bt-seed-unverified=true', '-d', join(btDir, `seed-${name}`), torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+      processes.push(seeder)
+      drain(seeder)
+      await seederAnnounced(lab, leechers[0], torrentFile, publisher, signal)
+      const all = [PUBLISHER, ...leechers]
+      const txBefore = await txBytesAll(lab, all)
+      const cpuBefore = await cpuTimes()
+      const startedAt = Date.now()
+      const downloads = await Promise.all(leechers.map(async host => await leech(lab, host, torrentFile, join(btDir, `${name}-${host}`), join(btDir, `${name}-${host}`, basename(file)), size, startedAt, params, processes, signal)))
+      const ms = Date.now() - startedAt
+      const idle = idleShare(cpuBefore, await cpuTimes())
+      const txAfter = await txBytesAll(lab, all)
+      for (const child of processes.splice(1)) await stopProcess(child)
+      const hash = await sha256File(file)
+      for (const d of downloads) {
+        if (d.ok && await sha256File(join(btDir, `${name}-${d.host}`, basename(file))) !== hash) { d.ok = false; d.error = 'sha256 mismatch' }
+      }
+      return { downloads, ms, idle, tx: new Map(all.map(h => [h, (txAfter.get(h) ?? 0) - (txBefore.get(h) ?? 0)])) }
+    }
+    const lone = await phase('lone', files.lone, [hosts[0]])
+    const loneMs = lone.downloads[0].ok ? lone.downloads[0].ms : null
+    log(`bittorrent: lone download ${loneMs != null ? `${(loneMs / 1000).toFixed(1)} s` : `failed: ${lone.downloads[0].error ?? '?'}`}`)
+    log(`bittorrent: ${hosts.length} aria2c leechers start at once`)
+    const crowd = await phase('crowd', files.crowd, hosts)
+    log(`bittorrent: crowd ${crowd.downloads.filter(d => d.ok).length}/${hosts.length} done`)
+    return {
+      aria2,
+      tracker: 'opentracker (Debian)',
+      ...figures({
+        loneMs,
+        downloads: crowd.downloads,
+        fileBytes: size,
+        publisherTxBytes: crowd.tx.get(PUBLISHER) ?? 0,
+        swarmTxBytes: [...crowd.tx.values()].reduce((a, b) => a + b, 0),
+        cpuIdleShare: crowd.idle
+      })
+    }
+  } finally {
+    for (const child of processes) await stopProcess(child)
+    await rm(btDir, { recursive: true, force: true })
+  }
+}
+
+const ARIA2_COMMON = [
+  '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+  `--listen-port=${BT_PORT}`, '--seed-ratio=0.0', '--file-allocation=none', '--disk-cache=0',
+  '--summary-interval=0', '--console-log-level=notice', '--allow-overwrite=true', '--auto-save-interval=0'
+]
+
+/**
+ * One aria2c leecher. It is done when its file holds every byte (allocated blocks, sampled every
+ * 250 ms; the file is sparse, --file-allocation=none) or it says "Download complete", whichever
+ * comes first; it keeps seeding until the phase ends.
+ */
+async function leech (lab: Lab, host: string, torrentFile: string, outDir: string, outFile: string, size: number, startedAt: number, params: LabCrowdParams, processes: ChildProcess[], signal: AbortSignal): Promise<LabDownload> {
+  await mkdir(outDir, { recursive: true })
+  const progress = new ProgressSeries(startedAt)
+  progress.add(0)
+  const child = lab.spawn(host, ['aria2c', ...ARIA2_COMMON, '-d', outDir, torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  processes.push(child)
+  let completeAt: number | undefined
+  let exited = false
+  child.once('exit', () => { exited = true })
+  createInterface({ input: child.stdout! }).on('line', line => { if (completeAt == null && /Download complete|SEED\(/.test(line)) completeAt = Date.now() })
+  child.stderr?.resume()
+  const deadline = startedAt + params.getTimeoutSeconds * 1000
+  while (Date.now() < deadline && !signal.aborted && !exited) {
+    const bytes = Math.min(size, await stat(outFile).then(s => s.blocks * 512, () => 0))
+    progress.add(bytes)
+    if (bytes >= size && completeAt == null) completeAt = Date.now()
+    if (completeAt != null) break
+    await sleep(SAMPLE_MS)
+  }
+  signal.throwIfAborted()
+  if (completeAt == null) return { host, ok: false, ms: null, error: exited ? `aria2c exited with ${String(child.exitCode)}` : 'timed out', progress: progress.points }
+  progress.add(size, completeAt)
+  return { host, ok: true, ms: completeAt - startedAt, error: null, progress: progress.points }
+}
+
+/** Waits until the tracker counts the seeder (a scrape from a lab host, bounded) */
+async function seederAnnounced (lab: Lab, from: string, torrentFile: string, tracker: string, signal: AbortSignal): Promise<void> {
+  const { stdout } = await exec('aria2c', ['-S', torrentFile])
+  const infoHash = /Info Hash: ([0-9a-f]{40})/i.exec(stdout)?.[1]
+  if (infoHash == null) throw new Error(`no info hash in aria2c -S ${torrentFile}`)
+  const escaped = infoHash.match(/../g)!.map(b => `%${b}`).join('')
+  const url = `http://${tracker}:${TRACKER_PORT}/scrape?info_hash=${escaped}`
+  const script = `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.log(String(e)) })`
+  const deadline = Date.now() + SEEDER_ANNOUNCED_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    signal.throwIfAborted()
+    const { stdout: body } = await lab.exec(from, [process.execPath, '-e', script, url], { signal }).catch(() => ({ stdout: '' }))
+    if (/completei[1-9]/.test(body)) return
+    await sleep(500, undefined, { signal })
+  }
+  throw new Error('the aria2c seeder never showed up at the tracker')
+}
+
+function drain (child: ChildProcess): void {
+  child.stdout?.resume()
+  child.stderr?.resume()
+}
+
+async function stopProcess (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
+  await exited
+  clearTimeout(timer)
+}
