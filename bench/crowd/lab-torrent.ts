@@ -1,5 +1,5 @@
 import { join, basename } from 'node:path'
-import { mkdir, stat, rm, copyFile } from 'node:fs/promises'
+import { mkdir, stat, rm, copyFile, writeFile } from 'node:fs/promises'
 import { execFile, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
 import { createInterface } from 'node:readline'
@@ -50,19 +50,22 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
   const aria2 = (await exec('aria2c', ['--version'])).stdout.split('\n')[0]
   const trackerDir = join(btDir, 'tracker')
   await mkdir(trackerDir, { recursive: true })
-  const tracker = lab.spawn(PUBLISHER, ['opentracker', '-i', publisher, '-p', String(TRACKER_PORT), '-P', String(TRACKER_PORT), '-d', trackerDir], { stdio: 'ignore' })
+  const torrent = async (file: string, name: string): Promise<string> => {
+    const seedDir = join(btDir, `seed-${name}`)
+    await mkdir(seedDir, { recursive: true })
+    await copyFile(file, join(seedDir, basename(file)))
+    const out = join(btDir, `${name}.torrent`)
+    await exec('mktorrent', ['-a', announce, '-l', String(PIECE_LENGTH_LOG2), '-o', out, join(seedDir, basename(file))])
+    return out
+  }
+  const torrents = { lone: await torrent(files.lone, 'lone'), crowd: await torrent(files.crowd, 'crowd') }
+  // Debian's opentracker serves only whitelisted torrents (-w, read inside its -d chroot)
+  await writeFile(join(trackerDir, 'whitelist'), `${await infoHash(torrents.lone)}\n${await infoHash(torrents.crowd)}\n`)
+  const tracker = lab.spawn(PUBLISHER, ['opentracker', '-i', publisher, '-p', String(TRACKER_PORT), '-P', String(TRACKER_PORT), '-d', trackerDir, '-w', 'whitelist'], { stdio: 'ignore' })
   const processes: ChildProcess[] = [tracker]
   try {
-    const torrent = async (file: string, name: string): Promise<string> => {
-      const seedDir = join(btDir, `seed-${name}`)
-      await mkdir(seedDir, { recursive: true })
-      await copyFile(file, join(seedDir, basename(file)))
-      const out = join(btDir, `${name}.torrent`)
-      await exec('mktorrent', ['-a', announce, '-l', String(PIECE_LENGTH_LOG2), '-o', out, join(seedDir, basename(file))])
-      return out
-    }
-    const phase = async (name: string, file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, idle: number, tx: Map<string, number> }> => {
-      const torrentFile = await torrent(file, name)
+    const phase = async (name: 'lone' | 'crowd', file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, idle: number, tx: Map<string, number> }> => {
+      const torrentFile = torrents[name]
       const seeder = lab.spawn(PUBLISHER, ['aria2c', ...ARIA2_COMMON, '--check-integrity=false', '--bt-seed-unverified=true', '-d', join(btDir, `seed-${name}`), torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
       processes.push(seeder)
       drain(seeder)
@@ -144,10 +147,7 @@ async function leech (lab: Lab, host: string, torrentFile: string, outDir: strin
 
 /** Waits until the tracker counts the seeder (a scrape from a lab host, bounded) */
 async function seederAnnounced (lab: Lab, from: string, torrentFile: string, tracker: string, signal: AbortSignal): Promise<void> {
-  const { stdout } = await exec('aria2c', ['-S', torrentFile])
-  const infoHash = /Info Hash: ([0-9a-f]{40})/i.exec(stdout)?.[1]
-  if (infoHash == null) throw new Error(`no info hash in aria2c -S ${torrentFile}`)
-  const escaped = infoHash.match(/../g)!.map(b => `%${b}`).join('')
+  const escaped = (await infoHash(torrentFile)).match(/../g)!.map(b => `%${b}`).join('')
   const url = `http://${tracker}:${TRACKER_PORT}/scrape?info_hash=${escaped}`
   const script = `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.log(String(e)) })`
   const deadline = Date.now() + SEEDER_ANNOUNCED_TIMEOUT_MS
@@ -158,6 +158,13 @@ async function seederAnnounced (lab: Lab, from: string, torrentFile: string, tra
     await sleep(500, undefined, { signal })
   }
   throw new Error('the aria2c seeder never showed up at the tracker')
+}
+
+async function infoHash (torrentFile: string): Promise<string> {
+  const { stdout } = await exec('aria2c', ['-S', torrentFile])
+  const hash = /Info Hash: ([0-9a-f]{40})/i.exec(stdout)?.[1]
+  if (hash == null) throw new Error(`no info hash in aria2c -S ${torrentFile}`)
+  return hash.toLowerCase()
 }
 
 function drain (child: ChildProcess): void {
