@@ -27,6 +27,10 @@ export interface CrowdFigures {
   cpuIdleShare: number
   /** the lab hosts' eth0 tx bytes summed ÷ (file × downloaders): 1 = no byte sent twice */
   swarmTxOverDelivered: number
+  /** publisher tx ÷ what its uplink could send until all were done: near 1 = its uplink was the limit */
+  publisherUplinkUse: number | null
+  /** every host's tx ÷ what all uplinks could send until all were done: the share of the swarm's uplink capacity used */
+  swarmUplinkUse: number | null
   downloads: LabDownload[]
 }
 
@@ -63,7 +67,7 @@ export function median (values: number[]): number | null {
 
 const round2 = (n: number): number => Math.round(n * 100) / 100
 
-export function figures (input: { loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpuIdleShare: number }): CrowdFigures {
+export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpuIdleShare: number }): CrowdFigures {
   const { loneMs, downloads, fileBytes } = input
   const allDone = downloads.length > 0 && downloads.every(d => d.ok)
   const allDoneMs = allDone ? Math.max(...downloads.map(d => d.ms ?? 0)) : null
@@ -80,6 +84,8 @@ export function figures (input: { loneMs: number | null, downloads: LabDownload[
     publisherUploadOverFile: round2(input.publisherTxBytes / fileBytes),
     cpuIdleShare: round2(input.cpuIdleShare),
     swarmTxOverDelivered: round2(input.swarmTxBytes / (fileBytes * Math.max(1, downloads.length))),
+    publisherUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.publisherTxBytes * 8 / (input.uplinkMbit * 1e6 * allDoneMs / 1000)) : null,
+    swarmUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.swarmTxBytes * 8 / (input.uplinkMbit * 1e6 * (downloads.length + 1) * allDoneMs / 1000)) : null,
     downloads
   }
 }

@@ -26,6 +26,7 @@ export const PUBLISHER = 'pub'
 export const downloaderHosts = (n: number): string[] => Array.from({ length: n }, (_, i) => `d${i + 1}`)
 /** Daemons start this many at a time: 17 Node processes starting at once starve a 2-core machine */
 const START_BATCH = 4
+const START_ATTEMPTS = 3
 const SETTLE_TIMEOUT_MS = 90_000
 
 export interface KizunaModeResult extends CrowdFigures {
@@ -48,9 +49,9 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
   try {
     const started = Date.now()
     const bootstrap = await net.prepare(PUBLISHER)
-    const publisher = await net.start(PUBLISHER, { signal })
+    const publisher = await startWithRetry(net, PUBLISHER, [], signal, log)
     for (let i = 0; i < hosts.length; i += START_BATCH) {
-      await Promise.all(hosts.slice(i, i + START_BATCH).map(async host => await net.start(host, { bootstrap: [bootstrap], signal })))
+      await Promise.all(hosts.slice(i, i + START_BATCH).map(async host => await startWithRetry(net, host, [bootstrap], signal, log)))
     }
     const members = hosts.map(host => net.member(host))
     const startMs = Date.now() - started
@@ -90,6 +91,7 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
       mode,
       startMs,
       ...figures({
+        uplinkMbit: params.uplinkMbit,
         loneMs: lone.ok ? lone.ms : null,
         downloads,
         fileBytes: size,
@@ -103,6 +105,23 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
   } finally {
     log(`kizuna ${mode}: stopping the daemons`)
     await net.stop()
+  }
+}
+
+/**
+ * A daemon start under a loaded machine can miss the testnet's ready timeout: kill it and start
+ * it again on the same repo, a bounded number of times
+ */
+async function startWithRetry (net: LabTestnet, host: string, bootstrap: string[], signal: AbortSignal, log: (text: string) => void): Promise<LabMember> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await net.start(host, { bootstrap, signal })
+    } catch (err) {
+      signal.throwIfAborted()
+      if (attempt >= START_ATTEMPTS) throw err
+      log(`daemon on ${host} did not start (attempt ${attempt}/${START_ATTEMPTS}), trying again: ${(err as Error).message.split('\n')[0].slice(0, 160)}`)
+      await net.stopMember(host).catch(() => {})
+    }
   }
 }
 

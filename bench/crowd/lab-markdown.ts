@@ -4,11 +4,12 @@ import { LAB_TARGETS, verdict } from './lab.js'
 import type { CrowdFigures } from './lab-common.js'
 
 const sec = (ms: number | null): string => ms == null ? '—' : (ms / 1000).toFixed(1)
+const pct = (v: number | null): string => v == null ? '—' : `${Math.round(v * 100)} %`
 const x = (v: number | null): string => v == null ? '—' : `${v}×`
 
 function row (name: string, f: CrowdFigures, extra: string): string {
   const done = `${f.downloads.filter(d => d.ok).length}/${f.downloads.length}`
-  return `| ${name} | ${sec(f.loneMs)} | ${sec(f.allDoneMs)} (${done}) | ${x(f.allDoneOverLone)} | ${sec(f.medianMs)} | ${x(f.medianOverLone)} | ${f.publisherUploadOverFile}× | ${f.swarmTxOverDelivered}× | ${Math.round(f.cpuIdleShare * 100)} % | ${extra} |`
+  return `| ${name} | ${sec(f.loneMs)} | ${sec(f.allDoneMs)} (${done}) | ${x(f.allDoneOverLone)} | ${sec(f.medianMs)} | ${x(f.medianOverLone)} | ${f.publisherUploadOverFile}× | ${f.swarmTxOverDelivered}× | ${pct(f.publisherUplinkUse)} | ${pct(f.swarmUplinkUse)} | ${Math.round(f.cpuIdleShare * 100)} % | ${extra} |`
 }
 
 /** The "## crowd --lab" section of docs/benchmarks.md */
@@ -20,14 +21,14 @@ export function renderLabMarkdown (report: LabCrowdReport, charts: string[]): st
     'Kizuna: a daemon per host, a lone download of its own file first, then every downloader asks the crowd\'s file at once; fresh daemons per',
     'replication mode. BitTorrent baseline in the same lab and run: opentracker + an aria2c seeder on the publisher host, an aria2c leecher per',
     'downloader host (DHT/PEX/LPD off; leechers keep seeding). Publisher upload = bytes its eth0 sent (kernel counters, headers included) ÷ file;',
-    'swarm tx = every host\'s eth0 bytes ÷ (file × downloaders). CPU idle = the whole machine\'s idle share during the crowd (/proc/stat).',
+    'swarm tx = every host\'s eth0 bytes ÷ (file × downloaders). Uplink use = bytes sent ÷ what the uplink(s) could send until all were done. CPU idle = the whole machine\'s idle share during the crowd (/proc/stat).',
     '',
     `Measured ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}; load average ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after (other developers' work shares these CPUs); ${report.totalSeconds} s in all. Namespaces left after: ${report.namespacesLeft.length}.`,
     '',
-    '| system | lone s | all done s | all ÷ lone | median s | median ÷ lone | publisher ÷ file | swarm tx ÷ delivered | CPU idle | notes |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| system | lone s | all done s | all ÷ lone | median s | median ÷ lone | publisher ÷ file | swarm tx ÷ delivered | publisher uplink use | all uplinks use | CPU idle | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.kizuna.map(k => row(`Kizuna, replication ${k.mode}`, k, `daemons used ${Math.round(k.daemonCpuShare * 100)} % of the CPUs`)),
-    ...('allDoneMs' in report.bittorrent ? [row('BitTorrent (aria2c)', report.bittorrent, report.bittorrent.aria2)] : [`| BitTorrent | skipped: ${report.bittorrent.skipped} |||||||||`]),
+    ...('allDoneMs' in report.bittorrent ? [row('BitTorrent (aria2c)', report.bittorrent, report.bittorrent.aria2)] : [`| BitTorrent | skipped: ${report.bittorrent.skipped} |||||||||||`]),
     '',
     'Targets (Kizuna):',
     ...report.kizuna.map(k => `- replication ${k.mode}: all done ≤ ${LAB_TARGETS.allDoneOverLone}× lone: ${verdict(k.allDoneOverLone, LAB_TARGETS.allDoneOverLone)}; median ≤ ${LAB_TARGETS.medianOverLone}× lone: ${verdict(k.medianOverLone, LAB_TARGETS.medianOverLone)}; publisher upload ≤ ${LAB_TARGETS.publisherUploadOverFile}× file: ${verdict(k.publisherUploadOverFile, LAB_TARGETS.publisherUploadOverFile)}`),

@@ -95,6 +95,7 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
       aria2,
       tracker: 'opentracker (Debian)',
       ...figures({
+        uplinkMbit: params.uplinkMbit,
         loneMs,
         downloads: crowd.downloads,
         fileBytes: size,
