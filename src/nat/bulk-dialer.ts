@@ -13,7 +13,7 @@ export const RELAY_BULK_MIN_BYTES = 8 * 1024 * 1024
  * How long a bulk request waits for DCUtR to turn a relayed connection into a direct one
  * (DCUtR's own attempt times out after 5 s); below the exchange's 10 s dial timeout
  */
-export const DIRECT_UPGRADE_WAIT_MS = 8_000
+export const DIRECT_UPGRADE_WAIT_MS = 6_000
 /** After a wait for a direct connection to a peer failed, later bulk requests to it fail at once for this long */
 export const DIRECT_UPGRADE_FAILURE_MEMORY_MS = 60_000
 /** Peers remembered that way, at most (oldest forgotten first) */

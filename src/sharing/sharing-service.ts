@@ -16,6 +16,7 @@ import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
+import { RelayOnlyError, RelayOnlyWatch } from '../nat/relay-only-watch.js'
 
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
@@ -234,6 +235,8 @@ export class SharingService {
     const origins = new Map<string, ProviderOrigin>()
     /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts) */
     const relayOnly = new Set<string>()
+    // ends the get soon once every holder found is relay-only (src/nat/relay-only-watch.ts)
+    const watch = new RelayOnlyWatch(() => { controller.abort() })
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
       for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, askConnected: request.askConnected, requeryConnected: true, connectedFirst: true })) {
         origins.set(found.peerId.toString(), found.origin)
@@ -257,6 +260,9 @@ export class SharingService {
       })) {
         const mapped = this.mapFetchEvent(event, origins)
         if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
+        if (event.type === 'fetch:provider-added') watch.providerAdded(event.peer.toString())
+        else if (event.type === 'fetch:provider-dropped') watch.providerDropped(event.peer.toString(), mapped?.type === 'get:relay-only')
+        else if (event.type === 'fetch:block') watch.blockArrived()
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
           // a partial holder serves what it has, but a DHT announcement costs every node it
@@ -273,8 +279,10 @@ export class SharingService {
         }
       }
     } catch (err) {
+      if (watch.failure != null && request.signal?.aborted !== true) throw watch.failure
       throw translateFetchError(err, relayOnly)
     } finally {
+      watch.stop()
       controller.abort()
       const left = (this.fetching.get(key) ?? 1) - 1
       if (left > 0) this.fetching.set(key, left)
@@ -401,7 +409,7 @@ function translateFetchError (err: unknown, relayOnly: Set<string>): unknown {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
   }
   if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
-    return new KizunaError('ERR_RELAY_ONLY', `${(err as Error).message}; ${relayOnly.size} holder(s) are reachable only through a relay, which carries no content blocks, and no direct connection could be made (hole punching failed, e.g. both sides behind symmetric NATs) — the content needs a holder you can reach directly`, { cause: err })
+    return new RelayOnlyError(relayOnly.size, (err as Error).message, { cause: err })
   }
   return err
 }
