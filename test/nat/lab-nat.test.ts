@@ -165,7 +165,6 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
 
     // a NATed downloader behind its own (symmetric) NAT: the NATed publisher is relay-only to
     // it, the public host that fetched is not; the get succeeds from the public host
-    await connectThroughRelay('c', 'a')
     const beforeHosts = await perHost()
     const second = await get('c', cid)
     const afterHosts = await perHost()
