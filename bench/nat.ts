@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -96,6 +97,8 @@ async function connect (from: LabMember, addr: string, signal: AbortSignal): Pro
 
 export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
   const { values } = parseArgs({ args, options: { trials: { type: 'string', default: '3' }, 'size-mib': { type: 'string', default: '32' }, 'no-docs': { type: 'boolean', default: false } } })
+  // every API call of the run listens on the one signal
+  setMaxListeners(Infinity, signal)
   const trials = Number(values.trials)
   const size = Number(values['size-mib']) * MiB
   const dir = await mkdtemp(join(tmpdir(), 'kizuna-bench-nat-'))
@@ -115,13 +118,22 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     const punch: Record<'cone' | 'symmetric', Trial[]> = { cone: [], symmetric: [] }
     for (let t = 0; t < trials; t++) {
       for (const [kind, from, to] of [['cone', 'a', 'b'], ['symmetric', 'c', 'd']] as const) {
-        // fresh daemons per trial: DCUtR and the failed-upgrade memory start clean
-        const [x, y] = await Promise.all([from, to].map(async host => await net.start(host, { bootstrap: boot, args: ['--reachability', 'private'], signal })))
+        // two fresh NATed hosts per trial (new repos, new identities), as in the issue
+        const pair = new LabTestnet(lab, { config })
+        nets.push(pair)
+        const [x, y] = await Promise.all([from, to].map(async host => await pair.start(host, { bootstrap: boot, args: ['--reachability', 'private'], signal })))
         const file = join(dir, `${kind}-${t}.bin`)
         await writeRandomFile(file, 1 * MiB)
         const cid = await add(y, file, signal)
         const before = (await x.api.get<Status>('/status')).nat.peers
-        await connect(x, await relayedAddr(y, RELAY, signal), signal)
+        try {
+          await connect(x, await relayedAddr(y, RELAY, signal), signal)
+        } catch (err) {
+          punch[kind].push({ punched: false, msToDirect: null, relayOnlyErrorMs: null, errorCode: 'relayed dial failed' })
+          log(`${kind} trial ${t + 1}: ${(err as Error).message}`)
+          await pair.stop()
+          continue
+        }
         const started = Date.now()
         const direct = await waitUntil(async () => {
           const peers = (await x.api.get<Status>('/status')).nat.peers
@@ -132,7 +144,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
         const trial: Trial = { punched: direct === true, msToDirect, relayOnlyErrorMs: result.code === 'ERR_RELAY_ONLY' ? result.ms : null, errorCode: result.code }
         punch[kind].push(trial)
         log(`${kind} trial ${t + 1}: ${trial.punched ? `direct after ${msToDirect} ms` : 'no direct connection'}; get ${result.code ?? 'ok'} in ${result.ms} ms`)
-        await Promise.all([from, to].map(async host => { await net.stopMember(host) }))
+        await pair.stop()
       }
     }
 
