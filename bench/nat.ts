@@ -121,6 +121,8 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
         // two fresh NATed hosts per trial (new repos, new identities), as in the issue
         const pair = new LabTestnet(lab, { config })
         nets.push(pair)
+        // LabTestnet makes its temp dir on the first prepare: not twice at once
+        await pair.prepare(from)
         const [x, y] = await Promise.all([from, to].map(async host => await pair.start(host, { bootstrap: boot, args: ['--reachability', 'private'], signal })))
         const file = join(dir, `${kind}-${t}.bin`)
         await writeRandomFile(file, 1 * MiB)
