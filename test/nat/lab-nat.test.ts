@@ -16,8 +16,11 @@ const skip = await labSkipReason('test/nat/lab-nat.test.ts')
 const FILE_BYTES = 48 * 1024 * 1024
 /** What the holder may send into the relay, and the relay to the downloader, during a refused get */
 const RELAY_CONTROL_BYTES = 2_000_000
-/** A get whose only holder is relay-only ends within this (DCUtR wait + grace, measured ~9 s) */
-const RELAY_ONLY_FAIL_MS = 15_000
+/**
+ * A get whose only holder is relay-only ends within this: a bound, not a speed target (the bench
+ * measures 9.7-11.8 s; 16-17 s here at load average 30; 34-51 s before the fail-fast)
+ */
+const RELAY_ONLY_FAIL_MS = 30_000
 
 /** A public relay and a public host on the "internet"; four hosts, each behind its own NAT router */
 
@@ -164,7 +167,9 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     expect((await relayBytes()) - before).toBeLessThan(FILE_BYTES / 2)
 
     // a NATed downloader behind its own (symmetric) NAT: the NATed publisher is relay-only to
-    // it, the public host that fetched is not; the get succeeds from the public host
+    // it, the public host that fetched is not; the get succeeds from the public host. c dials
+    // pub first (it can dial out): under load the DHT may not name pub within the get's 15 s
+    await m('c').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes('10.78.0.11') && a.includes('/tcp/')) })
     const beforeHosts = await perHost()
     const second = await get('c', cid)
     const afterHosts = await perHost()
