@@ -9,11 +9,16 @@ import { MessagingError } from './errors.js'
 import type { MessageEvent } from './events.js'
 import { MailboxService, type MailboxInit } from './mailbox-service.js'
 import { DEFAULT_MAILBOX_TTL_MS } from './mailbox-policy.js'
+import { mailboxKey } from './mailbox-key.js'
+import { compareDistance, kadKey } from '../replication/placement.js'
 import { checkText, newMessageId, signMessage, verifyMessage, type DirectMessage, type FileRef } from './message.js'
 import { MessageStore, toMessage, type MessageRecord } from './message-store.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { open, seal } from './seal.js'
 import { KizunaError } from '../errors.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('kizuna:messaging')
 
 const CODEC: RpcCodec<MsgFrame> = { protocol: MSG_PROTOCOL, maxFrame: MAX_MSG_FRAME, encode: encodeFrame, decode: decodeMsgFrame }
 /** A direct delivery (dial + one exchange) that takes longer falls back to the mailbox */
@@ -23,8 +28,14 @@ export const INBOUND_MESSAGES_PER_MINUTE = 600
 
 /** A drain that reached fewer than k holders (a node just back, its table still empty) is retried after this, doubling */
 export const DRAIN_RETRY_MIN_MS = 2_000
-/** A node this fresh also retries an empty drain: its routing table may not reach its mailbox's holders yet */
+/**
+ * A node this fresh (or that has not yet reached k holders) drains again whenever it connects to a
+ * peer that may hold its mailbox, and retries an empty drain: its routing table may not reach the
+ * holders yet. Waiting for the whole join (dead saved peers, 20 s lookups) made the drain on join late.
+ */
 export const JUST_STARTED_MS = 60_000
+/** A burst of new connections (a join dials several at once) shares one drain */
+export const CONNECT_DRAIN_DEBOUNCE_MS = 500
 
 export interface MessagingInit {
   /** ms between mailbox drains (and retries of messages nobody took yet) */
@@ -64,6 +75,14 @@ export class MessagingService {
   private startedAt = 0
   private retry?: ReturnType<typeof setTimeout>
   private retryDelayMs = DRAIN_RETRY_MIN_MS
+  /** kad keys of the peers that answered the last drain, and whether any drain reached k holders */
+  private lastAnswered: Uint8Array[] = []
+  private reachedK = false
+  private soon?: ReturnType<typeof setTimeout>
+  private again = false
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
+  }
 
   constructor (components: MessagingComponents, init: Partial<MessagingInit> = {}) {
     this.components = components
@@ -87,6 +106,31 @@ export class MessagingService {
       type: 'refused', code: err instanceof KizunaError ? err.code : 'ERR_INTERNAL', reason: (err as Error).message
     }))
     this.timer = setInterval(() => { void this.drainNow().catch(() => {}) }, this.init.drainIntervalMs)
+    this.components.libp2p.addEventListener('peer:connect', this.onConnect)
+  }
+
+  private catchingUp (): boolean {
+    return !this.reachedK || Date.now() - this.startedAt < JUST_STARTED_MS
+  }
+
+  /** True unless the last drain already heard 2k peers all closer to our mailbox key than `peer` */
+  private mayHoldOurMailbox (peer: PeerId): boolean {
+    if (this.lastAnswered.length < this.mailbox.init.replicas * 2) return true
+    const target = kadKey(mailboxKey(this.self))
+    const kad = kadKey(peer.toMultihash().bytes)
+    return this.lastAnswered.some(asked => compareDistance(kad, asked, target) < 0)
+  }
+
+  /** One drain shortly; a request during a drain runs another after it (the new peer was not asked) */
+  private drainSoon (): void {
+    if (!this.started) return
+    if (this.draining != null) { this.again = true; return }
+    if (this.soon != null) return
+    this.soon = setTimeout(() => {
+      this.soon = undefined
+      void this.drainNow().catch(() => {})
+    }, CONNECT_DRAIN_DEBOUNCE_MS)
+    this.soon.unref?.()
   }
 
   async stop (): Promise<void> {
@@ -94,6 +138,8 @@ export class MessagingService {
     this.started = false
     clearInterval(this.timer)
     clearTimeout(this.retry)
+    clearTimeout(this.soon)
+    this.components.libp2p.removeEventListener('peer:connect', this.onConnect)
     await this.components.libp2p.unhandle(MSG_PROTOCOL).catch(() => {})
     // the mailbox's stop aborts a drain under way: waiting for the drain first held stop() for a whole round
     await this.mailbox.stop()
@@ -193,7 +239,12 @@ export class MessagingService {
         return done
       }, options)
       const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
-      this.scheduleRetry(reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0))
+      log('drain %d ms after start: %d holders answered, %d envelopes, %d new, %d connections', Date.now() - this.startedAt, reached.holders, reached.envelopes, fresh, this.components.libp2p.getConnections().length)
+      this.lastAnswered = reached.answered.map(peer => kadKey(peer.toMultihash().bytes))
+      if (reached.holders >= this.mailbox.init.replicas) this.reachedK = true
+      // with no connection at all a retry would only wait out its lookup: the next connection drains
+      const connected = this.components.libp2p.getConnections().length > 0
+      this.scheduleRetry(connected && (reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0)))
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
@@ -204,6 +255,10 @@ export class MessagingService {
       return await this.draining
     } finally {
       this.draining = undefined
+      if (this.again) {
+        this.again = false
+        this.drainSoon()
+      }
     }
   }
 
