@@ -1,9 +1,9 @@
-import { EventEmitter, on } from 'node:events'
+import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RateLimiter } from '@libp2p/utils'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import { MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
+import { MAX_IDS, MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
 import { ContactBook } from './contacts.js'
 import { MessagingError } from './errors.js'
 import type { MessageEvent } from './events.js'
@@ -15,6 +15,8 @@ import { checkText, newMessageId, signMessage, verifyMessage, type DirectMessage
 import { MessageStore, toMessage, type MessageRecord } from './message-store.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { open, seal } from './seal.js'
+import { DropOldestQueue } from './drop-oldest-queue.js'
+import { signReceipt, verifyReceipt, type ReceiptStatus } from './receipt.js'
 import { KizunaError } from '../errors.js'
 import { logger } from '@libp2p/logger'
 
@@ -43,9 +45,15 @@ export interface MessagingInit {
   /** how long mailbox holders keep a message for an offline recipient */
   ttlMs: number
   mailbox: Partial<MailboxInit>
+  /** tell senders when `msg ls` / `msg watch` first showed their message (config `readReceipts`) */
+  readReceipts: boolean
 }
 
-export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {} }
+export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {}, readReceipts: true }
+/** Events one `msg watch` reader may leave unread; past that the oldest are dropped and counted */
+export const WATCH_BUFFER_EVENTS = 1024
+/** Senders one flush of read receipts talks to (the rest wait for the next drain round) */
+const READ_RECEIPT_SENDERS_PER_FLUSH = 32
 
 export interface MessagingComponents {
   libp2p: Libp2p
@@ -80,6 +88,7 @@ export class MessagingService {
   private reachedK = false
   private soon?: ReturnType<typeof setTimeout>
   private again = false
+  private flushing?: Promise<void>
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
   }
@@ -189,6 +198,7 @@ export class MessagingService {
       return { type: 'receipt', id: frame.message.id, status: result === 'new' ? 'stored' : 'duplicate' }
     }
     if (frame.type === 'receipts') {
+      await verifyReceipt(from, this.self, frame.status, frame.ids, frame.sig)
       // a peer can only move messages we sent to it
       for (const id of frame.ids) await this.setStatus(from.toString(), id, frame.status)
       return { type: 'receipts-ok' }
@@ -235,7 +245,9 @@ export class MessagingService {
             if (err instanceof MessagingError) done.push(message.id) // refused for good: forged, future, not ours
           }
         }
-        for (const [sender, ids] of receipts) void this.sendReceipts(sender, ids, 'delivered')
+        for (const [sender, ids] of receipts) {
+          void (async () => { for (let i = 0; i < ids.length; i += MAX_IDS) await this.sendReceipts(sender, ids.slice(i, i + MAX_IDS), 'delivered') })()
+        }
         return done
       }, options)
       const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
@@ -249,6 +261,7 @@ export class MessagingService {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
       }
+      await this.flushReadReceipts()
       return fresh
     })()
     try {
@@ -273,28 +286,77 @@ export class MessagingService {
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.drainIntervalMs)
   }
 
-  private async sendReceipts (sender: string, ids: string[], status: 'delivered' | 'read'): Promise<void> {
-    await rpc(this.components.libp2p, peerIdFromString(sender), CODEC, { type: 'receipts', ids, status }, { timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => {})
+  /** Signed by us, so the sender knows the receipt is ours; true once the sender took it */
+  private async sendReceipts (sender: string, ids: string[], status: ReceiptStatus): Promise<boolean> {
+    const sig = await signReceipt(this.components.privateKey, status, this.self, sender, ids)
+    const reply = await rpc(this.components.libp2p, peerIdFromString(sender), CODEC, { type: 'receipts', ids, status, sig }, { timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
+    return reply?.type === 'receipts-ok'
   }
 
+  /** History; incoming messages it shows for the first time are read (and their senders told, if enabled) */
   async list (nameOrPeer?: string): Promise<MessageRecord[]> {
-    return this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
+    const records = await this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
+    await this.shown(records)
+    return records
   }
 
-  /** Every message event from this call on (not from the first read), until `signal` aborts */
-  watch (options: { signal?: AbortSignal } = {}): AsyncGenerator<MessageEvent> {
-    const events = on(this.events, 'event', { signal: options.signal })
+  private async shown (records: MessageRecord[]): Promise<void> {
+    if (!this.init.readReceipts || !this.started) return
+    const fresh = await this.store.markShown(records.filter(r => r.direction === 'in' && r.readAt == null))
+    if (fresh.length === 0) return
+    for (const record of records) record.readAt ??= fresh.find(f => f.id === record.id)?.readAt
+    void this.flushReadReceipts().catch(() => {})
+  }
+
+  /** Sends read receipts nobody has taken yet, per sender; a sender offline gets them on a later round */
+  async flushReadReceipts (): Promise<void> {
+    if (!this.init.readReceipts) return
+    if (this.flushing != null) {
+      // a flush under way may have read the due list before the newest reads: run once more after it
+      await this.flushing.catch(() => {})
+      if (this.flushing != null) return this.flushing
+    }
+    this.flushing = (async () => {
+      const bySender = new Map<string, string[]>()
+      for (const record of await this.store.readReceiptsDue()) bySender.set(record.peer, [...(bySender.get(record.peer) ?? []), record.id])
+      await Promise.all([...bySender].slice(0, READ_RECEIPT_SENDERS_PER_FLUSH).map(async ([sender, ids]) => {
+        for (let i = 0; i < ids.length; i += MAX_IDS) {
+          const chunk = ids.slice(i, i + MAX_IDS)
+          if (!this.started || !(await this.sendReceipts(sender, chunk, 'read'))) return
+          await this.store.markReadReceipted(sender, chunk)
+        }
+      }))
+    })()
+    try {
+      await this.flushing
+    } finally {
+      this.flushing = undefined
+    }
+  }
+
+  /**
+   * Every message event from this call on (not from the first read), until `signal` aborts. A
+   * reader that falls more than `maxBuffered` events behind loses the oldest and is told how many
+   * (a `dropped` event); an incoming message counts as read when the reader takes it.
+   */
+  watch (options: { signal?: AbortSignal, maxBuffered?: number } = {}): AsyncGenerator<MessageEvent> {
+    const queue = new DropOldestQueue<MessageEvent>(options.maxBuffered ?? WATCH_BUFFER_EVENTS)
+    const listener = (event: MessageEvent): void => { queue.push(event) }
+    // listening starts now, before the first read
+    this.events.on('event', listener)
+    const self = this
     return (async function * () {
       try {
-        while (true) {
-          const next = await events.next()
-          if (next.done === true) return
-          yield next.value[0] as MessageEvent
+        while (options.signal?.aborted !== true) {
+          const event = await queue.next(options.signal)
+          const dropped = queue.takeDropped()
+          if (dropped > 0) yield { type: 'dropped', count: dropped } satisfies MessageEvent
+          if (event == null) return
+          if (event.type === 'message') await self.shown([event.message]).catch(() => {})
+          yield event
         }
-      } catch (err) {
-        if (options.signal?.aborted !== true) throw err
       } finally {
-        await events.return?.()
+        self.events.off('event', listener)
       }
     })()
   }
