@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { RateLimiter } from '@libp2p/utils'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import { MAX_IDS, MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
+import { MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
 import { ContactBook } from './contacts.js'
 import { MessagingError } from './errors.js'
 import type { MessageEvent } from './events.js'
@@ -16,7 +16,8 @@ import { MessageStore, toMessage, type MessageRecord } from './message-store.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { open, seal } from './seal.js'
 import { DropOldestQueue } from './drop-oldest-queue.js'
-import { signReceipt, verifyReceipt, type ReceiptStatus } from './receipt.js'
+import { verifyReceipt } from './receipt.js'
+import { ReceiptSender } from './receipt-sender.js'
 import { KizunaError } from '../errors.js'
 import { logger } from '@libp2p/logger'
 
@@ -52,8 +53,6 @@ export interface MessagingInit {
 export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {}, readReceipts: true }
 /** Events one `msg watch` reader may leave unread; past that the oldest are dropped and counted */
 export const WATCH_BUFFER_EVENTS = 1024
-/** Senders one flush of read receipts talks to (the rest wait for the next drain round) */
-const READ_RECEIPT_SENDERS_PER_FLUSH = 32
 
 export interface MessagingComponents {
   libp2p: Libp2p
@@ -73,6 +72,7 @@ export class MessagingService {
   readonly contacts: ContactBook
   readonly store: MessageStore
   readonly mailbox: MailboxService
+  private readonly receipts: ReceiptSender
   readonly init: MessagingInit
   private readonly components: MessagingComponents
   private readonly events = new EventEmitter<{ event: [MessageEvent] }>()
@@ -88,7 +88,6 @@ export class MessagingService {
   private reachedK = false
   private soon?: ReturnType<typeof setTimeout>
   private again = false
-  private flushing?: Promise<void>
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
   }
@@ -99,6 +98,7 @@ export class MessagingService {
     this.contacts = new ContactBook(components)
     this.store = new MessageStore(components)
     this.mailbox = new MailboxService(components, this.init.mailbox)
+    this.receipts = new ReceiptSender({ ...components, store: this.store, codec: CODEC, running: () => this.started }, this.init)
     this.events.setMaxListeners(0)
   }
 
@@ -245,9 +245,7 @@ export class MessagingService {
             if (err instanceof MessagingError) done.push(message.id) // refused for good: forged, future, not ours
           }
         }
-        for (const [sender, ids] of receipts) {
-          void (async () => { for (let i = 0; i < ids.length; i += MAX_IDS) await this.sendReceipts(sender, ids.slice(i, i + MAX_IDS), 'delivered') })()
-        }
+        for (const [sender, ids] of receipts) void this.receipts.send(sender, ids, 'delivered')
         return done
       }, options)
       const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
@@ -261,7 +259,7 @@ export class MessagingService {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
       }
-      await this.flushReadReceipts()
+      await this.receipts.flush()
       return fresh
     })()
     try {
@@ -286,52 +284,16 @@ export class MessagingService {
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.drainIntervalMs)
   }
 
-  /** Signed by us, so the sender knows the receipt is ours; true once the sender took it */
-  private async sendReceipts (sender: string, ids: string[], status: ReceiptStatus): Promise<boolean> {
-    const sig = await signReceipt(this.components.privateKey, status, this.self, sender, ids)
-    const reply = await rpc(this.components.libp2p, peerIdFromString(sender), CODEC, { type: 'receipts', ids, status, sig }, { timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
-    return reply?.type === 'receipts-ok'
-  }
-
   /** History; incoming messages it shows for the first time are read (and their senders told, if enabled) */
   async list (nameOrPeer?: string): Promise<MessageRecord[]> {
     const records = await this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
-    await this.shown(records)
+    await this.receipts.shown(records)
     return records
   }
 
-  private async shown (records: MessageRecord[]): Promise<void> {
-    if (!this.init.readReceipts || !this.started) return
-    const fresh = await this.store.markShown(records.filter(r => r.direction === 'in' && r.readAt == null))
-    if (fresh.length === 0) return
-    for (const record of records) record.readAt ??= fresh.find(f => f.id === record.id)?.readAt
-    void this.flushReadReceipts().catch(() => {})
-  }
-
-  /** Sends read receipts nobody has taken yet, per sender; a sender offline gets them on a later round */
+  /** Sends the read receipts no sender has taken yet (also done on every drain round) */
   async flushReadReceipts (): Promise<void> {
-    if (!this.init.readReceipts) return
-    if (this.flushing != null) {
-      // a flush under way may have read the due list before the newest reads: run once more after it
-      await this.flushing.catch(() => {})
-      if (this.flushing != null) return this.flushing
-    }
-    this.flushing = (async () => {
-      const bySender = new Map<string, string[]>()
-      for (const record of await this.store.readReceiptsDue()) bySender.set(record.peer, [...(bySender.get(record.peer) ?? []), record.id])
-      await Promise.all([...bySender].slice(0, READ_RECEIPT_SENDERS_PER_FLUSH).map(async ([sender, ids]) => {
-        for (let i = 0; i < ids.length; i += MAX_IDS) {
-          const chunk = ids.slice(i, i + MAX_IDS)
-          if (!this.started || !(await this.sendReceipts(sender, chunk, 'read'))) return
-          await this.store.markReadReceipted(sender, chunk)
-        }
-      }))
-    })()
-    try {
-      await this.flushing
-    } finally {
-      this.flushing = undefined
-    }
+    await this.receipts.flush()
   }
 
   /**
@@ -352,7 +314,7 @@ export class MessagingService {
           const dropped = queue.takeDropped()
           if (dropped > 0) yield { type: 'dropped', count: dropped } satisfies MessageEvent
           if (event == null) return
-          if (event.type === 'message') await self.shown([event.message]).catch(() => {})
+          if (event.type === 'message') await self.receipts.shown([event.message]).catch(() => {})
           yield event
         }
       } finally {
