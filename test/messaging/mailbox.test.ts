@@ -64,8 +64,8 @@ describe('offline delivery through the mailbox (k = 3 holders)', () => {
     expect(got.map(m => m.seq)).toEqual([1, 2, 3])
     expect(got.every(m => m.via === 'mailbox')).toBe(true)
 
-    // receipts reach Alice; holders delete what Bob acknowledged; a second drain adds nothing
-    await waitFor(async () => (await a.messages('bob')).every(m => m.status === 'delivered'), { timeoutMs: 20_000, message: 'delivered at Alice' })
+    // receipts reach Alice (read: Bob's ls above showed them); holders delete what Bob acknowledged; a second drain adds nothing
+    await waitFor(async () => (await a.messages('bob')).every(m => m.status === 'read'), { timeoutMs: 20_000, message: 'read at Alice' })
     await waitFor(() => holding(testnet.members, bob.peerId).length === 0, { timeoutMs: 20_000, message: 'holders to delete acked envelopes' })
     expect(await b.drainMailbox()).toBe(0)
     expect((await b.messages(alice.peerId)).length).toBe(3)
