@@ -40,10 +40,15 @@ describe('offline delivery through the mailbox (k = 3 holders)', () => {
     }
     const holders = holding(testnet.members, bob.peerId)
     expect(holders.length).toBeGreaterThanOrEqual(3)
+    // each message at 3 holders (each send picks the 3 closest it sees then: on a loaded box a
+    // lookup cut short by its bound may pick another third holder for one message)
+    const copies = new Map<string, number>()
     for (const holder of holders) {
-      expect(internalsOf(holder.node!).messaging.mailbox.holder.ids(bob.peerId).length).toBe(3)
+      for (const id of internalsOf(holder.node!).messaging.mailbox.holder.ids(bob.peerId)) copies.set(id, (copies.get(id) ?? 0) + 1)
       if (holder !== alice) expect(await anyFileContains(holder.repo, Buffer.from(marker))).toBe(false)
     }
+    expect(copies.size).toBe(3)
+    for (const count of copies.values()) expect(count).toBeGreaterThanOrEqual(3)
 
     // a holder (not Alice) leaves: the others bring the mailbox back to 3 live copies
     const victim = holders.find(h => h !== alice)!
