@@ -10,7 +10,7 @@ import { SwarmGrower } from './lib/swarm.js'
 import { machineInfo } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
 import { clockTicks, readStat } from './lib/proc.js'
-import { writeSection, BENCHMARKS_DOC } from './lib/docs.js'
+import { writeSection, BENCHMARKS_DOC, saveResults } from './lib/docs.js'
 import { round } from './lib/stats.js'
 import { addFile, cidStats, getFile, MiB, servedBy, sha256File, status, writeRandomFile, type CidStats } from './lib/content.js'
 import { watchReplicas } from './lib/replica-watch.js'
@@ -156,6 +156,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   process.stdout.write(JSON.stringify(report) + '\n')
   if (docs) {
     await writeSection('crowd', renderCrowdMarkdown(report))
+    await saveResults('crowd', report)
     log(`updated the "## crowd" section of ${BENCHMARKS_DOC}`)
   }
 }

@@ -7,7 +7,7 @@ import { SwarmGrower } from './lib/swarm.js'
 import { bootTimeMs, clockTicks, readRss, readStat, spawnTimeMs } from './lib/proc.js'
 import { machineInfo } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
-import { writeSection, BENCHMARKS_DOC } from './lib/docs.js'
+import { writeSection, BENCHMARKS_DOC, saveResults } from './lib/docs.js'
 import { watchMilestones } from './join/milestones.js'
 import { buildResults, type JoinParams, type NodeRecord } from './join/report.js'
 import { renderMarkdown } from './join/markdown.js'
@@ -149,6 +149,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     process.stdout.write(JSON.stringify(report) + '\n')
     if (docs) {
       await writeSection('join', renderMarkdown(report))
+      await saveResults('join', report)
       log(`updated the "## join" section of ${BENCHMARKS_DOC}`)
     }
   } finally {

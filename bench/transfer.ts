@@ -8,7 +8,7 @@ import { Testnet } from '../src/testnet/testnet.js'
 import { clockTicks, readStat } from './lib/proc.js'
 import { machineInfo, describeMachine } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
-import { writeSection } from './lib/docs.js'
+import { writeSection, saveResults } from './lib/docs.js'
 import { MiB, writeRandomFile, sha256File, addFile, getFile } from './lib/content.js'
 import type { Kind, PeerMessage } from './transfer/peer.js'
 import type { BenchmarkContext } from './index.js'
@@ -278,7 +278,10 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     ratios
   }
   process.stdout.write(JSON.stringify(report) + '\n')
-  if (values['no-docs'] !== true) await writeSection('transfer', renderMarkdown(report, summary, ratios))
+  if (values['no-docs'] !== true) {
+    await writeSection('transfer', renderMarkdown(report, summary, ratios))
+    await saveResults('transfer', report)
+  }
 }
 
 function renderMarkdown (report: { date: string, machine: ReturnType<typeof machineInfo>, sizeBytes: number, runs: number, load: { loadAverageBefore: number[], loadAverageAfter: number[] } }, summary: SystemResult[], ratios: Record<string, { value: number | null, target: number }>): string {

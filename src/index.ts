@@ -1,7 +1,8 @@
 import './shim.js'
 
-export { createNode, KizunaNode } from './node/node.js'
-export type { CreateNodeOptions, NodeStatus, PeerSummary, ProviderSummary, ReplicaSummary, RemoveSummary, ContentSummary } from './node/node.js'
+export { KizunaNode } from './node/node.js'
+export { createNode, type CreateNodeOptions } from './node/create-node.js'
+export type { NodeStatus, PeerSummary, ProviderSummary, ReplicaSummary, RemoveSummary, ContentSummary } from './node/node.js'
 export type { KizunaConfig } from './node/config.js'
 export type { ConfigOverrides } from './node/node-options.js'
 export type { KizunaNodeEvents, PeerEvictedEvent, PeerJoinedEvent, JoinFailedEvent, JoinEvent, LivenessRoundResult, ReplicationEventMap } from './node/events.js'

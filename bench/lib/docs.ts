@@ -20,6 +20,11 @@ Each benchmark prints one JSON object on stdout (progress goes to stderr) and re
 section of this file; pass \`--no-docs\` to leave this file alone. Benchmarks start their own
 local swarm in temp dirs and remove it afterwards, also on Ctrl-C. They need Linux (\`/proc\`)
 and an otherwise idle machine: the daemons share its CPUs with each other and the benchmark.
+
+Charts: \`node scripts/bench-charts.mjs\` draws SVGs into \`docs/charts/\` (no browser) from the JSON a run keeps
+in \`bench/<name>/results.json\` and links them at the end of each section: transfer MB/s per system, crowd downloads
+finished and replicas over time, join milestone CDF. Until a run has kept its JSON, the transfer and replica charts
+are drawn from the figures printed in their section; the crowd-download and join charts need the per-node JSON.
 `
 
 /**
@@ -47,4 +52,15 @@ export async function writeSection (name: string, body: string, file = BENCHMARK
   }
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, text.trimEnd() + '\n')
+}
+
+/**
+ * Keeps a run's JSON result next to its benchmark (bench/<name>/results.json), so
+ * `node scripts/bench-charts.mjs` can draw the section's charts from it.
+ */
+export async function saveResults (name: string, report: unknown): Promise<string> {
+  const file = join(packageRoot(), 'bench', name, 'results.json')
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, JSON.stringify(report, null, 1) + '\n')
+  return file
 }

@@ -9,8 +9,8 @@ import { configCommand } from './commands/config.js'
 import { completionCommand } from './commands/completion.js'
 import { addCommand, catCommand, getCommand, lsCommand, providersCommand, replicasCommand, rmCommand, statsCommand, gcCommand } from './commands/content.js'
 
-/** Parses argv and runs the command */
-export async function runCli (argv: string[]): Promise<void> {
+/** The whole command tree (tests walk it: every command must honour --json) */
+export function buildProgram (): Command {
   const program = new Command('kizuna')
     .description('Kizuna: peer-to-peer file and message sharing with no central server')
     .version('0.1.0')
@@ -22,6 +22,10 @@ export async function runCli (argv: string[]): Promise<void> {
   }
   for (const command of [contactCommand(), msgCommand(), pubCommand(), subCommand()]) program.addCommand(command)
   program.addCommand(completionCommand(program))
+  return program
+}
 
-  await program.parseAsync(argv)
+/** Parses argv and runs the command */
+export async function runCli (argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv)
 }

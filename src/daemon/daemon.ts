@@ -1,4 +1,5 @@
-import { createNode, type KizunaNode } from '../node/node.js'
+import { createNode } from '../node/create-node.js'
+import type { KizunaNode } from '../node/node.js'
 import type { ConfigOverrides } from '../node/node-options.js'
 import { ApiServer } from '../api/server.js'
 import { ApiClient } from '../api/client.js'
@@ -26,6 +27,8 @@ export interface RunningDaemon {
   api: ApiServer
   /** Resolves once the daemon has shut down (after stop() or POST /stop) */
   stopped: Promise<void>
+  /** where --metrics serves /metrics without the token, when asked for */
+  metricsAddress?: string
   stop(): Promise<void>
 }
 
@@ -89,5 +92,5 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   options.print(`dashboard: run \`kizuna ui\` for a login link to http://${api.address}/ui/`)
   if (metricsAddress != null) options.print(`metrics: http://${metricsAddress}/metrics`)
   options.print('ready')
-  return { node, api, stopped, stop }
+  return { node, api, stopped, stop, metricsAddress }
 }

@@ -81,3 +81,8 @@ export function parseCidOrLink (text: string): ShareLink {
   }
   return { cid, hints, key }
 }
+
+/** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
+export function cidOf (target: CID | string): CID {
+  return typeof target === 'string' ? parseCidOrLink(target).cid : target
+}

@@ -2,22 +2,21 @@ import { EventEmitter } from 'node:events'
 import { basename } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
-import { applyOverrides, type ConfigOverrides } from './node-options.js'
 import type { KizunaConfig } from './config.js'
 import type { KizunaNodeEvents } from './events.js'
 import { registerInternals } from './internals.js'
 import { closeServices, openServices, type Running } from './compose.js'
-import { Repo } from './repo.js'
-import type { ContentSummary, NodeStatus, RemoveSummary, ReplicaSummary } from './status.js'
+import type { Repo } from './repo.js'
+import { contentSummary, type ContentSummary, type NodeStatus, type RemoveSummary, type ReplicaSummary } from './status.js'
 import type { PeerSummary } from '../peers/membership.js'
 import { KizunaError } from '../errors.js'
 import { ContentNotFoundError, DEFAULT_GC_GRACE_MS, type GcResult } from '../content/index.js'
 import { listProviders, type ProviderSummary } from '../sharing/provider-listing.js'
 import type { ReplicationService } from '../replication/replication-service.js'
-import { parseCidOrLink } from '../links/share-link.js'
+import { cidOf } from '../links/share-link.js'
 import type { AddEvent, GetEvent } from '../sharing/events.js'
-import type { MessagingService, SendOptions } from '../messaging/messaging-service.js'
-import type { TopicService, TopicMessage } from '../messaging/topic-service.js'
+import type { SendOptions } from '../messaging/messaging-service.js'
+import type { TopicMessage } from '../messaging/topic-service.js'
 import type { MessageRecord } from '../messaging/message-store.js'
 import type { MessageEvent } from '../messaging/events.js'
 import type { Contact } from '../messaging/contacts.js'
@@ -34,19 +33,6 @@ export type { ProviderSummary } from '../sharing/provider-listing.js'
 /** `kizuna gc` leaves blocks younger than this: one being stored right now may not be reachable yet */
 export const ON_DEMAND_GC_GRACE_MS = 60_000
 
-export interface CreateNodeOptions {
-  /** Repo directory; created with `kizuna init` semantics when `init` is set and it is missing */
-  repo: string
-  init?: boolean
-  overrides?: ConfigOverrides
-}
-
-export async function createNode (options: CreateNodeOptions): Promise<KizunaNode> {
-  const repo = new Repo(options.repo)
-  if (options.init === true && !(await repo.exists())) await repo.init()
-  return new KizunaNode(repo, applyOverrides(await repo.loadConfig(), options.overrides))
-}
-
 /**
  * A Kizuna node, the composition root and the only door: the API, CLI, demo and benchmarks call
  * its methods. It builds the services of the P2P model (membership, sharing, replication) on one
@@ -61,6 +47,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     super()
     this.repo = repo
     this.config = config
+    listenForTelemetry(this, this.telemetryHub)
   }
 
   private get parts (): Running {
@@ -78,7 +65,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     const { libp2p, content, sharing, replication, membership, messaging, topics, blocks } = running
     this.running = running
     registerInternals(this, { libp2p, content, sharing, replication, view: membership.view, blocks, messaging, topics })
-    this.startTelemetry()
+    this.telemetryHub.start()
     membership.beginJoin()
     // a node coming online reads its mailbox as soon as it has joined
     void membership.joined().then(async () => { if (this.running?.messaging === messaging) await messaging.drainNow() }).catch(() => {})
@@ -175,8 +162,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   /** `kizuna ls` */
   async list (): Promise<ContentSummary[]> {
-    const records = await this.parts.content.list()
-    return records.map(r => ({ cid: r.cid.toString(), kind: r.kind, size: r.size, blocks: r.blocks, name: r.name ?? null, addedAt: new Date(r.addedAt).toISOString() }))
+    return (await this.parts.content.list()).map(contentSummary)
   }
 
   /** `kizuna replicas`: live holders, each asked directly and checked with a random block */
@@ -185,12 +171,8 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     return holders.map(h => ({ peerId: h.peerId, kind: h.kind, verified: h.verified }))
   }
 
-  private get messaging (): MessagingService { return this.parts.messaging }
-
-  private get topics (): TopicService { return this.parts.topics }
-
   /** Peers in this node's gossip mesh for a topic */
-  topicPeers (topic: string): string[] { return this.topics.meshPeers(topic) }
+  topicPeers (topic: string): string[] { return this.parts.topics.meshPeers(topic) }
 
   /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
   private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
@@ -200,19 +182,19 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
     throw new KizunaError('ERR_ADD_FAILED', `adding ${path} gave no share link`)
   }
 
-  async contactAdd (name: string, peerId: string): Promise<Contact> { return this.messaging.contacts.add(name, peerId) }
-  async contactRemove (name: string): Promise<Contact> { return this.messaging.contacts.remove(name) }
-  async contacts (): Promise<Contact[]> { return this.messaging.contacts.list() }
-  async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.messaging.send(to, text, options) }
-  async messages (peer?: string): Promise<MessageRecord[]> { return this.messaging.list(peer) }
-  watchMessages (options?: { signal?: AbortSignal, maxBuffered?: number }): AsyncGenerator<MessageEvent> { return this.messaging.watch(options) }
-  async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.messaging.drainNow(options) }
-  async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.topics.publish(topic, text) }
-  subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.topics.subscribe(topic, options) }
+  async contactAdd (name: string, peerId: string): Promise<Contact> { return this.parts.messaging.contacts.add(name, peerId) }
+  async contactRemove (name: string): Promise<Contact> { return this.parts.messaging.contacts.remove(name) }
+  async contacts (): Promise<Contact[]> { return this.parts.messaging.contacts.list() }
+  async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.parts.messaging.send(to, text, options) }
+  async messages (peer?: string): Promise<MessageRecord[]> { return this.parts.messaging.list(peer) }
+  watchMessages (options?: { signal?: AbortSignal, maxBuffered?: number }): AsyncGenerator<MessageEvent> { return this.parts.messaging.watch(options) }
+  async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.parts.messaging.drainNow(options) }
+  async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.parts.topics.publish(topic, text) }
+  subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.parts.topics.subscribe(topic, options) }
 
   /** Envelopes this node holds for offline recipients (it cannot read them) */
   mailboxStats (): { recipients: number, envelopes: number, bytes: number, perRecipient: Record<string, number> } {
-    const holder = this.messaging.mailbox.holder
+    const holder = this.parts.messaging.mailbox.holder
     return { ...holder.stats(), perRecipient: Object.fromEntries(holder.recipients().map(r => [r, holder.ids(r).length])) }
   }
 
@@ -226,7 +208,6 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   // ---- telemetry: metrics, bandwidth, transfers and the live feed (src/telemetry/) ----
   private libp2pMetrics?: ReturnType<NodeTelemetry['metrics']['processMetrics']>
-  private telemetryStarted = false
   private readonly telemetryHub = createNodeTelemetry(() => this.running)
 
   /**
@@ -235,13 +216,6 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
    */
   collectProcessMetrics (): void {
     this.libp2pMetrics ??= this.telemetryHub.metrics.processMetrics()
-  }
-
-  private startTelemetry (): void {
-    this.telemetryHub.start()
-    if (this.telemetryStarted) return
-    this.telemetryStarted = true
-    listenForTelemetry(this, this.telemetryHub)
   }
 
   /** Prometheus text exposition of this node's registry */
@@ -268,9 +242,4 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
 
   /** Peers with at least one open connection */
   connectedPeerIds (): Set<string> { return connectedPeerIds(this.running) }
-}
-
-/** A CID, or a CID / kizuna:// link as text (the link's key and hints are not needed here) */
-function cidOf (target: CID | string): CID {
-  return typeof target === 'string' ? parseCidOrLink(target).cid : target
 }

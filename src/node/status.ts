@@ -1,5 +1,6 @@
-import type { ExchangeTotals } from '../sharing/sharing-service.js'
+import type { CrowdStats, ExchangeTotals } from '../sharing/sharing-service.js'
 import type { NatStatus } from '../nat/nat-service.js'
+import type { ContentRecord } from '../content/index.js'
 
 /** `kizuna status` */
 export interface NodeStatus {
@@ -13,7 +14,7 @@ export interface NodeStatus {
   /** content bytes fetched from peers since start */
   downloadedBytes: number
   /** crowd spreading: block requests referred to the crowd, and blocks sent after the asker waited in vain */
-  crowd: { referred: number, sentAfterWait: number }
+  crowd: CrowdStats
   /** requests the exchange server answered since start, by kind */
   exchange: ExchangeTotals
   /** reachability, confirmed public addresses, DHT mode and relays (docs/nat.md) */
@@ -25,6 +26,10 @@ export interface RemoveSummary { cid: string, freedBlocks: number, freedBytes: n
 
 /** `kizuna ls` */
 export interface ContentSummary { cid: string, kind: string, size: number, blocks: number, name: string | null, addedAt: string }
+
+export function contentSummary (r: ContentRecord): ContentSummary {
+  return { cid: r.cid.toString(), kind: r.kind, size: r.size, blocks: r.blocks, name: r.name ?? null, addedAt: new Date(r.addedAt).toISOString() }
+}
 
 /** `kizuna replicas` */
 export interface ReplicaSummary { peerId: string, kind: string, verified: boolean }

@@ -29,7 +29,8 @@ export type GetEvent =
   | { type: 'get:provider-dropped', peerId: string, reason: string }
   /** A holder we reach only through a relay, which carries no blocks, and no direct connection came up */
   | { type: 'get:relay-only', peerId: string, error: string }
-  | { type: 'get:progress', bytesDone: number, blocksDone: number, totalBytes?: number, peers: number }
+  /** bytesDone counts blocks found already stored (a resume); bytesFetched only those fetched now */
+  | { type: 'get:progress', bytesDone: number, blocksDone: number, bytesFetched?: number, totalBytes?: number, peers: number, providers?: ProviderUse[] }
   | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, durationMs: number, providers: ProviderUse[] }
   | { type: 'get:exporting', output: string }
   /** An entry not written: a symlink (it could point anywhere on this machine) or metadata */

@@ -17,6 +17,18 @@ import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 
+/** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
+export interface CrowdStats {
+  /** block requests referred to the crowd */
+  referred: number
+  /** blocks sent only after the asker waited in vain */
+  sentAfterWait: number
+  /** peers fetching from us now that are proven to serve on */
+  members: number
+  probesServed: number
+  probesFailed: number
+}
+
 /** How long the first DHT announcement of new content may take before add reports it failed */
 export const DEFAULT_ANNOUNCE_TIMEOUT_MS = 60_000
 /**
@@ -169,12 +181,12 @@ export class SharingService {
     this.server.uninvite(peer)
   }
 
-  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: { referred: number, sentAfterWait: number }, exchange: ExchangeTotals } {
+  stats (): { uploadedBytes: number, downloadedBytes: number, crowd: CrowdStats, exchange: ExchangeTotals } {
     const served = this.server.stats()
     return {
       uploadedBytes: served.bytesServed,
       downloadedBytes: this.downloaded,
-      crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait },
+      crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait, members: served.crowdMembers, probesServed: served.probesServed, probesFailed: served.probesFailed },
       exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries }
     }
   }
@@ -240,8 +252,10 @@ export class SharingService {
         yield found.peerId
       }
     })(this)
-    let totalBytes: number | undefined
+    // a resumed get has its root already: its size is known before any block arrives
+    let totalBytes = await this.components.blockStore.has(root) ? await this.rootSize(root) : undefined
     let announced = false
+    const served = new Map<string, ProviderUse>()
     const fetchStarted = Date.now()
     const key = root.toString()
     this.fetching.set(key, (this.fetching.get(key) ?? 0) + 1)
@@ -259,6 +273,10 @@ export class SharingService {
         if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
+          const from = event.from.toString()
+          const use = served.get(from) ?? served.set(from, { peerId: from, blocks: 0, bytes: 0 }).get(from)!
+          use.blocks++
+          use.bytes += event.bytes
           // a partial holder serves what it has, but a DHT announcement costs every node it
           // reaches: only a long download announces before it is done
           if (!announced && request.announce !== false && Date.now() - fetchStarted >= PARTIAL_ANNOUNCE_AFTER_MS) {
@@ -268,7 +286,11 @@ export class SharingService {
           if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
         }
         if (mapped != null) {
-          if (mapped.type === 'get:progress') mapped.totalBytes = totalBytes
+          if (mapped.type === 'get:progress') {
+            mapped.totalBytes = totalBytes
+            // bytes each provider served so far, for the dashboard (get:fetched has the final figures)
+            mapped.providers = [...served.values()].map(p => ({ ...p }))
+          }
           yield mapped
         }
       }
@@ -307,7 +329,7 @@ export class SharingService {
         }
         return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
       case 'fetch:progress':
-        return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, peers: event.peers }
+        return { type: 'get:progress', bytesDone: event.bytesDone, blocksDone: event.blocksDone, bytesFetched: event.bytesFetched, peers: event.peers }
       case 'fetch:done':
         return {
           type: 'get:fetched',

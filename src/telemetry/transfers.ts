@@ -116,6 +116,7 @@ export class TransferLog extends EventEmitter<TransferLogEvents> {
         t.bytesDone = event.bytesDone
         if (event.totalBytes != null) t.totalBytes = event.totalBytes
         t.peers = event.peers
+        if (event.providers != null) t.providers = event.providers
         return false
       case 'get:fetched':
         t.providers = event.providers

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { register } from 'prom-client'
-import { createNode } from '../../src/node/node.js'
+import { createNode } from '../../src/node/create-node.js'
 import { Repo } from '../../src/node/repo.js'
 
 describe('a node\'s metrics registry', () => {

@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks'
 import type { LiveState, Transfer } from './live.js'
 import { formatBytes, shortId } from './api.js'
 import { LineChart } from './chart.js'
+import { ProvidersChart } from './providers-chart.js'
 
 const rate = (v: number): string => `${formatBytes(v)}/s`
 const MIN_RATE_SPAN_S = 0.5
@@ -82,6 +83,7 @@ export function TransfersPage ({ live }: { live: LiveState }) {
         </table>
       </div>
       {chosen != null && <TransferRate points={live.progress[chosen.id] ?? []} />}
+      <ProvidersChart transfers={live.transfers} />
     </section>
   )
 }

@@ -1,5 +1,6 @@
 import { Command, Argument } from 'commander'
 import { KizunaError } from '../../errors.js'
+import { printJson, withCommonOptions, type CommonOptions } from '../common.js'
 
 interface Spec { name: string, description: string, choices: string[], options: Array<{ flag: string, description: string, takesValue: boolean }>, subcommands: Spec[] }
 
@@ -75,12 +76,15 @@ if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _kizuna "$@"; else compdef 
 }
 
 export function completionCommand (program: Command): Command {
-  return new Command('completion')
+  return withCommonOptions(new Command('completion'))
     .description('print a shell completion script (bash or zsh)')
     .addArgument(new Argument('<shell>').choices(['bash', 'zsh']))
-    .action((shell: string) => {
-      if (shell === 'bash') process.stdout.write(bashCompletion(program))
-      else if (shell === 'zsh') process.stdout.write(zshCompletion(program))
+    .action((shell: string, flags: CommonOptions) => {
+      let script: string
+      if (shell === 'bash') script = bashCompletion(program)
+      else if (shell === 'zsh') script = zshCompletion(program)
       else throw new KizunaError('ERR_BAD_FLAG', `no completion for ${shell}`)
+      if (flags.json === true) printJson({ shell, script })
+      else process.stdout.write(script)
     })
 }

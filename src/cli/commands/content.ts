@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { action, clientFrom, printJson, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
 import { TransferProgress, formatBytes } from '../progress.js'
+import { describeInterruptedGet, interruptedText, SIGINT_EXIT_CODE } from '../interrupted.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
 import type { ContentSummary, ProviderSummary, RemoveSummary, ReplicaSummary } from '../../node/node.js'
 import { KizunaError } from '../../errors.js'
@@ -83,14 +84,34 @@ export function getCommand (): Command {
       const client = await clientFrom(flags)
       const progress = TransferProgress.forOutput(flags.json === true, 'fetching')
       const controller = new AbortController()
-      process.once('SIGINT', () => { controller.abort() })
+      const since = Date.now()
+      let interrupted = false
+      process.once('SIGINT', () => {
+        interrupted = true
+        controller.abort()
+        // a second Ctrl-C does not wait for the daemon to put the fetched blocks away
+        process.once('SIGINT', () => { process.exit(SIGINT_EXIT_CODE) })
+      })
       const maxOutputBytes = flags.maxSize === undefined ? undefined : Number(flags.maxSize)
       if (maxOutputBytes !== undefined && !(maxOutputBytes > 0)) throw new KizunaError('ERR_BAD_FLAG', `--max-size must be a positive number of bytes, got "${flags.maxSize}"`)
       const body = { target, output: flags.output != null ? resolve(flags.output) : undefined, force: flags.force === true, pin: flags.pin === true, timeoutMs: timeoutSeconds * 1000, maxOutputBytes }
       let done: (GetEvent & { type: 'get:done' }) | undefined
+      let last: (GetEvent & { type: 'get:progress' }) | undefined
+      let resumedBytes = 0
       try {
         for await (const event of client.stream<GetEvent>('/get', body, { signal: controller.signal })) {
-          if (event.type === 'get:progress') progress.update(event.bytesDone, event.totalBytes, event.peers)
+          if (event.type === 'get:progress') {
+            last = event
+            // blocks found already stored: an earlier get of this content was interrupted
+            if (resumedBytes === 0 && event.bytesFetched != null && event.bytesDone > event.bytesFetched) {
+              resumedBytes = event.bytesDone - event.bytesFetched
+              if (flags.json !== true) {
+                progress.stop()
+                console.log(`resuming: ${formatBytes(event.bytesDone - event.bytesFetched)}${event.totalBytes != null ? ` of ${formatBytes(event.totalBytes)}` : ''} already here from an earlier get`)
+              }
+            }
+            progress.update(event.bytesDone, event.totalBytes, event.peers)
+          }
           if (flags.json !== true) {
             if (event.type === 'get:local') console.log('found in the local store')
             if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
@@ -99,8 +120,18 @@ export function getCommand (): Command {
           }
           if (event.type === 'get:done') done = event
         }
+      } catch (err) {
+        if (!interrupted) throw err
       } finally {
         progress.stop()
+      }
+      if (interrupted) {
+        const repo = repoFrom(flags)
+        const info = await describeInterruptedGet(client, { target, output: body.output, repo: repo.path, repoFlag: flags.repo, pin: flags.pin === true, since, bytesDone: last?.bytesDone ?? 0, totalBytes: last?.totalBytes })
+        if (flags.json === true) printJson(info)
+        else process.stderr.write(`\n${interruptedText(info)}\n`)
+        process.exitCode = SIGINT_EXIT_CODE
+        return
       }
       if (done == null) throw new KizunaError('ERR_GET_FAILED', 'the daemon ended the get without a result')
       progress.finish(done.size)
@@ -109,7 +140,7 @@ export function getCommand (): Command {
         return
       }
       const seconds = Math.max(0.001, done.durationMs / 1000)
-      console.log(`got ${done.cid}: ${formatBytes(done.size)}, ${formatBytes(done.bytesFetched)} fetched in ${seconds.toFixed(1)} s (${formatBytes(done.bytesFetched / seconds)}/s)`)
+      console.log(`got ${done.cid}: ${formatBytes(done.size)}, ${formatBytes(done.bytesFetched)} fetched in ${seconds.toFixed(1)} s (${formatBytes(done.bytesFetched / seconds)}/s)${resumedBytes > 0 ? `; resumed: ${formatBytes(Math.max(0, done.size - done.bytesFetched))} were already here` : ''}`)
       for (const provider of done.providers) {
         console.log(`  from ${provider.peerId}: ${formatBytes(provider.bytes)} in ${provider.blocks} blocks`)
       }
@@ -160,7 +191,10 @@ export function catCommand (): Command {
     .argument('<cid-or-link>')
     .addOption(new Option('--timeout <seconds>', 'give up when no provider is found in this long').default('30'))
     .addOption(new Option('--pin', 'keep the content pinned (default: cached, may be evicted)'))
-    .action(action(async (target: string, flags: GetFlags) => { await catToStdout(target, flags) }))
+    .action(action(async (target: string, flags: GetFlags) => {
+      if (flags.json === true) throw new KizunaError('ERR_BAD_FLAG', 'cat writes the content itself to stdout: it cannot carry --json (use get --json)')
+      await catToStdout(target, flags)
+    }))
 }
 
 export function providersCommand (): Command {

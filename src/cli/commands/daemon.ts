@@ -98,18 +98,25 @@ export function daemonCommand (): Command {
           upnp: flags.upnp === false ? false : undefined,
           reachability: flags.reachability
         },
-        print: line => { process.stdout.write(line + '\n') },
+        // --json: the start-up lines become one NDJSON "ready" event, below
+        print: line => { if (flags.json !== true) process.stdout.write(line + '\n') },
         metricsListen: flags.metrics,
         logLevel
       })
+      const say = (event: Record<string, unknown>, text: string): void => {
+        process.stdout.write((flags.json === true ? JSON.stringify(event) : text) + '\n')
+      }
+      if (flags.json === true) {
+        say({ type: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.node.addrs().map(String), api: `http://${daemon.api.address}`, metrics: daemon.metricsAddress != null ? `http://${daemon.metricsAddress}/metrics` : undefined }, '')
+      }
       const shutdown = (signal: string): void => {
-        process.stdout.write(`received ${signal}, shutting down\n`)
+        say({ type: 'stopping', signal }, `received ${signal}, shutting down`)
         void daemon.stop()
       }
       process.once('SIGINT', () => { shutdown('SIGINT') })
       process.once('SIGTERM', () => { shutdown('SIGTERM') })
       await daemon.stopped
-      process.stdout.write('stopped\n')
+      say({ type: 'stopped' }, 'stopped')
       // libp2p leaves some timers behind; the daemon's work is done
       setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref()
     }))

@@ -40,9 +40,10 @@ export const FIRST_BLOCKS_ALWAYS = 1
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
 /** Blocks a peer must have had from us before it is probed */
-export const PROBE_AFTER_BLOCKS = 4
-/** A failed (or pending) probe of a peer is not repeated sooner than this */
-export const PROBE_RETRY_MS = 10_000
+export const PROBE_AFTER_BLOCKS = 2
+/** A failed (or pending) probe of a peer is not repeated sooner than this: an early probe fails
+ * when the block is still on its way, and a 10 s wait let the whole crowd download before it formed */
+export const PROBE_RETRY_MS = 2_000
 /** Bookkeeping entries kept before old ones are pruned */
 const MAX_ENTRIES = 65_536
 
@@ -65,8 +66,10 @@ interface PeerRecord {
   provenUntil: number
   lastProbeAt: number
   probing: boolean
-  /** the last block we sent it: what a probe asks back */
+  /** the last block we sent it */
   lastSent?: string
+  /** the one sent before it: what a probe asks back, as the last may still be on its way */
+  sentBefore?: string
 }
 
 interface BlockUploads {
@@ -99,6 +102,9 @@ export class CrowdSpreader {
   private readonly invited = new Map<string, number>()
   /** Copies sent because the asker had waited out the patience time */
   sentAfterWait = 0
+  /** Probes answered with the block, and probes that failed (not served, refused, timed out) */
+  probesServed = 0
+  probesFailed = 0
 
   constructor (init: CrowdSpreaderInit = {}) {
     this.minPeers = init.minPeers ?? SPREAD_MIN_PEERS
@@ -144,14 +150,19 @@ export class CrowdSpreader {
     if (record.provenUntil - now > PROVEN_FOR_MS / 2 || now - record.lastProbeAt < PROBE_RETRY_MS) return undefined
     record.probing = true
     record.lastProbeAt = now
-    return record.lastSent
+    return record.sentBefore ?? record.lastSent
   }
 
   probeDone (peer: string, served: boolean, now: number): void {
     const record = this.peers.get(peer)
     if (record === undefined) return
     record.probing = false
-    if (served) record.provenUntil = now + PROVEN_FOR_MS
+    if (served) {
+      record.provenUntil = now + PROVEN_FOR_MS
+      this.probesServed++
+    } else {
+      this.probesFailed++
+    }
   }
 
   private isMember (peer: string, now: number): boolean {
@@ -218,7 +229,10 @@ export class CrowdSpreader {
     if (uploads !== undefined) uploads.firstSentAt ??= now
     if (peer !== undefined) {
       const record = this.peers.get(peer)
-      if (record !== undefined) record.lastSent = block
+      if (record !== undefined && record.lastSent !== block) {
+        record.sentBefore = record.lastSent
+        record.lastSent = block
+      }
     }
   }
 

@@ -16,6 +16,11 @@ export interface ExchangeServerStats {
   spreadReplies: number
   /** Blocks sent in a crowd only because the asker could not find them elsewhere in time */
   spreadSentAfterWait: number
+  /** Peers fetching from us now that are proven to serve on (the crowd we refer to) */
+  crowdMembers: number
+  /** Crowd probes a peer answered with the block, and probes that failed */
+  probesServed: number
+  probesFailed: number
   /** HAVE queries answered */
   haveQueries: number
   /** Requests answered BUSY because their peer was past its budget */

@@ -133,7 +133,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     for (const [peer, v] of this.peerStats) {
       peers.set(peer.toString(), { ...v })
     }
-    return { ...this.totals, spreadSentAfterWait: this.spreader.sentAfterWait, peers }
+    const spreader = this.spreader
+    return { ...this.totals, spreadSentAfterWait: spreader.sentAfterWait, crowdMembers: spreader.crowdSize(Date.now()), probesServed: spreader.probesServed, probesFailed: spreader.probesFailed, peers }
   }
 
   private statsFor (peer: PeerId): PeerServeStats {

@@ -153,7 +153,8 @@ describe('crowd spreading', () => {
         spreader.sent(`b${i}`, i, 'p')
       }
       expect(spreader.crowdSize(5)).toBe(0)
-      expect(spreader.probeDue('p', 5)).toBe('b3')
+      // the block before the last: the last may still be on its way
+      expect(spreader.probeDue('p', 5)).toBe('b2')
       // one probe at a time
       expect(spreader.probeDue('p', 6)).toBeUndefined()
       spreader.probeDone('p', true, 7)
@@ -161,7 +162,7 @@ describe('crowd spreading', () => {
       // a failed probe is not retried at once, and the peer is no member
       spreader.admit('q', 'b0', 10)
       for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 10); spreader.sent(`c${i}`, 10, 'q') }
-      expect(spreader.probeDue('q', 11)).toBe('c3')
+      expect(spreader.probeDue('q', 11)).toBe('c2')
       spreader.probeDone('q', false, 12)
       expect(spreader.probeDue('q', 13)).toBeUndefined()
       expect(spreader.crowdSize(14)).toBe(1)
