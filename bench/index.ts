@@ -18,7 +18,8 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   transfer: async () => (await import('./transfer.js')).run,
   gossip: async () => (await import('./gossip.js')).run,
   mailbox: async () => (await import('./mailbox.js')).run,
-  hostile: async () => (await import('./hostile.js')).run
+  hostile: async () => (await import('./hostile.js')).run,
+  cli: async () => (await import('./cli.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */
