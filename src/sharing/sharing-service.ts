@@ -254,8 +254,16 @@ export class SharingService {
    * first request's providers, hints and block store, until its last participant leaves.
    */
   async * fetch (root: CID, request: FetchRequest = {}): AsyncGenerator<GetEvent> {
-    const session = this.shared.join(root.toString(), signal => this.fetchOnce(root, { ...request, signal }))
-    yield * session.follow(request.signal)
+    // blocks go to the starter's store (its output file, its replica guard) while it takes part;
+    // once it left (Ctrl-C), to the node's store, as its view may be closed by then
+    const starter = { store: request.blockStore, present: true }
+    const blockStore = request.blockStore == null ? undefined : putWhile(starter, this.components.blockStore)
+    const session = this.shared.join(root.toString(), signal => this.fetchOnce(root, { ...request, signal, blockStore }))
+    try {
+      yield * session.follow(request.signal)
+    } finally {
+      starter.present = false
+    }
     const kind = request.kind ?? 'cached'
     await this.components.content.record(root, { kind, signal: request.signal })
     this.events.safeDispatchEvent('content:stored', { detail: { root, kind } })
@@ -446,6 +454,22 @@ export class SharingService {
       // progress is the fetch's; a skipped entry is the user's to know about
       if (event.type === 'export:skipped') yield { type: 'get:skipped', path: event.path, reason: event.reason }
     }
+  }
+}
+
+/** `base`, except that puts go to `starter.store` while the starter is present */
+function putWhile (starter: { store?: BlockStore, present: boolean }, base: BlockStore): BlockStore {
+  return {
+    has: base.has.bind(base),
+    get: base.get.bind(base),
+    getInto: base.getInto?.bind(base),
+    put: async (cid, bytes, options) => { await (starter.present && starter.store != null ? starter.store : base).put(cid, bytes, options) },
+    putReleasesBytes: base.putReleasesBytes,
+    putReference: base.putReference?.bind(base),
+    reference: base.reference?.bind(base),
+    deleteReference: base.deleteReference?.bind(base),
+    delete: base.delete.bind(base),
+    size: base.size.bind(base)
   }
 }
 
