@@ -87,6 +87,23 @@ describe('one fetch per content per node (real nodes over loopback)', () => {
     expect(servedSince(publisher, before)).toBeLessThanOrEqual(SIZE * 1.02)
   })
 
+  it('the get that started a fetch giving up (Ctrl-C) does not stop it for a get that joined', async () => {
+    const [publisher, downloader] = testnet.members.map(m => m.node!)
+    const source = join(dir, 'left.bin')
+    const hash = await writeRandomFile(source, SIZE)
+    const cid = await add(publisher, source)
+    const controller = new AbortController()
+    const first = (async () => {
+      for await (const event of downloader.get(cid, { output: join(dir, 'left.a'), signal: controller.signal })) {
+        if (event.type === 'get:progress') controller.abort(new Error('user pressed Ctrl-C'))
+      }
+    })()
+    const second = get(downloader, cid, join(dir, 'left.b'))
+    await expect(first).rejects.toThrow()
+    expect((await second).at(-1)?.type).toBe('get:done')
+    expect(await sha256File(join(dir, 'left.b'))).toBe(hash)
+  })
+
   it('a small get reports done before its DHT announcement starts', async () => {
     const [publisher, downloader] = testnet.members.map(m => m.node!)
     const source = join(dir, 'small.bin')
