@@ -1,33 +1,40 @@
 import { Command } from 'commander'
 
-type Factory = () => Promise<Command[]>
+type Factory = () => Promise<Command>
+
+const nodeInfo = async (): Promise<typeof import('./commands/node-info.js')> => await import('./commands/node-info.js')
+const peers = async (): Promise<typeof import('./commands/peers.js')> => await import('./commands/peers.js')
+const content = async (): Promise<typeof import('./commands/content.js')> => await import('./commands/content.js')
+const messages = async (): Promise<typeof import('./commands/messages.js')> => await import('./commands/messages.js')
 
 /**
- * name → the module that defines it, imported only when that command runs: `kizuna id` loads
+ * name → its command, from a module imported only when that command runs: `kizuna id` loads
  * commander, the API client and its own module, never libp2p or the stores (a test walks the
- * graph: test/cli/startup.test.ts). Order is the order `--help` lists them in.
+ * graph: test/cli/startup.test.ts). This is the order `--help` lists them in.
  */
-const COMMANDS: Array<[string[], Factory]> = [
-  [['init'], async () => [(await import('./commands/init.js')).initCommand()]],
-  [['daemon'], async () => [(await import('./commands/daemon.js')).daemonCommand()]],
-  [['id', 'status', 'stop'], async () => {
-    const m = await import('./commands/node-info.js')
-    return [m.idCommand(), m.statusCommand(), m.stopCommand()]
-  }],
-  [['peers', 'connect'], async () => {
-    const m = await import('./commands/peers.js')
-    return [m.peersCommand(), m.connectCommand()]
-  }],
-  [['add', 'get', 'providers', 'ls', 'rm', 'replicas', 'stats', 'gc', 'cat'], async () => {
-    const m = await import('./commands/content.js')
-    return [m.addCommand(), m.getCommand(), m.providersCommand(), m.lsCommand(), m.rmCommand(), m.replicasCommand(), m.statsCommand(), m.gcCommand(), m.catCommand()]
-  }],
-  [['ui'], async () => [(await import('./commands/ui.js')).uiCommand()]],
-  [['config'], async () => [(await import('./commands/config.js')).configCommand()]],
-  [['contact', 'msg', 'pub', 'sub'], async () => {
-    const m = await import('./commands/messages.js')
-    return [m.contactCommand(), m.msgCommand(), m.pubCommand(), m.subCommand()]
-  }]
+const COMMANDS: Array<[string, Factory]> = [
+  ['init', async () => (await import('./commands/init.js')).initCommand()],
+  ['daemon', async () => (await import('./commands/daemon.js')).daemonCommand()],
+  ['id', async () => (await nodeInfo()).idCommand()],
+  ['peers', async () => (await peers()).peersCommand()],
+  ['connect', async () => (await peers()).connectCommand()],
+  ['status', async () => (await nodeInfo()).statusCommand()],
+  ['stop', async () => (await nodeInfo()).stopCommand()],
+  ['add', async () => (await content()).addCommand()],
+  ['get', async () => (await content()).getCommand()],
+  ['providers', async () => (await content()).providersCommand()],
+  ['ls', async () => (await content()).lsCommand()],
+  ['rm', async () => (await content()).rmCommand()],
+  ['replicas', async () => (await content()).replicasCommand()],
+  ['stats', async () => (await content()).statsCommand()],
+  ['gc', async () => (await content()).gcCommand()],
+  ['ui', async () => (await import('./commands/ui.js')).uiCommand()],
+  ['cat', async () => (await content()).catCommand()],
+  ['config', async () => (await import('./commands/config.js')).configCommand()],
+  ['contact', async () => (await messages()).contactCommand()],
+  ['msg', async () => (await messages()).msgCommand()],
+  ['pub', async () => (await messages()).pubCommand()],
+  ['sub', async () => (await messages()).subCommand()]
 ]
 
 function root (): Command {
@@ -40,7 +47,7 @@ function root (): Command {
 /** The whole command tree (help, completion, and tests that walk it: every command must honour --json) */
 export async function buildProgram (): Promise<Command> {
   const program = root()
-  for (const [, load] of COMMANDS) for (const command of await load()) program.addCommand(command)
+  for (const [, load] of COMMANDS) program.addCommand(await load())
   const { completionCommand } = await import('./commands/completion.js')
   program.addCommand(completionCommand(program))
   return program
@@ -48,11 +55,9 @@ export async function buildProgram (): Promise<Command> {
 
 /** Only the module of `name`'s command, or the whole tree for help, completion and typos */
 async function programFor (name: string | undefined): Promise<Command> {
-  const entry = COMMANDS.find(([names]) => name != null && names.includes(name))
+  const entry = COMMANDS.find(([command]) => command === name)
   if (entry == null) return await buildProgram()
-  const program = root()
-  for (const command of await entry[1]()) program.addCommand(command)
-  return program
+  return root().addCommand(await entry[1]())
 }
 
 /** Parses argv and runs the command */
