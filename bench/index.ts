@@ -19,7 +19,8 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   gossip: async () => (await import('./gossip.js')).run,
   mailbox: async () => (await import('./mailbox.js')).run,
   hostile: async () => (await import('./hostile.js')).run,
-  nat: async () => (await import('./nat.js')).run
+  nat: async () => (await import('./nat.js')).run,
+  cli: async () => (await import('./cli.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */
