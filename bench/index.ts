@@ -18,7 +18,9 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   transfer: async () => (await import('./transfer.js')).run,
   gossip: async () => (await import('./gossip.js')).run,
   mailbox: async () => (await import('./mailbox.js')).run,
-  hostile: async () => (await import('./hostile.js')).run
+  hostile: async () => (await import('./hostile.js')).run,
+  nat: async () => (await import('./nat.js')).run,
+  cli: async () => (await import('./cli.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */

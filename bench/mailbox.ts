@@ -9,11 +9,12 @@ import type { BenchmarkContext } from './index.js'
 /** Sends from A at most this many at once (each is a dial attempt plus a DHT lookup and 3 stores) */
 const SEND_CONCURRENCY = 4
 
-async function sendAll (alice: TestnetMember, to: string, count: number, label: string): Promise<Record<string, number>> {
+async function sendAll (alice: TestnetMember, to: string, count: number, label: string, signal: AbortSignal): Promise<Record<string, number>> {
   const statuses: Record<string, number> = {}
   let next = 0
   await Promise.all(Array.from({ length: SEND_CONCURRENCY }, async () => {
     while (next < count) {
+      signal.throwIfAborted()
       const i = next++
       const record = await alice.child!.api.post<MessageRecord>('/msg/send', { to, text: `${label} ${i}` }, { timeoutMs: 120_000 })
       statuses[record.status] = (statuses[record.status] ?? 0) + 1
@@ -32,12 +33,13 @@ async function holders (members: TestnetMember[], recipient: string): Promise<Te
 }
 
 /** Restarts B and polls its history until `expected` messages from A with `label` are there or the deadline passes */
-async function comeBack (testnet: Testnet, bob: TestnetMember, alice: TestnetMember, label: string, expected: number, deadlineMs: number): Promise<{ member: TestnetMember, delivered: number, ms: number | null, inOrder: boolean }> {
+async function comeBack (testnet: Testnet, bob: TestnetMember, alice: TestnetMember, label: string, expected: number, deadlineMs: number, signal: AbortSignal): Promise<{ member: TestnetMember, delivered: number, ms: number | null, inOrder: boolean }> {
   const t0 = Date.now()
   const member = await testnet.restart(bob)
   let delivered = 0
   let inOrder = false
   while (Date.now() - t0 < deadlineMs) {
+    signal.throwIfAborted()
     const list = (await member.child!.api.get<MessageRecord[]>(`/msg/ls?peer=${alice.peerId}`)).filter(m => m.text.startsWith(`${label} `))
     delivered = list.length
     inOrder = list.every((m, i) => i === 0 || m.seq > list[i - 1].seq)
@@ -51,7 +53,7 @@ async function comeBack (testnet: Testnet, bob: TestnetMember, alice: TestnetMem
  * Mailbox benchmark: real daemons; A sends to B while B is offline, B starts and drains. Then
  * again with 30% of the mailbox holders killed (kill -9) before B returns.
  */
-export async function run (args: string[], { log }: BenchmarkContext): Promise<void> {
+export async function run (args: string[], { log, signal }: BenchmarkContext): Promise<void> {
   const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '20' }, messages: { type: 'string', default: '100' }, kill: { type: 'string', default: '0.3' }, 'no-docs': { type: 'boolean', default: false } } })
   const size = Number(values.nodes)
   const count = Number(values.messages)
@@ -63,17 +65,17 @@ export async function run (args: string[], { log }: BenchmarkContext): Promise<v
     await testnet.stopMember(bob)
     log(`B offline; A sends ${count}`)
     let t = Date.now()
-    const sent1 = await sendAll(alice, bob.peerId, count, 'first')
+    const sent1 = await sendAll(alice, bob.peerId, count, 'first', signal)
     const sendMs1 = Date.now() - t
     const held1 = await holders(testnet.members, bob.peerId)
     log(`sent in ${sendMs1} ms (${JSON.stringify(sent1)}), ${held1.length} holders; B comes back`)
-    const back1 = await comeBack(testnet, bob, alice, 'first', count, 180_000)
+    const back1 = await comeBack(testnet, bob, alice, 'first', count, 180_000, signal)
     bob = back1.member
     log(`B had ${back1.delivered}/${count} after ${back1.ms ?? 'timeout'} ms`)
 
     await testnet.stopMember(bob)
     t = Date.now()
-    const sent2 = await sendAll(alice, bob.peerId, count, 'second')
+    const sent2 = await sendAll(alice, bob.peerId, count, 'second', signal)
     const sendMs2 = Date.now() - t
     const held2 = await holders(testnet.members, bob.peerId)
     const victims = held2.filter(m => m !== alice).sort(() => Math.random() - 0.5).slice(0, Math.ceil(held2.length * Number(values.kill)))
@@ -82,12 +84,13 @@ export async function run (args: string[], { log }: BenchmarkContext): Promise<v
     t = Date.now()
     let live = held2.length - victims.length
     while (Date.now() - t < 60_000) {
+      signal.throwIfAborted()
       live = (await holders(testnet.members, bob.peerId)).length
       if (live >= held2.length) break
       await new Promise(resolve => setTimeout(resolve, 500))
     }
     const repairMs = live >= held2.length ? Date.now() - t : null
-    const back2 = await comeBack(testnet, bob, alice, 'second', count, 180_000)
+    const back2 = await comeBack(testnet, bob, alice, 'second', count, 180_000, signal)
     log(`after the kill: B had ${back2.delivered}/${count} after ${back2.ms ?? 'timeout'} ms`)
 
     const machine = machineInfo()

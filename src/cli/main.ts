@@ -1,10 +1,11 @@
 import '../shim.js'
-import { decideDebugColors } from '../tune-process.js'
 
 // The daemon tunes its process with tuneProcess() once its node has started (earlier, the malloc
 // warm-up and young-generation shrink measured ~8 MB more peak RSS); only the logger's colour
 // decision must come before the commands (and libp2p, whose logger reads it as it loads) import.
+// Imported only for the daemon: every other command starts without v8/vm and the buffer pool.
 if (process.argv[2] === 'daemon') {
+  const { decideDebugColors } = await import('../tune-process.js')
   decideDebugColors()
 }
 const { runCli } = await import('./program.js')

@@ -23,7 +23,7 @@ export type MsgFrame =
   | { type: 'deliver', message: DirectMessage }
   | { type: 'receipt', id: string, status: 'stored' | 'duplicate' }
   | { type: 'refused', id?: string, code: string, reason: string }
-  | { type: 'receipts', ids: string[], status: 'delivered' | 'read' }
+  | { type: 'receipts', ids: string[], status: 'delivered' | 'read', sig: string }
   | { type: 'receipts-ok' }
 
 export type MailboxFrame =
@@ -118,7 +118,7 @@ export function decodeMsgFrame (body: Uint8Array): MsgFrame {
     case 'refused': return { type: 'refused', id: f.id === undefined ? undefined : str(f.id, 'refused.id', 32, ID_PATTERN), code: str(f.code, 'refused.code', 64), reason: str(f.reason, 'refused.reason', 500) }
     case 'receipts': {
       if (f.status !== 'delivered' && f.status !== 'read') fail('receipts.status must be delivered or read')
-      return { type: 'receipts', ids: ids(f.ids, 'receipts.ids'), status: f.status }
+      return { type: 'receipts', ids: ids(f.ids, 'receipts.ids'), status: f.status, sig: str(f.sig, 'receipts.sig', 200, BASE64_PATTERN) }
     }
     case 'receipts-ok': return { type: 'receipts-ok' }
     default: fail(`unknown frame type ${JSON.stringify(f.type)?.slice(0, 40)}`)

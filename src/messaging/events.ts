@@ -4,3 +4,5 @@ import type { MessageRecord, MessageStatus } from './message-store.js'
 export type MessageEvent =
   | { type: 'message', message: MessageRecord }
   | { type: 'status', id: string, peer: string, status: MessageStatus }
+  /** this reader fell behind: `count` older events were dropped (`msg ls` still has every message) */
+  | { type: 'dropped', count: number }

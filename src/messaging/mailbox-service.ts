@@ -26,6 +26,9 @@ export interface MailboxInit {
 
 export const DEFAULT_MAILBOX: MailboxInit = { replicas: 3, repairIntervalMs: 60_000, limits: DEFAULT_MAILBOX_LIMITS }
 
+/** What one drain saw: how many holders answered (and who), and the envelopes found */
+export interface DrainResult { holders: number, envelopes: number, answered: PeerId[] }
+
 export interface DrainedEnvelope { envelope: Envelope, holders: PeerId[] }
 
 /**
@@ -141,18 +144,18 @@ export class MailboxService {
    * slightly different view still answer), hands every envelope to `accept` once, and acks to
    * each holder the ids `accept` took care of.
    */
-  async drain (accept: (envelopes: Envelope[]) => Promise<string[]>, options: { signal?: AbortSignal } = {}): Promise<{ holders: number, envelopes: number }> {
+  async drain (accept: (envelopes: Envelope[]) => Promise<string[]>, options: { signal?: AbortSignal } = {}): Promise<DrainResult> {
     const signal = this.signal(options.signal)
     const self = this.libp2p.peerId.toString()
     const peers = (await mailboxPeers(this.libp2p, self, this.init.replicas * 2, { signal })).filter(p => !p.equals(this.libp2p.peerId))
     const found = new Map<string, DrainedEnvelope>()
-    let answered = 0
+    const answered: PeerId[] = []
     await Promise.all(peers.map(async peer => {
       let after: string | undefined
       for (let page = 0; page < MAX_FETCH_PAGES; page++) {
         const reply = await rpc(this.libp2p, peer, CODEC, { type: 'fetch', after }, { signal }).catch(() => undefined)
         if (reply?.type !== 'envelopes') return
-        if (page === 0) answered++
+        if (page === 0) answered.push(peer)
         for (const envelope of reply.envelopes) {
           const entry = found.get(envelope.id) ?? { envelope, holders: [] }
           entry.holders.push(peer)
@@ -162,7 +165,7 @@ export class MailboxService {
         if (!reply.more || reply.envelopes.length === 0) return
       }
     }))
-    if (found.size === 0) return { holders: answered, envelopes: 0 }
+    if (found.size === 0) return { holders: answered.length, envelopes: 0, answered }
     const done = new Set(await accept([...found.values()].map(e => e.envelope)))
     const perHolder = new Map<string, { peer: PeerId, ids: string[] }>()
     for (const { envelope, holders } of found.values()) {
@@ -178,7 +181,7 @@ export class MailboxService {
         await rpc(this.libp2p, peer, CODEC, { type: 'ack', ids: ids.slice(i, i + MAX_IDS) }, { signal }).catch(() => undefined)
       }
     }))
-    return { holders: answered, envelopes: found.size }
+    return { holders: answered.length, envelopes: found.size, answered }
   }
 
   repairSoon (): void {

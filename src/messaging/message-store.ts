@@ -21,6 +21,10 @@ export interface MessageRecord {
   via?: 'direct' | 'mailbox'
   /** the author's signature, kept so a pending message can be retried as sent */
   sig: string
+  /** incoming: when `msg ls` or `msg watch` first showed it */
+  readAt?: number
+  /** incoming: the sender acknowledged our read receipt */
+  readReceipted?: boolean
 }
 
 const LOG = '/kizuna/msg/log'
@@ -101,6 +105,39 @@ export class MessageStore {
       await batch.commit()
       return { verdict, record }
     })
+  }
+
+  /** Marks incoming messages as shown now (once); returns those that were not shown before */
+  async markShown (records: MessageRecord[]): Promise<MessageRecord[]> {
+    const changed: MessageRecord[] = []
+    for (const shown of records) {
+      if (shown.direction !== 'in' || shown.readAt != null) continue
+      const record = await this.serial(`in:${shown.peer}`, async () => {
+        const current = await this.get(shown.peer, shown.id)
+        if (current == null || current.direction !== 'in' || current.readAt != null) return undefined
+        current.readAt = Date.now()
+        await this.datastore.put(logKey(shown.peer, shown.id), encode(current))
+        return current
+      })
+      if (record != null) changed.push(record)
+    }
+    return changed
+  }
+
+  async markReadReceipted (peer: string, ids: string[]): Promise<void> {
+    await this.serial(`in:${peer}`, async () => {
+      for (const id of ids) {
+        const record = await this.get(peer, id)
+        if (record == null || record.direction !== 'in') continue
+        record.readReceipted = true
+        await this.datastore.put(logKey(peer, id), encode(record))
+      }
+    })
+  }
+
+  /** Shown incoming messages whose sender has not yet taken our read receipt */
+  async readReceiptsDue (): Promise<MessageRecord[]> {
+    return (await this.list()).filter(r => r.direction === 'in' && r.readAt != null && r.readReceipted !== true)
   }
 
   async get (peer: string, id: string): Promise<MessageRecord | undefined> {

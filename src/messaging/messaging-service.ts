@@ -1,4 +1,4 @@
-import { EventEmitter, on } from 'node:events'
+import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RateLimiter } from '@libp2p/utils'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -9,11 +9,19 @@ import { MessagingError } from './errors.js'
 import type { MessageEvent } from './events.js'
 import { MailboxService, type MailboxInit } from './mailbox-service.js'
 import { DEFAULT_MAILBOX_TTL_MS } from './mailbox-policy.js'
+import { mailboxKey } from './mailbox-key.js'
+import { compareDistance, kadKey } from '../replication/placement.js'
 import { checkText, newMessageId, signMessage, verifyMessage, type DirectMessage, type FileRef } from './message.js'
 import { MessageStore, toMessage, type MessageRecord } from './message-store.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { open, seal } from './seal.js'
+import { DropOldestQueue } from './drop-oldest-queue.js'
+import { verifyReceipt } from './receipt.js'
+import { ReceiptSender } from './receipt-sender.js'
 import { KizunaError } from '../errors.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('kizuna:messaging')
 
 const CODEC: RpcCodec<MsgFrame> = { protocol: MSG_PROTOCOL, maxFrame: MAX_MSG_FRAME, encode: encodeFrame, decode: decodeMsgFrame }
 /** A direct delivery (dial + one exchange) that takes longer falls back to the mailbox */
@@ -23,8 +31,14 @@ export const INBOUND_MESSAGES_PER_MINUTE = 600
 
 /** A drain that reached fewer than k holders (a node just back, its table still empty) is retried after this, doubling */
 export const DRAIN_RETRY_MIN_MS = 2_000
-/** A node this fresh also retries an empty drain: its routing table may not reach its mailbox's holders yet */
+/**
+ * A node this fresh (or that has not yet reached k holders) drains again whenever it connects to a
+ * peer that may hold its mailbox, and retries an empty drain: its routing table may not reach the
+ * holders yet. Waiting for the whole join (dead saved peers, 20 s lookups) made the drain on join late.
+ */
 export const JUST_STARTED_MS = 60_000
+/** A burst of new connections (a join dials several at once) shares one drain */
+export const CONNECT_DRAIN_DEBOUNCE_MS = 500
 
 export interface MessagingInit {
   /** ms between mailbox drains (and retries of messages nobody took yet) */
@@ -32,9 +46,13 @@ export interface MessagingInit {
   /** how long mailbox holders keep a message for an offline recipient */
   ttlMs: number
   mailbox: Partial<MailboxInit>
+  /** tell senders when `msg ls` / `msg watch` first showed their message (config `readReceipts`) */
+  readReceipts: boolean
 }
 
-export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {} }
+export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlMs: DEFAULT_MAILBOX_TTL_MS, mailbox: {}, readReceipts: true }
+/** Events one `msg watch` reader may leave unread; past that the oldest are dropped and counted */
+export const WATCH_BUFFER_EVENTS = 1024
 
 export interface MessagingComponents {
   libp2p: Libp2p
@@ -54,6 +72,7 @@ export class MessagingService {
   readonly contacts: ContactBook
   readonly store: MessageStore
   readonly mailbox: MailboxService
+  private readonly receipts: ReceiptSender
   readonly init: MessagingInit
   private readonly components: MessagingComponents
   private readonly events = new EventEmitter<{ event: [MessageEvent] }>()
@@ -64,6 +83,14 @@ export class MessagingService {
   private startedAt = 0
   private retry?: ReturnType<typeof setTimeout>
   private retryDelayMs = DRAIN_RETRY_MIN_MS
+  /** kad keys of the peers that answered the last drain, and whether any drain reached k holders */
+  private lastAnswered: Uint8Array[] = []
+  private reachedK = false
+  private soon?: ReturnType<typeof setTimeout>
+  private again = false
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
+  }
 
   constructor (components: MessagingComponents, init: Partial<MessagingInit> = {}) {
     this.components = components
@@ -71,6 +98,7 @@ export class MessagingService {
     this.contacts = new ContactBook(components)
     this.store = new MessageStore(components)
     this.mailbox = new MailboxService(components, this.init.mailbox)
+    this.receipts = new ReceiptSender({ ...components, store: this.store, codec: CODEC, running: () => this.started }, this.init)
     this.events.setMaxListeners(0)
   }
 
@@ -87,6 +115,31 @@ export class MessagingService {
       type: 'refused', code: err instanceof KizunaError ? err.code : 'ERR_INTERNAL', reason: (err as Error).message
     }))
     this.timer = setInterval(() => { void this.drainNow().catch(() => {}) }, this.init.drainIntervalMs)
+    this.components.libp2p.addEventListener('peer:connect', this.onConnect)
+  }
+
+  private catchingUp (): boolean {
+    return !this.reachedK || Date.now() - this.startedAt < JUST_STARTED_MS
+  }
+
+  /** True unless the last drain already heard 2k peers all closer to our mailbox key than `peer` */
+  private mayHoldOurMailbox (peer: PeerId): boolean {
+    if (this.lastAnswered.length < this.mailbox.init.replicas * 2) return true
+    const target = kadKey(mailboxKey(this.self))
+    const kad = kadKey(peer.toMultihash().bytes)
+    return this.lastAnswered.some(asked => compareDistance(kad, asked, target) < 0)
+  }
+
+  /** One drain shortly; a request during a drain runs another after it (the new peer was not asked) */
+  private drainSoon (): void {
+    if (!this.started) return
+    if (this.draining != null) { this.again = true; return }
+    if (this.soon != null) return
+    this.soon = setTimeout(() => {
+      this.soon = undefined
+      void this.drainNow().catch(() => {})
+    }, CONNECT_DRAIN_DEBOUNCE_MS)
+    this.soon.unref?.()
   }
 
   async stop (): Promise<void> {
@@ -94,6 +147,8 @@ export class MessagingService {
     this.started = false
     clearInterval(this.timer)
     clearTimeout(this.retry)
+    clearTimeout(this.soon)
+    this.components.libp2p.removeEventListener('peer:connect', this.onConnect)
     await this.components.libp2p.unhandle(MSG_PROTOCOL).catch(() => {})
     // the mailbox's stop aborts a drain under way: waiting for the drain first held stop() for a whole round
     await this.mailbox.stop()
@@ -143,6 +198,7 @@ export class MessagingService {
       return { type: 'receipt', id: frame.message.id, status: result === 'new' ? 'stored' : 'duplicate' }
     }
     if (frame.type === 'receipts') {
+      await verifyReceipt(from, this.self, frame.status, frame.ids, frame.sig)
       // a peer can only move messages we sent to it
       for (const id of frame.ids) await this.setStatus(from.toString(), id, frame.status)
       return { type: 'receipts-ok' }
@@ -189,21 +245,31 @@ export class MessagingService {
             if (err instanceof MessagingError) done.push(message.id) // refused for good: forged, future, not ours
           }
         }
-        for (const [sender, ids] of receipts) void this.sendReceipts(sender, ids, 'delivered')
+        for (const [sender, ids] of receipts) void this.receipts.send(sender, ids, 'delivered')
         return done
       }, options)
       const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
-      this.scheduleRetry(reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0))
+      log('drain %d ms after start: %d holders answered, %d envelopes, %d new, %d connections', Date.now() - this.startedAt, reached.holders, reached.envelopes, fresh, this.components.libp2p.getConnections().length)
+      this.lastAnswered = reached.answered.map(peer => kadKey(peer.toMultihash().bytes))
+      if (reached.holders >= this.mailbox.init.replicas) this.reachedK = true
+      // with no connection at all a retry would only wait out its lookup: the next connection drains
+      const connected = this.components.libp2p.getConnections().length > 0
+      this.scheduleRetry(connected && (reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0)))
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
       }
+      await this.receipts.flush()
       return fresh
     })()
     try {
       return await this.draining
     } finally {
       this.draining = undefined
+      if (this.again) {
+        this.again = false
+        this.drainSoon()
+      }
     }
   }
 
@@ -218,28 +284,41 @@ export class MessagingService {
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.drainIntervalMs)
   }
 
-  private async sendReceipts (sender: string, ids: string[], status: 'delivered' | 'read'): Promise<void> {
-    await rpc(this.components.libp2p, peerIdFromString(sender), CODEC, { type: 'receipts', ids, status }, { timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => {})
-  }
-
+  /** History; incoming messages it shows for the first time are read (and their senders told, if enabled) */
   async list (nameOrPeer?: string): Promise<MessageRecord[]> {
-    return this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
+    const records = await this.store.list(nameOrPeer != null ? await this.contacts.resolve(nameOrPeer) : undefined)
+    await this.receipts.shown(records)
+    return records
   }
 
-  /** Every message event from this call on (not from the first read), until `signal` aborts */
-  watch (options: { signal?: AbortSignal } = {}): AsyncGenerator<MessageEvent> {
-    const events = on(this.events, 'event', { signal: options.signal })
+  /** Sends the read receipts no sender has taken yet (also done on every drain round) */
+  async flushReadReceipts (): Promise<void> {
+    await this.receipts.flush()
+  }
+
+  /**
+   * Every message event from this call on (not from the first read), until `signal` aborts. A
+   * reader that falls more than `maxBuffered` events behind loses the oldest and is told how many
+   * (a `dropped` event); an incoming message counts as read when the reader takes it.
+   */
+  watch (options: { signal?: AbortSignal, maxBuffered?: number } = {}): AsyncGenerator<MessageEvent> {
+    const queue = new DropOldestQueue<MessageEvent>(options.maxBuffered ?? WATCH_BUFFER_EVENTS)
+    const listener = (event: MessageEvent): void => { queue.push(event) }
+    // listening starts now, before the first read
+    this.events.on('event', listener)
+    const self = this
     return (async function * () {
       try {
-        while (true) {
-          const next = await events.next()
-          if (next.done === true) return
-          yield next.value[0] as MessageEvent
+        while (options.signal?.aborted !== true) {
+          const event = await queue.next(options.signal)
+          const dropped = queue.takeDropped()
+          if (dropped > 0) yield { type: 'dropped', count: dropped } satisfies MessageEvent
+          if (event == null) return
+          if (event.type === 'message') await self.receipts.shown([event.message]).catch(() => {})
+          yield event
         }
-      } catch (err) {
-        if (options.signal?.aborted !== true) throw err
       } finally {
-        await events.return?.()
+        self.events.off('event', listener)
       }
     })()
   }

@@ -13,7 +13,7 @@ export const RELAY_BULK_MIN_BYTES = 8 * 1024 * 1024
  * How long a bulk request waits for DCUtR to turn a relayed connection into a direct one
  * (DCUtR's own attempt times out after 5 s); below the exchange's 10 s dial timeout
  */
-export const DIRECT_UPGRADE_WAIT_MS = 8_000
+export const DIRECT_UPGRADE_WAIT_MS = 6_000
 /** After a wait for a direct connection to a peer failed, later bulk requests to it fail at once for this long */
 export const DIRECT_UPGRADE_FAILURE_MEMORY_MS = 60_000
 /** Peers remembered that way, at most (oldest forgotten first) */
@@ -37,6 +37,20 @@ export class NoDirectConnectionError extends KizunaError {
   }
 }
 
+/**
+ * An opted-in relay's grant is per relayed connection: when one closes with less than this left,
+ * the relay's cap was reached, and we do not take a fresh grant by reconnecting (the operator's
+ * byte cap is meant per transfer; libp2p's relay can only count per circuit)
+ */
+export const RELAY_CAP_SPENT_BYTES = 1024 * 1024
+
+/** An opted-in relay's byte cap to this peer was used up; blocks must come from elsewhere */
+export class RelayCapReachedError extends KizunaError {
+  constructor (peer: string) {
+    super('ERR_RELAY_CAP_REACHED', `the relay to peer ${peer} reached its operator's byte cap (nat.relay.bulkBytes) mid-transfer and closed the circuit; the rest must come from another holder or a direct connection`)
+  }
+}
+
 export type BulkDialerLibp2p = Pick<KizunaLibp2p, 'dial' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
 
 /**
@@ -50,6 +64,10 @@ export class BulkDialer {
   private readonly waitMs: number
   /** peer → when waiting for its direct connection last failed */
   private readonly failedAt = new Map<string, number>()
+  /** peer → the last bulk-carrying relayed connection we used to it */
+  private readonly relayedBulk = new Map<string, Connection>()
+  /** peer → when an opted-in relay's cap to it was found spent */
+  private readonly capSpentAt = new Map<string, number>()
 
   constructor (libp2p: BulkDialerLibp2p, init: { directUpgradeWaitMs?: number } = {}) {
     this.libp2p = libp2p
@@ -65,7 +83,13 @@ export class BulkDialer {
       return this.libp2p.dialProtocol(peer, protocol, options)
     }
     const open = this.bulkConnection(peer)
-    if (open != null) return this.openOn(open, protocol, options)
+    if (open != null) {
+      if (open.limits != null) {
+        this.checkRelayCap(peer.toString())
+        this.remember(this.relayedBulk, peer.toString(), open)
+      }
+      return this.openOn(open, protocol, options)
+    }
     try {
       // direct addresses only: libp2p leaves relayed ones out of a dial that may not run limited
       return await this.libp2p.dialProtocol(peer, protocol, options)
@@ -79,8 +103,12 @@ export class BulkDialer {
       } catch {
         throw err
       }
-      if (carriesBulk(relayed)) return this.openOn(relayed, protocol, options)
       const key = peer.toString()
+      if (carriesBulk(relayed)) {
+        this.checkRelayCap(key)
+        this.remember(this.relayedBulk, key, relayed)
+        return this.openOn(relayed, protocol, options)
+      }
       const failed = this.failedAt.get(key)
       if (failed != null && Date.now() - failed < DIRECT_UPGRADE_FAILURE_MEMORY_MS) {
         throw new NoDirectConnectionError(key, this.waitMs)
@@ -98,6 +126,24 @@ export class BulkDialer {
         throw waitErr
       }
     }
+  }
+
+  /** Throws RelayCapReachedError when the last relayed bulk connection to `key` closed with its grant spent */
+  private checkRelayCap (key: string): void {
+    const last = this.relayedBulk.get(key)
+    if (last != null && last.status !== 'open' && last.limits?.bytes != null && last.limits.bytes < BigInt(RELAY_CAP_SPENT_BYTES)) {
+      this.relayedBulk.delete(key)
+      this.remember(this.capSpentAt, key, Date.now())
+    }
+    const spent = this.capSpentAt.get(key)
+    if (spent != null && Date.now() - spent < DIRECT_UPGRADE_FAILURE_MEMORY_MS) throw new RelayCapReachedError(key)
+  }
+
+  /** Bounded memory: the oldest entry goes first */
+  private remember<T> (map: Map<string, T>, key: string, value: T): void {
+    map.delete(key)
+    map.set(key, value)
+    if (map.size > MAX_REMEMBERED_FAILURES) map.delete(map.keys().next().value!)
   }
 
   private bulkConnection (peer: PeerId): Connection | undefined {

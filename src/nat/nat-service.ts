@@ -2,7 +2,7 @@ import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
-import { decideDhtMode, decideRelayServer, decideReachability, decideReservations } from './policy.js'
+import { decideDhtMode, decideRelayServer, decideReachability, decideReservations, hasInboundEvidence } from './policy.js'
 import type { Connection, StreamHandler } from '@libp2p/interface'
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { NatConfig, Reachability } from '../node/config.js'
@@ -46,7 +46,13 @@ export class NatService {
   private relayServing = true
   private reserving = 0
   private evaluating = false
+  /** When a peer at a public address last opened a direct connection to us */
+  private inboundPublicAt?: number
   private readonly onEvent = (): void => { void this.evaluate().catch(() => {}) }
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => {
+    if (evt.detail.direction === 'inbound' && isPublicDirect(evt.detail)) this.inboundPublicAt = Date.now()
+    this.onEvent()
+  }
 
   constructor (components: NatServiceComponents, config: NatConfig) {
     this.components = components
@@ -57,7 +63,7 @@ export class NatService {
     if (this.timer != null) return
     const { libp2p } = this.components
     libp2p.addEventListener('self:peer:update', this.onEvent)
-    libp2p.addEventListener('connection:open', this.onEvent)
+    libp2p.addEventListener('connection:open', this.onOpen)
     this.timer = setInterval(this.onEvent, NAT_CHECK_INTERVAL_MS)
     this.timer.unref?.()
     this.relayServing = libp2p.services.relay != null
@@ -70,11 +76,15 @@ export class NatService {
     this.timer = undefined
     const { libp2p } = this.components
     libp2p.removeEventListener('self:peer:update', this.onEvent)
-    libp2p.removeEventListener('connection:open', this.onEvent)
+    libp2p.removeEventListener('connection:open', this.onOpen)
   }
 
-  /** Our confirmed public addresses: verified by AutoNAT, not relayed, not private */
+  /**
+   * Our confirmed public addresses: verified by AutoNAT, not relayed, not private, and a public
+   * peer dialled us recently (policy.ts hasInboundEvidence: AutoNAT's word alone may be a lie)
+   */
   confirmedPublicAddrs (): Multiaddr[] {
+    if (!hasInboundEvidence(this.inboundPublicAt == null ? undefined : Date.now() - this.inboundPublicAt)) return []
     return this.components.libp2p.services.natComponents.addressManager.getAddressesWithMetadata()
       .filter(a => a.verified && !Circuit.matches(a.multiaddr) && !isPrivate(a.multiaddr))
       .map(a => a.multiaddr)
@@ -117,7 +127,8 @@ export class NatService {
         configured: this.config.reachability,
         confirmedPublicAddrs: confirmed,
         publicPeers,
-        publicPeersForMs: this.publicPeersSince == null ? 0 : Date.now() - this.publicPeersSince
+        publicPeersForMs: this.publicPeersSince == null ? 0 : Date.now() - this.publicPeersSince,
+        inboundPublicAgoMs: this.inboundPublicAt == null ? undefined : Date.now() - this.inboundPublicAt
       })
 
       const mode = decideDhtMode(this.config.dhtMode, this.reachability, publicPeers)

@@ -6,6 +6,19 @@ import type { Reachability } from '../node/config.js'
  */
 export const REACHABILITY_GRACE_MS = 60_000
 
+/**
+ * An AutoNAT confirmation counts only if a peer at a public address dialled us directly within
+ * this long. js-libp2p's AutoNAT v2 client takes a server's "dialled you: OK" without checking
+ * that the dial-back (with its nonce) arrived, so one lying peer confirms a mapped address; an
+ * honest server's dial-back is itself such an inbound connection, a liar's word is not.
+ */
+export const INBOUND_EVIDENCE_MS = 30 * 60_000
+
+/** Whether a public peer dialled us recently enough for AutoNAT's confirmations to count */
+export function hasInboundEvidence (inboundPublicAgoMs: number | undefined): boolean {
+  return inboundPublicAgoMs !== undefined && inboundPublicAgoMs <= INBOUND_EVIDENCE_MS
+}
+
 export interface ReachabilityInput {
   /** nat.reachability from the config: 'auto' detects */
   configured: 'auto' | 'public' | 'private'
@@ -15,13 +28,15 @@ export interface ReachabilityInput {
   publicPeers: number
   /** How long we have had public peers without a confirmed address, in ms */
   publicPeersForMs: number
+  /** Since a peer at a public address last opened a direct connection to us, in ms (undefined: never) */
+  inboundPublicAgoMs: number | undefined
   graceMs?: number
 }
 
 /** Whether others can dial us: a pure decision, documented in docs/nat.md */
 export function decideReachability (input: ReachabilityInput): Reachability {
   if (input.configured !== 'auto') return input.configured
-  if (input.confirmedPublicAddrs > 0) return 'public'
+  if (input.confirmedPublicAddrs > 0 && hasInboundEvidence(input.inboundPublicAgoMs)) return 'public'
   if (input.publicPeers > 0 && input.publicPeersForMs >= (input.graceMs ?? REACHABILITY_GRACE_MS)) return 'private'
   return 'unknown'
 }

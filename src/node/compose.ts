@@ -121,9 +121,9 @@ export async function closeServices (running: Running): Promise<void> {
 }
 
 /** Mailbox rounds follow the replication rhythm: repair every 6 rounds (60 s by default), drain every 18 (3 min) */
-function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number } } {
+function messagingTiming (config: KizunaConfig): { drainIntervalMs: number, mailbox: { repairIntervalMs: number }, readReceipts: boolean } {
   const round = config.replicationInterval * 1000
-  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) } }
+  return { drainIntervalMs: Math.round(round * 18), mailbox: { repairIntervalMs: Math.round(round * 6) }, readReceipts: config.readReceipts }
 }
 
 function translateStartError (err: unknown): unknown {

@@ -45,6 +45,8 @@ export interface KizunaConfig {
   }
   /** NAT traversal (docs/nat.md) */
   nat: NatConfig
+  /** Tell a sender when `msg ls` / `msg watch` first showed its message (false: senders see only delivered) */
+  readReceipts: boolean
 }
 
 export type Reachability = 'public' | 'private' | 'unknown'
@@ -122,7 +124,8 @@ export const DEFAULT_CONFIG: KizunaConfig = {
       dataLimit: 128 * 1024,
       bulkBytes: 0
     }
-  }
+  },
+  readReceipts: true
 }
 
 type Check = (value: unknown, field: string) => void
@@ -237,7 +240,8 @@ const SCHEMA: Record<string, Check> = {
   'nat.relay.reservationTtl': positiveNumber,
   'nat.relay.durationLimit': positiveNumber,
   'nat.relay.dataLimit': positiveNumber,
-  'nat.relay.bulkBytes': wholeNumber
+  'nat.relay.bulkBytes': wholeNumber,
+  readReceipts: boolean
 }
 
 /** Nested config objects, validated field by field like the root */

@@ -187,7 +187,7 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   async contacts (): Promise<Contact[]> { return this.parts.messaging.contacts.list() }
   async sendMessage (to: string, text: string, options?: SendOptions): Promise<MessageRecord> { return this.parts.messaging.send(to, text, options) }
   async messages (peer?: string): Promise<MessageRecord[]> { return this.parts.messaging.list(peer) }
-  watchMessages (options?: { signal?: AbortSignal }): AsyncGenerator<MessageEvent> { return this.parts.messaging.watch(options) }
+  watchMessages (options?: { signal?: AbortSignal, maxBuffered?: number }): AsyncGenerator<MessageEvent> { return this.parts.messaging.watch(options) }
   async drainMailbox (options?: { signal?: AbortSignal }): Promise<number> { return this.parts.messaging.drainNow(options) }
   async publish (topic: string, text: string): Promise<{ topic: string, recipients: number }> { return this.parts.topics.publish(topic, text) }
   subscribe (topic: string, options?: { signal?: AbortSignal }): AsyncGenerator<TopicMessage> { return this.parts.topics.subscribe(topic, options) }

@@ -2,8 +2,10 @@ import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { DEFAULT_CONFIG, loadConfig, type KizunaConfig } from './config.js'
-import { createIdentity, loadIdentity, saveIdentity, type Identity } from './identity.js'
+// config and identity load multiaddr and @libp2p/crypto: imported where used, so a CLI command
+// that only reads the API token and address never loads them (kizuna id: tens of ms)
+import type { KizunaConfig } from './config.js'
+import type { Identity } from './identity.js'
 import { RepoLock } from './lock.js'
 import { RepoExistsError, RepoNotInitializedError } from '../errors.js'
 
@@ -56,6 +58,8 @@ export class Repo {
       throw new RepoExistsError(this.path)
     }
     await mkdir(this.path, { recursive: true, mode: 0o700 })
+    const { createIdentity, loadIdentity, saveIdentity } = await import('./identity.js')
+    const { DEFAULT_CONFIG } = await import('./config.js')
     const identity = await createIdentity()
     await saveIdentity(this.keyPath, identity).catch(async (err) => {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
@@ -74,12 +78,14 @@ export class Repo {
 
   async loadConfig (): Promise<KizunaConfig> {
     await this.assertInitialized()
-    return loadConfig(this.configPath)
+    const { loadConfig } = await import('./config.js')
+    return await loadConfig(this.configPath)
   }
 
   async loadIdentity (): Promise<Identity> {
     await this.assertInitialized()
-    return loadIdentity(this.keyPath)
+    const { loadIdentity } = await import('./identity.js')
+    return await loadIdentity(this.keyPath)
   }
 
   async apiToken (): Promise<string> {

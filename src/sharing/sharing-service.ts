@@ -15,7 +15,9 @@ import { KizunaError } from '../errors.js'
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
+import { SharedFetches } from './shared-fetch.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
+import { RelayOnlyError, RelayOnlyWatch } from '../nat/relay-only-watch.js'
 
 /** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
 export interface CrowdStats {
@@ -71,6 +73,11 @@ export interface FetchRequest {
   askConnected?: boolean
   /** Where fetched blocks go instead of the node's block store (a FileAssembler's view of it) */
   blockStore?: BlockStore
+  /**
+   * true: the caller announces when its result is out (a get, after `get:done`), so a DHT walk
+   * never stands between the last verified byte and the user's result
+   */
+  announceLater?: boolean
 }
 
 /**
@@ -84,6 +91,10 @@ export class SharingService {
   readonly penalties = new PenaltyBox()
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
+  /** root → the one fetch session of it that every request for it joins */
+  private readonly shared = new SharedFetches<GetEvent>()
+  /** roots whose DHT announcement runs now (bounded by the fetches that start them) */
+  private readonly announcing = new Set<string>()
   private readonly partialAnswers = new Map<string, Memo<HaveAnswer>>()
   private readonly keptChecks = new Map<string, Memo<boolean>>()
   private readonly components: SharingComponents
@@ -238,14 +249,45 @@ export class SharingService {
 
   /**
    * Makes the whole DAG local: blocks already stored are kept (resume), the rest come from
-   * every provider found, each verified against its CID before it is stored.
+   * every provider found, each verified against its CID before it is stored. Requests for a
+   * root already being fetched here (a get racing a replica fetch, a second get) join that one
+   * session and see its progress: the blocks cross the wire once. The session runs with the
+   * first request's providers, hints and block store, until its last participant leaves.
    */
   async * fetch (root: CID, request: FetchRequest = {}): AsyncGenerator<GetEvent> {
+    // blocks go to the starter's store (its output file, its replica guard) while it takes part;
+    // once it left (Ctrl-C), to the node's store, as its view may be closed by then
+    const starter = { store: request.blockStore, present: true }
+    const blockStore = request.blockStore == null ? undefined : putWhile(starter, this.components.blockStore)
+    const session = this.shared.join(root.toString(), signal => this.fetchOnce(root, { ...request, signal, blockStore }))
+    try {
+      yield * session.follow(request.signal)
+    } finally {
+      starter.present = false
+    }
+    const kind = request.kind ?? 'cached'
+    await this.components.content.record(root, { kind, signal: request.signal })
+    this.events.safeDispatchEvent('content:stored', { detail: { root, kind } })
+    if (request.announce !== false && request.announceLater !== true) this.announceOnce(root)
+  }
+
+  /** One announcement of a root at a time, however many requests of one session want it */
+  private announceOnce (root: CID): void {
+    const key = root.toString()
+    if (this.announcing.has(key)) return
+    this.announcing.add(key)
+    void this.announce(root).finally(() => this.announcing.delete(key))
+  }
+
+  /** The fetch session itself: runs once per root however many requests joined it */
+  private async * fetchOnce (root: CID, request: FetchRequest & { signal: AbortSignal }): AsyncGenerator<GetEvent> {
     const controller = new AbortController()
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
     /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts) */
     const relayOnly = new Set<string>()
+    // ends the get soon once every holder found is relay-only (src/nat/relay-only-watch.ts)
+    const watch = new RelayOnlyWatch(() => { controller.abort() })
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
       for await (const found of findProviders(root, { libp2p: self.components.libp2p, client: self.client, penalties: self.penalties }, { hints: request.hints, signal, askConnected: request.askConnected, requeryConnected: true, connectedFirst: true })) {
         origins.set(found.peerId.toString(), found.origin)
@@ -271,6 +313,9 @@ export class SharingService {
       })) {
         const mapped = this.mapFetchEvent(event, origins)
         if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
+        if (event.type === 'fetch:provider-added') watch.providerAdded(event.peer.toString())
+        else if (event.type === 'fetch:provider-dropped') watch.providerDropped(event.peer.toString(), mapped?.type === 'get:relay-only')
+        else if (event.type === 'fetch:block') watch.blockArrived()
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
           const from = event.from.toString()
@@ -281,7 +326,7 @@ export class SharingService {
           // reaches: only a long download announces before it is done
           if (!announced && request.announce !== false && Date.now() - fetchStarted >= PARTIAL_ANNOUNCE_AFTER_MS) {
             announced = true
-            void this.announce(root, request.signal)
+            this.announceOnce(root)
           }
           if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
         }
@@ -295,18 +340,14 @@ export class SharingService {
         }
       }
     } catch (err) {
+      if (watch.failure != null && request.signal?.aborted !== true) throw watch.failure
       throw translateFetchError(err, relayOnly)
     } finally {
+      watch.stop()
       controller.abort()
       const left = (this.fetching.get(key) ?? 1) - 1
       if (left > 0) this.fetching.set(key, left)
       else this.fetching.delete(key)
-    }
-    const kind = request.kind ?? 'cached'
-    await this.components.content.record(root, { kind, signal: request.signal })
-    this.events.safeDispatchEvent('content:stored', { detail: { root, kind } })
-    if (request.announce !== false && !announced) {
-      void this.announce(root, request.signal)
     }
   }
 
@@ -353,6 +394,9 @@ export class SharingService {
     let bytesFetched = 0
     let providers: ProviderUse[] = []
     let assembler: FileAssembler | undefined
+    /** fetched here: announced once the user has the result (a DHT walk takes 100s of ms in a swarm) */
+    let announce = false
+    let done = false
     try {
       if (await this.components.content.hasAll(cid, { signal: options.signal })) {
         yield { type: 'get:local', cid: cid.toString() }
@@ -364,7 +408,8 @@ export class SharingService {
           assembler = await FileAssembler.open(cid, options.output, { force: options.force, maxOutputBytes: options.maxOutputBytes })
         }
         const blockStore = assembler?.blockStoreFor(this.components.blockStore)
-        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore })) {
+        announce = true
+        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore, announceLater: true })) {
           if (event.type === 'get:fetched') {
             bytesFetched = event.bytesFetched
             providers = event.providers
@@ -384,9 +429,12 @@ export class SharingService {
           yield * this.exportContent(cid, options.output, link.key, options)
         }
       }
+      done = true
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
     } finally {
       await assembler?.abort(this.components.blockStore)
+      // after the result is out (also when the consumer stops at get:done)
+      if (done && announce) this.announceOnce(cid)
     }
   }
 
@@ -417,13 +465,29 @@ export class SharingService {
   }
 }
 
+/** `base`, except that puts go to `starter.store` while the starter is present */
+function putWhile (starter: { store?: BlockStore, present: boolean }, base: BlockStore): BlockStore {
+  return {
+    has: base.has.bind(base),
+    get: base.get.bind(base),
+    getInto: base.getInto?.bind(base),
+    put: async (cid, bytes, options) => { await (starter.present && starter.store != null ? starter.store : base).put(cid, bytes, options) },
+    putReleasesBytes: base.putReleasesBytes,
+    putReference: base.putReference?.bind(base),
+    reference: base.reference?.bind(base),
+    deleteReference: base.deleteReference?.bind(base),
+    delete: base.delete.bind(base),
+    size: base.size.bind(base)
+  }
+}
+
 function translateFetchError (err: unknown, relayOnly: Set<string>): unknown {
   const code = (err as { code?: string }).code
   if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
   }
   if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
-    return new KizunaError('ERR_RELAY_ONLY', `${(err as Error).message}; ${relayOnly.size} holder(s) are reachable only through a relay, which carries no content blocks, and no direct connection could be made (hole punching failed, e.g. both sides behind symmetric NATs) — the content needs a holder you can reach directly`, { cause: err })
+    return new RelayOnlyError(relayOnly.size, (err as Error).message, { cause: err })
   }
   return err
 }

@@ -102,7 +102,7 @@ describe('--json on every command', () => {
     // `stats bw --watch` is the same command as `stats CID`: its NDJSON is checked too
     const extraStreams = [['stats', 'bw', '--watch', '--count', '2', '--repo', repoA]]
 
-    const leaves = leafCommands(buildProgram())
+    const leaves = leafCommands(await buildProgram())
     expect([...leaves.keys()].sort()).toEqual(Object.keys(table).sort())
     for (const [name, command] of leaves) {
       expect(command.options.some(o => o.long === '--json'), `${name} takes --json`).toBe(true)

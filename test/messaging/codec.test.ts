@@ -22,7 +22,8 @@ describe('messaging codec', () => {
       { type: 'deliver', message: await message('hello', 1, { link: 'kizuna://bafy', name: 'a.jpg', size: 10 }) },
       { type: 'receipt', id: newMessageId(), status: 'stored' },
       { type: 'refused', id: newMessageId(), code: 'ERR_BAD_SIGNATURE', reason: 'no' },
-      { type: 'receipts', ids: [newMessageId(), newMessageId()], status: 'delivered' },
+      { type: 'receipts', ids: [newMessageId(), newMessageId()], status: 'delivered', sig: 'c2ln' },
+      { type: 'receipts', ids: [newMessageId()], status: 'read', sig: 'c2ln' },
       { type: 'receipts-ok' }
     ]
     for (const frame of frames) expect(decodeMsgFrame(encodeFrame(frame))).toEqual(frame)
@@ -66,7 +67,9 @@ describe('messaging codec', () => {
       { type: 'deliver', message: { ...good, sig: '!!' } },
       { type: 'deliver', message: { ...good, file: { link: 'x', name: 'n', size: -1 } } },
       { type: 'receipt', id: good.id, status: 'maybe' },
-      { type: 'receipts', ids: ['x'], status: 'read' }
+      { type: 'receipts', ids: ['x'], status: 'read', sig: 'c2ln' },
+      { type: 'receipts', ids: [good.id], status: 'read' },
+      { type: 'receipts', ids: [good.id], status: 'read', sig: '!!' }
     ]
     for (const value of bad) {
       expect(() => decodeMsgFrame(new TextEncoder().encode(JSON.stringify(value))), JSON.stringify(value)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_MESSAGE' }))

@@ -16,6 +16,7 @@ import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
 import type { KizunaNode } from '../../src/node/node.js'
 import { MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type MsgFrame } from '../../src/messaging/codec.js'
 import { newMessageId, signMessage } from '../../src/messaging/message.js'
+import { signReceipt } from '../../src/messaging/receipt.js'
 import { toMessage, type MessageRecord } from '../../src/messaging/message-store.js'
 import type { MessageEvent } from '../../src/messaging/events.js'
 import { waitFor } from '../helpers/wait.js'
@@ -130,6 +131,51 @@ describe('direct messages between two nodes over real sockets', () => {
     expect(Buffer.compare(await readFile(out), bytes)).toBe(0)
   }, 60_000)
 
+  it('read receipts: B showing a message (ls or watch) moves it to read at A; forged or foreign receipts change nothing', async () => {
+    const bMessaging = internalsOf(b).messaging
+    const unread = await a.sendMessage('bob', 'read me by ls')
+    expect(unread.status).toBe('delivered')
+    // shown by ls, and the receipt flushed: A has it as read at once
+    expect((await b.messages(a.peerId.toString())).find(m => m.id === unread.id)?.readAt).toBeGreaterThan(0)
+    await bMessaging.flushReadReceipts()
+    expect((await a.messages('bob')).find(m => m.id === unread.id)?.status).toBe('read')
+
+    // shown by watch: taken by the reader, then read at A
+    const controller = new AbortController()
+    const watch = b.watchMessages({ signal: controller.signal })
+    const watched = await a.sendMessage('bob', 'read me by watch')
+    expect((await watch.next()).value).toMatchObject({ type: 'message', message: { id: watched.id } })
+    await waitFor(async () => (await a.messages('bob')).find(m => m.id === watched.id)?.status === 'read', { timeoutMs: 10_000, message: 'read at A after watch' })
+    controller.abort()
+    await watch.return(undefined)
+
+    // a third peer cannot mark A's message to B read: its own signature covers only itself,
+    // and a receipt claiming to be B's is not signed by the connection's peer
+    const key = await generateKeyPair('Ed25519')
+    const mallory = await attacker(key)
+    const fresh = await a.sendMessage('bob', 'not read yet')
+    const own = await signReceipt(key, 'read', mallory.peerId.toString(), a.peerId.toString(), [fresh.id])
+    expect(await exchange(mallory, testnet.members[0], encodeFrame({ type: 'receipts', ids: [fresh.id], status: 'read', sig: own }))).toMatchObject({ type: 'receipts-ok' })
+    const claimsB = await signReceipt(key, 'read', b.peerId.toString(), a.peerId.toString(), [fresh.id])
+    expect(await exchange(mallory, testnet.members[0], encodeFrame({ type: 'receipts', ids: [fresh.id], status: 'read', sig: claimsB }))).toMatchObject({ type: 'refused', code: 'ERR_BAD_SIGNATURE' })
+    await mallory.stop()
+    expect((await a.messages('bob')).find(m => m.id === fresh.id)?.status).toBe('delivered')
+  }, 60_000)
+
+  it('msg watch keeps at most maxBuffered unread events: the oldest go, counted in a dropped event', async () => {
+    const controller = new AbortController()
+    const watch = b.watchMessages({ signal: controller.signal, maxBuffered: 3 })
+    const sent: string[] = []
+    for (let i = 0; i < 7; i++) sent.push((await a.sendMessage('bob', `burst ${i}`)).id)
+    // nobody read the watch while 7 arrived: 4 dropped, the newest 3 kept in order
+    expect((await watch.next()).value).toEqual({ type: 'dropped', count: 4 })
+    const kept = []
+    for (let i = 0; i < 3; i++) kept.push((await watch.next()).value)
+    expect(kept.map(e => e.type === 'message' ? e.message.id : e.type)).toEqual(sent.slice(4))
+    controller.abort()
+    expect((await watch.next()).done).toBe(true)
+  }, 60_000)
+
   it('keeps history across a restart, each message once', async () => {
     const before = await b.messages(a.peerId.toString())
     const member = await testnet.restart(testnet.members[1])
@@ -137,5 +183,17 @@ describe('direct messages between two nodes over real sockets', () => {
     const after = await b.messages(a.peerId.toString())
     expect(after.map(m => m.id)).toEqual(before.map(m => m.id))
     expect(new Set(after.map(m => m.id)).size).toBe(after.length)
+  }, 60_000)
+
+  it('with readReceipts off, B reads without telling A', async () => {
+    const config = join(testnet.members[1].repo, 'config.json')
+    await writeFile(config, JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), readReceipts: false }))
+    b = (await testnet.restart(testnet.members[1])).node!
+    await waitFor(() => internalsOf(b).libp2p.getConnections(a.peerId).length > 0, { timeoutMs: 20_000, message: 'B back in touch with A' })
+    const quiet = await a.sendMessage('bob', 'read quietly')
+    await waitFor(async () => (await a.messages('bob')).find(m => m.id === quiet.id)?.status === 'delivered', { timeoutMs: 30_000, message: 'delivered to the restarted B' })
+    expect((await b.messages(a.peerId.toString())).find(m => m.id === quiet.id)?.readAt).toBeUndefined()
+    await internalsOf(b).messaging.flushReadReceipts()
+    expect((await a.messages('bob')).find(m => m.id === quiet.id)?.status).toBe('delivered')
   }, 60_000)
 })

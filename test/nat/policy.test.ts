@@ -1,20 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { decideDhtMode, decideRelayServer, decideReachability, decideReservations, REACHABILITY_GRACE_MS } from '../../src/nat/policy.js'
+import { decideDhtMode, decideRelayServer, decideReachability, decideReservations, INBOUND_EVIDENCE_MS, REACHABILITY_GRACE_MS } from '../../src/nat/policy.js'
 import { carriesBulk, RELAY_BULK_MIN_BYTES } from '../../src/nat/bulk-dialer.js'
 import { validateConfig } from '../../src/node/config.js'
 import type { Reachability } from '../../src/node/config.js'
 
 describe('NAT policies', () => {
   it.each([
-    // configured, confirmed, public peers, for ms → reachability
-    ['auto', 0, 0, 0, 'unknown'], // LAN-only or alone
-    ['auto', 1, 3, 0, 'public'], // AutoNAT confirmed an address
-    ['auto', 0, 3, REACHABILITY_GRACE_MS - 1, 'unknown'], // AutoNAT still has time
-    ['auto', 0, 3, REACHABILITY_GRACE_MS, 'private'], // talks to the internet, never confirmed
-    ['public', 0, 0, 0, 'public'],
-    ['private', 5, 5, 0, 'private']
-  ] as const)('reachability %s, %i confirmed, %i public peers for %i ms → %s', (configured, confirmed, publicPeers, forMs, expected) => {
-    expect(decideReachability({ configured, confirmedPublicAddrs: confirmed, publicPeers, publicPeersForMs: forMs })).toBe(expected)
+    // configured, confirmed, public peers, for ms, last public inbound ms ago → reachability
+    ['auto', 0, 0, 0, undefined, 'unknown'], // LAN-only or alone
+    ['auto', 1, 3, 0, 1_000, 'public'], // AutoNAT confirmed an address, and its dial-back came in
+    ['auto', 1, 3, 0, undefined, 'unknown'], // "confirmed" but nobody ever dialled us: a liar's word
+    ['auto', 1, 3, REACHABILITY_GRACE_MS, undefined, 'private'], // ... and it does not last
+    ['auto', 1, 3, 0, INBOUND_EVIDENCE_MS + 1, 'unknown'], // the evidence is too old
+    ['auto', 0, 3, REACHABILITY_GRACE_MS - 1, 1_000, 'unknown'], // AutoNAT still has time
+    ['auto', 0, 3, REACHABILITY_GRACE_MS, 1_000, 'private'], // talks to the internet, never confirmed
+    ['public', 0, 0, 0, undefined, 'public'],
+    ['private', 5, 5, 0, 1_000, 'private']
+  ] as const)('reachability %s, %i confirmed, %i public peers for %i ms, inbound %s ms ago → %s', (configured, confirmed, publicPeers, forMs, inboundAgo, expected) => {
+    expect(decideReachability({ configured, confirmedPublicAddrs: confirmed, publicPeers, publicPeersForMs: forMs, inboundPublicAgoMs: inboundAgo })).toBe(expected)
   })
 
   it.each([

@@ -112,7 +112,9 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     expect(events).toContainEqual(expect.objectContaining({ type: 'get:provider', peerId: natted.peerId.toString() }))
     const relayOnly = events.find(e => e.type === 'get:relay-only')
     expect(relayOnly).toMatchObject({ peerId: natted.peerId.toString() })
-    expect(Date.now() - started).toBeLessThan(45_000)
+    // every holder relay-only: the get ends after the direct-upgrade wait and a short grace
+    // (a bound, not a speed target: ~9 s measured; ~20 s before the fail-fast)
+    expect(Date.now() - started).toBeLessThan(30_000)
 
     // bytes across the relayed connection, as the relay's limit tracker counts them: control only
     const still = internalsOf(downloader).libp2p.getConnections(natted.peerId).find(c => c.limits != null)

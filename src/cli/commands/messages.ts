@@ -87,7 +87,9 @@ export function msgCommand (): Command {
       const names = flags.json === true ? new Map<string, string>() : await namesOf(flags)
       await follow<MessageEvent | { type: 'watching' }>(flags, '/msg/watch', {}, event => event.type === 'message'
         ? line(event.message, names)
-        : event.type === 'status' ? `${event.id.slice(0, 8)} to ${names.get(event.peer) ?? short(event.peer)}: ${event.status}` : undefined)
+        : event.type === 'status'
+          ? `${event.id.slice(0, 8)} to ${names.get(event.peer) ?? short(event.peer)}: ${event.status}`
+          : event.type === 'dropped' ? `(${event.count} older events dropped: this watch fell behind; msg ls has every message)` : undefined)
     })))
   return msg
 }
