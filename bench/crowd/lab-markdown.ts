@@ -21,6 +21,7 @@ export function renderLabMarkdown (report: LabCrowdReport, charts: string[]): st
     'Kizuna: a daemon per host, a lone download of its own file first, then every downloader asks the crowd\'s file at once; fresh daemons per',
     'replication mode. BitTorrent baseline in the same lab and run: opentracker + an aria2c seeder on the publisher host, an aria2c leecher per',
     'downloader host (DHT/PEX/LPD off; leechers keep seeding). Publisher upload = bytes its eth0 sent (kernel counters, headers included) ÷ file;',
+    'The baseline needs `apt-get install -y aria2 mktorrent opentracker` (Debian); without them the bench says so and skips it (`--no-bittorrent` skips it too).',
     'swarm tx = every host\'s eth0 bytes ÷ (file × downloaders). Uplink use = bytes sent ÷ what the uplink(s) could send until all were done. CPU idle = the whole machine\'s idle share during the crowd (/proc/stat).',
     '',
     `Measured ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}; load average ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after (other developers' work shares these CPUs); ${report.totalSeconds} s in all. Namespaces left after: ${report.namespacesLeft.length}.`,
