@@ -5,7 +5,7 @@ import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { decideDhtMode, decideRelayServer, decideReachability, decideReservations, hasInboundEvidence } from './policy.js'
 import type { Connection, StreamHandler } from '@libp2p/interface'
 import type { KizunaLibp2p } from '../libp2p/types.js'
-import type { NatConfig, Reachability } from '../node/config.js'
+import type { NatConfig, Reachability } from './nat-config.js'
 
 /** How often reachability is re-derived besides address and connection events */
 export const NAT_CHECK_INTERVAL_MS = 5_000

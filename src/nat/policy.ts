@@ -1,4 +1,4 @@
-import type { Reachability } from '../node/config.js'
+import type { Reachability } from './nat-config.js'
 
 /**
  * AutoNAT v2 needs dial-backs from several network segments before it confirms an address; a

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { BandwidthMeter, type BandwidthSample } from './bandwidth.js'
 import { NodeMetrics, type MetricsSource } from './metrics.js'
 import { TransferLog, type TransferSnapshot } from './transfers.js'
-import type { PeerEvictedEvent, PeerJoinedEvent } from '../node/events.js'
+import type { PeerEvictedEvent, PeerJoinedEvent } from '../peers/events.js'
 
 /** What the dashboard's event stream carries */
 export type ActivityEvent =
