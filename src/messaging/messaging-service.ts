@@ -26,6 +26,10 @@ const log = logger('kizuna:messaging')
 const CODEC: RpcCodec<MsgFrame> = { protocol: MSG_PROTOCOL, maxFrame: MAX_MSG_FRAME, encode: encodeFrame, decode: decodeMsgFrame }
 /** A direct delivery (dial + one exchange) that takes longer falls back to the mailbox */
 export const DIRECT_DELIVERY_TIMEOUT_MS = 8_000
+/** After a direct delivery found nobody, later messages to that friend go straight to its mailbox
+ * this long (until it connects): a dial to a stopped node can take the whole timeout each time */
+export const UNREACHABLE_MEMO_MS = 60_000
+const UNREACHABLE_MEMO_MAX = 1024
 /** Messages (and receipt frames) one peer may hand us per minute */
 export const INBOUND_MESSAGES_PER_MINUTE = 600
 
@@ -88,7 +92,10 @@ export class MessagingService {
   private reachedK = false
   private soon?: ReturnType<typeof setTimeout>
   private again = false
+  /** peer id → until when a direct delivery is not tried (it found nobody just before) */
+  private readonly unreachable = new Map<string, number>()
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    this.unreachable.delete(event.detail.toString())
     if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
   }
 
@@ -169,7 +176,9 @@ export class MessagingService {
   /** Straight to the friend if it answers, else into its mailbox; stays pending if neither works */
   private async dispatch (message: DirectMessage, signal?: AbortSignal): Promise<MessageRecord> {
     const peer = peerIdFromString(message.to)
-    const reply = await rpc(this.components.libp2p, peer, CODEC, { type: 'deliver', message }, { signal, timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
+    const skipDirect = (this.unreachable.get(message.to) ?? 0) > Date.now() && this.components.libp2p.getConnections(peer).length === 0
+    const reply = skipDirect ? undefined : await rpc(this.components.libp2p, peer, CODEC, { type: 'deliver', message }, { signal, timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
+    if (reply === undefined && !skipDirect) this.rememberUnreachable(message.to)
     if (reply?.type === 'receipt' && reply.id === message.id) {
       await this.setStatus(message.to, message.id, 'delivered')
     } else if (reply?.type === 'refused') {
@@ -180,6 +189,15 @@ export class MessagingService {
       if (holders.length > 0) await this.setStatus(message.to, message.id, 'sent', 'mailbox')
     }
     return (await this.store.get(message.to, message.id))!
+  }
+
+  private rememberUnreachable (peer: string): void {
+    if (this.unreachable.size >= UNREACHABLE_MEMO_MAX) {
+      const now = Date.now()
+      for (const [key, until] of this.unreachable) if (until <= now) this.unreachable.delete(key)
+      if (this.unreachable.size >= UNREACHABLE_MEMO_MAX) this.unreachable.delete(this.unreachable.keys().next().value as string)
+    }
+    this.unreachable.set(peer, Date.now() + UNREACHABLE_MEMO_MS)
   }
 
   private async setStatus (peer: string, id: string, status: 'sent' | 'delivered' | 'read', via?: 'direct' | 'mailbox'): Promise<void> {

@@ -64,9 +64,9 @@ describe('flash crowd: a popular file does not overload its publisher', () => {
     console.log(`flash crowd: each get's share from the publisher: ${fromPublisher.map(x => x.toFixed(2)).join(' ')}`)
     console.log(`flash crowd: publisher uploaded ${(uploaded / FILE_SIZE).toFixed(2)}x the file; peers served ${(servedByOthers / FILE_SIZE).toFixed(2)}x; requests referred to the crowd ${after.crowd.referred as number}, blocks sent after a wait ${after.crowd.sentAfterWait as number}`)
     // Each block leaves the publisher twice once a crowd of peers proven to serve has formed, and
-    // until then everyone fetches from it: 2.3-3.3x in 8 runs at load average 10-50 on a 2-core
-    // box, where proofs come slowly. The target (publisher ≤ 2x in the lab, ≤ 3x here) is the
-    // crowd benchmark's; this test fails when spreading stops working (12 downloads = 12x).
+    // until then everyone fetches from it: 2.5x on a quiet 2-core box (4.8x before requests were
+    // admitted only when a read slot is free). The targets (publisher ≤ 2x in the lab, ≤ 3x here)
+    // are the crowd benchmark's; this test fails when spreading stops working (12 downloads = 12x).
     expect(uploaded).toBeLessThanOrEqual(4 * FILE_SIZE)
 
     // The downloaders' fresh copies are the replicas the demand made: they serve the crowd (so

@@ -173,9 +173,14 @@ export class CrowdSpreader {
    * True when we should send `block` to `peer` now; the copy is then counted until
    * `release` says it never left. False means: refer the peer to the crowd.
    */
-  admit (peer: string, block: string, now: number): boolean {
+  /** `peer` asked for a block just now (it counts as fetching from us, admitted or waiting) */
+  asked (peer: string, now: number): void {
     this.requesters.set(peer, now)
     if (this.requesters.size > MAX_ENTRIES / 16) this.prune(this.requesters, now - CROWD_WINDOW_MS)
+  }
+
+  admit (peer: string, block: string, now: number): boolean {
+    this.asked(peer, now)
     const record = this.peer(peer, now)
     // the asker plus the proven members it could be referred to
     const size = this.crowdSize(now) + (this.isMember(peer, now) ? 0 : 1)

@@ -280,19 +280,22 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const key = blockKey(cid)
     const peerKey = s.peer.toString()
     let sent = false
-    if (!this.spreader.admit(peerKey, key, Date.now())) {
-      // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
-      s.framed.sendNow({ type: 'refer', id })
-      this.totals.spreadReplies++
-      return
-    }
+    this.spreader.asked(peerKey, Date.now())
     // Blocks go out one after another on this stream anyway: reading every requested block at
     // once would only hold the client's whole request window in our memory
     let releaseSlot: (() => void) | undefined
     try {
       releaseSlot = await s.readSlots.take(signal)
     } catch {
-      this.spreader.release(key, peerKey)
+      return
+    }
+    // Admitted once a read slot is ours, not when the request came: a publisher on a thin uplink
+    // had admitted each peer's whole request window before a crowd could form (lab: 5-6x the file)
+    if (!this.spreader.admit(peerKey, key, Date.now())) {
+      releaseSlot()
+      // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
+      if (!state.cancelled && !s.framed.closed) s.framed.sendNow({ type: 'refer', id })
+      this.totals.spreadReplies++
       return
     }
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
