@@ -144,10 +144,11 @@ export class MailboxService {
    * slightly different view still answer), hands every envelope to `accept` once, and acks to
    * each holder the ids `accept` took care of.
    */
-  async drain (accept: (envelopes: Envelope[]) => Promise<string[]>, options: { signal?: AbortSignal } = {}): Promise<DrainResult> {
+  async drain (accept: (envelopes: Envelope[]) => Promise<string[]>, options: { signal?: AbortSignal, peers?: PeerId[] } = {}): Promise<DrainResult> {
     const signal = this.signal(options.signal)
     const self = this.libp2p.peerId.toString()
-    const peers = (await mailboxPeers(this.libp2p, self, this.init.replicas * 2, { signal })).filter(p => !p.equals(this.libp2p.peerId))
+    // `peers`: ask just these (peers we just met), no DHT walk
+    const peers = (options.peers ?? await mailboxPeers(this.libp2p, self, this.init.replicas * 2, { signal })).filter(p => !p.equals(this.libp2p.peerId))
     const found = new Map<string, DrainedEnvelope>()
     const answered: PeerId[] = []
     await Promise.all(peers.map(async peer => {

@@ -29,6 +29,7 @@ export const DIRECT_DELIVERY_TIMEOUT_MS = 8_000
 /** After a direct delivery found nobody, later messages to that friend go straight to its mailbox
  * this long (until it connects): a dial to a stopped node can take the whole timeout each time */
 export const UNREACHABLE_MEMO_MS = 60_000
+const MAX_MET_JUST_NOW = 64
 const UNREACHABLE_MEMO_MAX = 1024
 /** Messages (and receipt frames) one peer may hand us per minute */
 export const INBOUND_MESSAGES_PER_MINUTE = 600
@@ -92,11 +93,17 @@ export class MessagingService {
   private reachedK = false
   private soon?: ReturnType<typeof setTimeout>
   private again = false
+  /** Peers connected since the last drain while catching up: asked directly, without a DHT walk
+   * (a walk per new connection cost a 17-daemon swarm tens of CPU-seconds in its first minute) */
+  private readonly metJustNow = new Map<string, PeerId>()
   /** peer id → until when a direct delivery is not tried (it found nobody just before) */
   private readonly unreachable = new Map<string, number>()
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     this.unreachable.delete(event.detail.toString())
-    if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) this.drainSoon()
+    if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) {
+      if (this.metJustNow.size < MAX_MET_JUST_NOW) this.metJustNow.set(event.detail.toString(), event.detail)
+      this.drainSoon()
+    }
   }
 
   constructor (components: MessagingComponents, init: Partial<MessagingInit> = {}) {
@@ -144,7 +151,9 @@ export class MessagingService {
     if (this.soon != null) return
     this.soon = setTimeout(() => {
       this.soon = undefined
-      void this.drainNow().catch(() => {})
+      const peers = [...this.metJustNow.values()]
+      this.metJustNow.clear()
+      if (peers.length > 0) void this.drainNow({ peers }).catch(() => {})
     }, CONNECT_DRAIN_DEBOUNCE_MS)
     this.soon.unref?.()
   }
@@ -235,7 +244,8 @@ export class MessagingService {
   }
 
   /** Drains our mailbox and retries our messages nobody has taken yet; returns new messages */
-  async drainNow (options: { signal?: AbortSignal } = {}): Promise<number> {
+  /** Reads our mailbox from its holders (found by a DHT walk), or from `peers` only */
+  async drainNow (options: { signal?: AbortSignal, peers?: PeerId[] } = {}): Promise<number> {
     if (this.draining != null) return this.draining
     this.draining = (async () => {
       let fresh = 0
@@ -268,11 +278,13 @@ export class MessagingService {
       }, options)
       const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
       log('drain %d ms after start: %d holders answered, %d envelopes, %d new, %d connections', Date.now() - this.startedAt, reached.holders, reached.envelopes, fresh, this.components.libp2p.getConnections().length)
-      this.lastAnswered = reached.answered.map(peer => kadKey(peer.toMultihash().bytes))
-      if (reached.holders >= this.mailbox.init.replicas) this.reachedK = true
-      // with no connection at all a retry would only wait out its lookup: the next connection drains
-      const connected = this.components.libp2p.getConnections().length > 0
-      this.scheduleRetry(connected && (reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0)))
+      if (options.peers === undefined) {
+        this.lastAnswered = reached.answered.map(peer => kadKey(peer.toMultihash().bytes))
+        if (reached.holders >= this.mailbox.init.replicas) this.reachedK = true
+        // with no connection at all a retry would only wait out its lookup: the next connection drains
+        const connected = this.components.libp2p.getConnections().length > 0
+        this.scheduleRetry(connected && (reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0)))
+      }
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
