@@ -45,6 +45,9 @@ function parsePayload (data: Uint8Array): { text: string, sentAt: number } | und
 export class TopicService {
   private readonly pubsub: GossipSub
   private readonly refs = new Map<string, number>()
+  /** topic id → copies of its messages that reached us, duplicates included (what gossip costs) */
+  private readonly copies = new Map<string, number>()
+  private unwrapScore?: () => void
   private started = false
 
   constructor (components: { pubsub: GossipSub }) {
@@ -52,11 +55,30 @@ export class TopicService {
   }
 
   start (): void {
+    if (this.started) return
     this.started = true
+    // gossipsub drops a duplicate before any validator sees it and tells only its scorer
+    const score = (this.pubsub as unknown as { score?: { duplicateMessage?: (from: string, msgId: string, topic: string) => void } }).score
+    const original = score?.duplicateMessage
+    if (score != null && original != null) {
+      score.duplicateMessage = (from, msgId, topic) => { this.countCopy(topic); original.call(score, from, msgId, topic) }
+      this.unwrapScore = () => { score.duplicateMessage = original }
+    }
+  }
+
+  private countCopy (id: string): void {
+    if (this.refs.has(id)) this.copies.set(id, (this.copies.get(id) ?? 0) + 1)
+  }
+
+  /** Copies of the topic's messages received since we subscribed, duplicates included */
+  copiesReceived (topic: string): number {
+    return this.copies.get(topicId(topic)) ?? 0
   }
 
   stop (): void {
     this.started = false
+    this.unwrapScore?.()
+    this.unwrapScore = undefined
     for (const id of this.refs.keys()) {
       this.pubsub.topicValidators.delete(id)
       this.pubsub.unsubscribe(id)
@@ -81,8 +103,10 @@ export class TopicService {
       // (P4); mesh-delivery penalties stay off so a quiet topic costs nobody score
       const topics = (this.pubsub as unknown as { score?: { params?: { topics?: Record<string, TopicScoreParams> } } }).score?.params?.topics
       if (topics != null && topics[id] == null) topics[id] = TOPIC_SCORE
-      this.pubsub.topicValidators.set(id, (_peer: PeerId, message: Message) =>
-        message.type === 'signed' && parsePayload(message.data) != null ? TopicValidatorResult.Accept : TopicValidatorResult.Reject)
+      this.pubsub.topicValidators.set(id, (_peer: PeerId, message: Message) => {
+        this.countCopy(id)
+        return message.type === 'signed' && parsePayload(message.data) != null ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+      })
       this.pubsub.subscribe(id)
     }
     this.refs.set(id, count + 1)
@@ -92,6 +116,7 @@ export class TopicService {
     const count = (this.refs.get(id) ?? 1) - 1
     if (count > 0) { this.refs.set(id, count); return }
     this.refs.delete(id)
+    this.copies.delete(id)
     if (!this.started) return
     this.pubsub.unsubscribe(id)
     this.pubsub.topicValidators.delete(id)

@@ -174,6 +174,9 @@ export class KizunaNode extends EventEmitter<KizunaNodeEvents> {
   /** Peers in this node's gossip mesh for a topic */
   topicPeers (topic: string): string[] { return this.parts.topics.meshPeers(topic) }
 
+  /** Copies of a subscribed topic's messages that reached this node, duplicates included */
+  topicCopiesReceived (topic: string): number { return this.parts.topics.copiesReceived(topic) }
+
   /** A file sent by message: added encrypted; only the link (with its key) goes to the friend */
   private async shareFile (path: string, options: { signal?: AbortSignal }): Promise<{ link: string, name: string, size: number }> {
     for await (const event of this.add(path, { ...options, encrypt: true })) {

@@ -61,6 +61,9 @@ describe('topics over gossipsub in an 8-node swarm', () => {
       expect(received.get(self)!.every(m => m.topic === 'news')).toBe(true)
     }
     expect(leaked).toEqual([])
+    // every copy that reached a subscriber is counted, duplicates included; others count none
+    for (const node of subscribers) expect(node.topicCopiesReceived('news')).toBeGreaterThanOrEqual(received.get(node.peerId.toString())!.length)
+    for (const node of others) expect(node.topicCopiesReceived('news')).toBe(0)
     const first = received.get(subscribers[1].peerId.toString())!.find(m => m.text === 'headline 0')!
     expect(first.from).toBe(subscribers[0].peerId.toString())
     await expect(subscribers[0].publish('news', 'x'.repeat(20_000))).rejects.toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' })
