@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { internalsOf } from '../../src/node/internals.js'
-import { createNode } from '../../src/node/create-node.js'
 import type { KizunaNode } from '../../src/node/node.js'
-import { Repo } from '../../src/node/repo.js'
 import { DEFAULT_CONFIG, type NatConfig } from '../../src/node/config.js'
+import { startNatNode } from '../helpers/nat-node.js'
 import type { GetEvent } from '../../src/sharing/events.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
@@ -26,18 +25,7 @@ describe('relay bulk opt-in and its byte cap', () => {
   const nodes: KizunaNode[] = []
 
   async function start (name: string, nat: Partial<NatConfig>, listen: string[], bootstrap: string[] = []): Promise<KizunaNode> {
-    const repo = join(dir, name)
-    await new Repo(repo).init({
-      listen,
-      api: '127.0.0.1:0',
-      mdns: false,
-      replicas: 1,
-      replication: false,
-      limits: { ...DEFAULT_CONFIG.limits, inboundConnectionsPerIpPerSecond: 1000 },
-      nat: { ...DEFAULT_CONFIG.nat, ...nat, upnp: false, relay: { ...DEFAULT_CONFIG.nat.relay, ...nat.relay } }
-    })
-    const node = await createNode({ repo, overrides: { bootstrap } })
-    await node.start()
+    const node = await startNatNode(dir, name, nat, { listen, bootstrap })
     nodes.push(node)
     return node
   }

@@ -8,10 +8,9 @@ import * as varint from 'uint8-varint'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2p } from 'libp2p'
 import { internalsOf } from '../../src/node/internals.js'
-import { createNode } from '../../src/node/create-node.js'
 import type { KizunaNode } from '../../src/node/node.js'
-import { Repo } from '../../src/node/repo.js'
 import { DEFAULT_CONFIG, type NatConfig } from '../../src/node/config.js'
+import { startNatNode } from '../helpers/nat-node.js'
 import { createBareNode, stopAll } from '../helpers/bare-node.js'
 import { writeRandomFile } from '../helpers/files.js'
 
@@ -54,18 +53,7 @@ describe('a relay flooded with reservation requests', () => {
   const flooders: Libp2p[] = []
 
   async function start (name: string, nat: Partial<NatConfig>): Promise<KizunaNode> {
-    const repo = join(dir, name)
-    await new Repo(repo).init({
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      api: '127.0.0.1:0',
-      mdns: false,
-      replicas: 1,
-      replication: false,
-      limits: { ...DEFAULT_CONFIG.limits, inboundConnectionsPerIpPerSecond: 1000 },
-      nat: { ...DEFAULT_CONFIG.nat, ...nat, upnp: false, relay: { ...DEFAULT_CONFIG.nat.relay, ...nat.relay } }
-    })
-    const node = await createNode({ repo, overrides: { bootstrap: [] } })
-    await node.start()
+    const node = await startNatNode(dir, name, nat)
     nodes.push(node)
     return node
   }
