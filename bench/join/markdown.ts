@@ -1,6 +1,7 @@
 import type { Summary } from '../lib/stats.js'
 import { describeMachine, type MachineInfo } from '../lib/machine.js'
 import { DEFINITIONS, METRICS, METRIC_NAMES, type JoinResults, type Metric } from './report.js'
+import { JOINER_METRICS, type JoinerMetric, type JoinerResults } from './joiners.js'
 
 function table (group: Record<Metric, Summary>): string {
   const cell = (v: number | null): string => v == null ? '–' : String(v)
@@ -14,8 +15,32 @@ function table (group: Record<Metric, Summary>): string {
   ].join('\n')
 }
 
+/** Fresh daemons joining the finished swarm: the headline of the section */
+function joinersPart (j: JoinerResults, nodes: number, cores: number, loadAverage: { start: number[], end: number[] }): string {
+  const cell = (v: number | null): string => v == null ? '–' : String(v)
+  const p = j.params
+  const missed = (Object.keys(JOINER_METRICS) as JoinerMetric[]).filter(m => j.summary[m].n < j.perJoin.length)
+  return `### Fresh daemons joining a swarm of ${nodes}
+
+${j.perJoin.length} fresh daemons (of ${j.attempted} started; bounded by \`--joins ${p.joins}\` and \`--joins-budget ${p.budgetSeconds}\` s)
+joined the running swarm one at a time, each bootstrapped from one random member. Before each join a random
+member added a new random ${p.getBytes}-byte file; the joiner then fetched it by CID (a real provider lookup,
+each attempt waiting up to 10 s for a provider, retried until one succeeded). Each joiner was stopped after its milestones (or ${p.joinTimeoutSeconds} s),
+so every one met a swarm of the same size. Times are from the joiner's process spawn (/proc), polled every ${p.pollMs} ms;
+the first peer is the daemon's own \`joined via …\` line when it came before its API was up. k = ${p.k}.
+
+| milestone | p50 | p90 | max | joins |
+|---|---:|---:|---:|---:|
+${(Object.keys(JOINER_METRICS) as JoinerMetric[]).map(m => `| ${JOINER_METRICS[m]} | ${cell(j.summary[m].median)} | ${cell(j.summary[m].p90)} | ${cell(j.summary[m].max)} | ${j.summary[m].n} |`).join('\n')}
+
+${missed.length === 0 ? 'Every joiner reached every milestone.' : `Not every joiner reached ${missed.map(m => JOINER_METRICS[m].replace(/ \(ms\)$/, '')).join(', ')} within ${p.joinTimeoutSeconds} s: "joins" counts those that did.`}${j.failedStarts.length > 0 ? ` ${j.failedStarts.length} joiner starts failed: ${j.failedStarts.join('; ')}.` : ''}
+**The machine was shared with other developers' work**: load average (1, 5, 15 min) ${loadAverage.start.join(', ')} at the start
+and ${loadAverage.end.join(', ')} after the joins, on ${cores} cores — these times are upper bounds, not a quiet-machine figure.
+`
+}
+
 /** The `## join` section of docs/benchmarks.md */
-export function renderMarkdown (report: { date: string, machine: MachineInfo, results: JoinResults }): string {
+export function renderMarkdown (report: { date: string, machine: MachineInfo, loadAverage: { start: number[], end: number[] }, results: JoinResults, joins: JoinerResults }): string {
   const r = report.results
   const p = r.params
   const isolated = r.isolated.length === 0
