@@ -50,7 +50,10 @@ export function renderMarkdown (report: { date: string, machine: MachineInfo, lo
       '. Their statistics above are left out where they never reached a milestone, but their idle RSS/CPU are included.'
   return `
 Run: \`npm run bench -- join\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}.
-The run took ${r.totalSeconds} s. Flags used: \`--nodes ${p.nodes} --batch ${p.batch} --poll-ms ${p.pollMs} --milestone-timeout ${p.milestoneTimeoutSeconds} --settle ${p.settleSeconds} --idle ${p.idleSeconds}\`.
+The run took ${r.totalSeconds} s. Flags used: \`--nodes ${p.nodes} --batch ${p.batch} --poll-ms ${p.pollMs} --milestone-timeout ${p.milestoneTimeoutSeconds} --settle ${p.settleSeconds} --idle ${p.idleSeconds} --joins ${report.joins.params.joins} --k ${report.joins.params.k} --join-timeout ${report.joins.params.joinTimeoutSeconds} --joins-budget ${report.joins.params.budgetSeconds}\`.
+
+${joinersPart(report.joins, p.nodes, report.machine.cpus.count, report.loadAverage)}
+### Growing the swarm
 
 ${p.nodes} \`kizuna daemon\` processes on 127.0.0.1 with the default config (peer timeout 180 s,
 a liveness round every 30 s), started ${p.batch} at a time, each bootstrapped from one random
