@@ -1,4 +1,4 @@
-import type { Summary } from '../lib/stats.js'
+import { summarize, type Summary } from '../lib/stats.js'
 import { describeMachine, type MachineInfo } from '../lib/machine.js'
 import { DEFINITIONS, METRICS, METRIC_NAMES, type JoinResults, type Metric } from './report.js'
 import { JOINER_METRICS, type JoinerMetric, type JoinerResults } from './joiners.js'
@@ -20,6 +20,7 @@ function joinersPart (j: JoinerResults, nodes: number, cores: number, loadAverag
   const cell = (v: number | null): string => v == null ? '–' : String(v)
   const p = j.params
   const missed = (Object.keys(JOINER_METRICS) as JoinerMetric[]).filter(m => j.summary[m].n < j.perJoin.length)
+  const afterReady = (m: JoinerMetric): string => cell(summarize(j.perJoin.map(r => r[m] == null || r.spawnToReadyMs == null ? null : r[m]! - r.spawnToReadyMs)).median)
   return `### Fresh daemons joining a swarm of ${nodes}
 
 ${j.perJoin.length} fresh daemons (of ${j.attempted} started; bounded by \`--joins ${p.joins}\` and \`--joins-budget ${p.budgetSeconds}\` s)
@@ -32,6 +33,9 @@ the first peer is the daemon's own \`joined via …\` line when it came before i
 | milestone | p50 | p90 | max | joins |
 |---|---:|---:|---:|---:|
 ${(Object.keys(JOINER_METRICS) as JoinerMetric[]).map(m => `| ${JOINER_METRICS[m]} | ${cell(j.summary[m].median)} | ${cell(j.summary[m].p90)} | ${cell(j.summary[m].max)} | ${j.summary[m].n} |`).join('\n')}
+
+Measured from \`ready\` instead (the API up), the medians are ${afterReady('spawnToFirstPeerMs')} ms to the first peer, ${afterReady('spawnToTableMs')} ms to the table
+and ${afterReady('spawnToGetMs')} ms to the file: on this machine most of a join is the daemon starting.
 
 ${missed.length === 0 ? 'Every joiner reached every milestone.' : `Not every joiner reached ${missed.map(m => JOINER_METRICS[m].replace(/ \(ms\)$/, '')).join(', ')} within ${p.joinTimeoutSeconds} s: "joins" counts those that did.`}${j.failedStarts.length > 0 ? ` ${j.failedStarts.length} joiner starts failed: ${j.failedStarts.join('; ')}.` : ''}
 **The machine was shared with other developers' work**: load average (1, 5, 15 min) ${loadAverage.start.join(', ')} at the start
