@@ -20,7 +20,7 @@ function joinersPart (j: JoinerResults, nodes: number, cores: number, loadAverag
   const cell = (v: number | null): string => v == null ? '–' : String(v)
   const p = j.params
   const missed = (Object.keys(JOINER_METRICS) as JoinerMetric[]).filter(m => j.summary[m].n < j.perJoin.length)
-  const afterReady = (m: JoinerMetric): string => cell(summarize(j.perJoin.map(r => r[m] == null || r.spawnToReadyMs == null ? null : r[m]! - r.spawnToReadyMs)).median)
+  const afterReady = (m: JoinerMetric): string => cell(roundOrNull(summarize(j.perJoin.map(r => r[m] == null || r.spawnToReadyMs == null ? null : r[m]! - r.spawnToReadyMs)).median))
   return `### Fresh daemons joining a swarm of ${nodes}
 
 ${j.perJoin.length} fresh daemons (of ${j.attempted} started; bounded by \`--joins ${p.joins}\` and \`--joins-budget ${p.budgetSeconds}\` s)
@@ -91,4 +91,8 @@ Other processes on the machine kept ${r.backgroundCores.beforeStart} CPUs busy j
 ${r.backgroundCores.startPhase} on average while the swarm started and ${r.backgroundCores.idleWindow} during the idle window
 (from /proc/stat minus the benchmark and its daemons).
 `
+}
+
+function roundOrNull (v: number | null): number | null {
+  return v == null ? null : Math.round(v)
 }
