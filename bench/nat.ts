@@ -58,7 +58,11 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       for (const kind of KINDS) {
         const t0 = Date.now()
         const trial = await runTrial(lab, kind, RELAY, boot, config, dir, `${kind.downloader}${kind.holder}-${rounds}`, signal)
-          .catch((err: Error): Trial => ({ punched: false, msToDirect: null, outcome: 'failed', code: err.message.slice(0, 120), getMs: null, ttfbMs: null, directAfterGet: false, dialAttempts: 0, dialErrors: [] }))
+          .catch((err: Error): Trial => {
+            // interrupted: stop here, not one failed trial after another
+            if (signal.aborted) throw err
+            return { punched: false, msToDirect: null, outcome: 'failed', code: err.message.slice(0, 120), getMs: null, ttfbMs: null, directAfterGet: false, dialAttempts: 0, dialErrors: [] }
+          })
         results.get(kind.name)!.push(trial)
         log(`${kind.name} #${rounds + 1}: ${trial.punched ? `direct after ${trial.msToDirect} ms` : 'no direct'}; get ${trial.code ?? 'ok'}${trial.directAfterGet ? ' (direct after)' : ''} in ${trial.getMs} ms, ttfb ${trial.ttfbMs}; dials ${trial.dialAttempts} ${trial.dialErrors.join(' | ')}; trial ${Date.now() - t0} ms, load ${load()}`)
       }

@@ -81,7 +81,7 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     return events.find(e => e.type === 'add:done')!.cid!
   }
 
-  async function get (host: string, cid: string): Promise<{ events: Array<{ type: string, providers?: Array<{ peerId: string }> }>, error?: Error & { code?: string } }> {
+  async function get (host: string, cid: string): Promise<{ events: Array<{ type: string, peerId?: string, providers?: Array<{ peerId: string }> }>, error?: Error & { code?: string } }> {
     const events: Array<{ type: string }> = []
     try {
       for await (const event of m(host).api.stream<{ type: string }>('/get', { target: cid, output: join(dir, `${host}-${cid}.out`), timeoutMs: 15_000 })) events.push(event)
@@ -183,7 +183,10 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     // no hole punch in the lab (docs/nat.md): a clear, typed error, soon
     expect(error?.code).toBe('ERR_RELAY_ONLY')
     expect(events.some(e => e.type === 'get:relay-only')).toBe(true)
-    expect(error?.message).toMatch(/reachable only through a relay.*nat\.relay\.bulkBytes/)
+    // which holder, why, and what the user can do: in the error and in the progress event
+    expect(error?.message).toContain(`holder ${m(to).peerId} is reachable only through a relay`)
+    expect(error?.message).toMatch(/what you can do: .*nat\.relay\.bulkBytes/)
+    expect(events.find(e => e.type === 'get:relay-only')).toMatchObject({ peerId: m(to).peerId, cause: 'no-direct-connection' })
     expect(took).toBeLessThan(RELAY_ONLY_FAIL_MS)
   })
 })
