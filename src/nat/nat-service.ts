@@ -85,7 +85,7 @@ export class NatService {
    * A reservation ends with its holder's last connection to us, as in go-libp2p's relay: js-libp2p's
    * relay server keeps it for the whole TTL (nat.relay.reservationTtl, 1 h), although it cannot
    * relay to a peer it has no connection to, and refuses new peers once maxReservations dead
-   * ones are held (the nat bench's fresh peers were refused after 35 within 25 min)
+   * ones are held (the nat bench's fresh peers were refused from the 33rd on)
    */
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
     const relay = this.components.libp2p.services.relay as unknown as { reservationStore?: { removeReservation?: (peer: PeerId) => void } } | undefined
