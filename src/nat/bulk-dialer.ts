@@ -80,6 +80,12 @@ export class BulkDialer {
 
   async dialProtocol (peer: PeerId, protocol: string, options: DialOptions = {}): Promise<Stream> {
     if (options.runOnLimitedConnection === true) {
+      // on the connection we have: libp2p's dial by peer id ignores limited connections
+      // (js-libp2p #2187), so each control stream to a relay-only peer would open a new
+      // circuit, and concurrent ones fail "Remote closed connection during opening" (docs/nat.md)
+      const open = this.libp2p.getConnections(peer).filter(c => c.status === 'open')
+      const on = open.find(c => c.limits == null) ?? open[0]
+      if (on != null) return on.newStream(protocol, { signal: options.signal, runOnLimitedConnection: true })
       return this.libp2p.dialProtocol(peer, protocol, options)
     }
     const open = this.bulkConnection(peer)

@@ -3,7 +3,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { decideDhtMode, decideRelayServer, decideReachability, decideReservations, hasInboundEvidence } from './policy.js'
-import type { Connection, StreamHandler } from '@libp2p/interface'
+import type { Connection, PeerId, StreamHandler } from '@libp2p/interface'
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { NatConfig, Reachability } from './nat-config.js'
 
@@ -64,6 +64,7 @@ export class NatService {
     const { libp2p } = this.components
     libp2p.addEventListener('self:peer:update', this.onEvent)
     libp2p.addEventListener('connection:open', this.onOpen)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.timer = setInterval(this.onEvent, NAT_CHECK_INTERVAL_MS)
     this.timer.unref?.()
     this.relayServing = libp2p.services.relay != null
@@ -77,6 +78,18 @@ export class NatService {
     const { libp2p } = this.components
     libp2p.removeEventListener('self:peer:update', this.onEvent)
     libp2p.removeEventListener('connection:open', this.onOpen)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /**
+   * A reservation ends with its holder's last connection to us, as in go-libp2p's relay: js-libp2p's
+   * relay server keeps it for the whole TTL (nat.relay.reservationTtl, 1 h), although it cannot
+   * relay to a peer it has no connection to, and refuses new peers once maxReservations dead
+   * ones are held (the nat bench's fresh peers were refused from the 33rd on)
+   */
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const relay = this.components.libp2p.services.relay as unknown as { reservationStore?: { removeReservation?: (peer: PeerId) => void } } | undefined
+    relay?.reservationStore?.removeReservation?.(event.detail)
   }
 
   /**

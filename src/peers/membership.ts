@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import { routingTableSize, type KizunaLibp2p } from '../libp2p/types.js'
 import { DialError } from '../errors.js'
 import { parsePeerMultiaddr } from './address.js'
+import { pingPeer } from './ping-peer.js'
 import { DiscoveryService } from './discovery.js'
 import { EvictionService } from './eviction.js'
 import { JoinService } from './join.js'
@@ -18,6 +19,7 @@ export const DISCOVERY_TARGET_VIEW_SIZE = 32
 export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
 
 const log = logger('kizuna:peers')
+
 
 export interface PeerSummary {
   peerId: string
@@ -86,7 +88,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.discovery = new DiscoveryService({ view, network, quarantine: this.eviction, dialable: components.dialable }, { dialTimeoutMs: init.dialTimeoutMs })
     this.liveness = new LivenessService({
       view,
-      ping: async (peerId, { signal }) => network.services.ping.ping(peerId, { signal }),
+      ping: async (peerId, { signal }) => await pingPeer(network, peerId, signal),
       evict: async (record, reason) => { await this.eviction.evict(record, reason) }
     }, init.liveness)
     this.joiner = new JoinService({ libp2p: network, view }, { bootstrap: init.bootstrap, lookups: init.joinLookups })
@@ -141,7 +143,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(this.dialTimeoutMs)])
     try {
       await this.network.dial(ma, { signal })
-      const rttMs = await this.network.services.ping.ping(peerId, { signal })
+      const rttMs = await pingPeer(this.network, peerId, signal)
       this.discovery.learn(peerId, [ma.decapsulateCode(421).toString()], 'manual')
       this.view.markAlive(peerId, rttMs)
       return { peerId: peerId.toString(), rttMs }

@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { ContentKind } from '../content/index.js'
 import type { ProviderOrigin } from './provider-source.js'
+import type { RelayOnlyCause } from '../nat/relay-only-watch.js'
 
 /** What sharing tells the layers above it (replication counts demand and indexes stored roots) */
 export interface SharingEvents {
@@ -27,8 +28,11 @@ export type GetEvent =
   | { type: 'get:searching', cid: string }
   | { type: 'get:provider', peerId: string, origin: ProviderOrigin | 'session' }
   | { type: 'get:provider-dropped', peerId: string, reason: string }
-  /** A holder we reach only through a relay, which carries no blocks, and no direct connection came up */
-  | { type: 'get:relay-only', peerId: string, error: string }
+  /**
+   * A holder we reach only through a relay that carries no more blocks: no direct connection came
+   * up, or the opted-in relay's byte cap was reached; `error` names the peer and the way out
+   */
+  | { type: 'get:relay-only', peerId: string, cause: RelayOnlyCause, error: string }
   /** bytesDone counts blocks found already stored (a resume); bytesFetched only those fetched now */
   | { type: 'get:progress', bytesDone: number, blocksDone: number, bytesFetched?: number, totalBytes?: number, peers: number, providers?: ProviderUse[] }
   | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, durationMs: number, providers: ProviderUse[] }

@@ -17,7 +17,7 @@ import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import { SharedFetches } from './shared-fetch.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
-import { RelayOnlyError, RelayOnlyWatch } from '../nat/relay-only-watch.js'
+import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyCause } from '../nat/relay-only-watch.js'
 
 /** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
 export interface CrowdStats {
@@ -284,8 +284,8 @@ export class SharingService {
     const controller = new AbortController()
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
-    /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts) */
-    const relayOnly = new Set<string>()
+    /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts), and why */
+    const relayOnly = new Map<string, RelayOnlyCause>()
     // ends the get soon once every holder found is relay-only (src/nat/relay-only-watch.ts)
     const watch = new RelayOnlyWatch(() => { controller.abort() })
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
@@ -312,9 +312,9 @@ export class SharingService {
         onPenalty: (peer, reason) => { if (reason === 'bad-block') this.penalties.strike(peer.toString(), reason); else this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
-        if (mapped?.type === 'get:relay-only') relayOnly.add(mapped.peerId)
+        if (mapped?.type === 'get:relay-only') relayOnly.set(mapped.peerId, mapped.cause)
         if (event.type === 'fetch:provider-added') watch.providerAdded(event.peer.toString())
-        else if (event.type === 'fetch:provider-dropped') watch.providerDropped(event.peer.toString(), mapped?.type === 'get:relay-only')
+        else if (event.type === 'fetch:provider-dropped') watch.providerDropped(event.peer.toString(), mapped?.type === 'get:relay-only' ? mapped.cause : undefined)
         else if (event.type === 'fetch:block') watch.blockArrived()
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
@@ -365,8 +365,9 @@ export class SharingService {
       case 'fetch:provider-added':
         return { type: 'get:provider', peerId: event.peer.toString(), origin: origins.get(event.peer.toString()) ?? 'session' }
       case 'fetch:provider-dropped':
-        if ((event.error as KizunaError | undefined)?.code === 'ERR_NO_DIRECT_CONNECTION') {
-          return { type: 'get:relay-only', peerId: event.peer.toString(), error: event.error?.message ?? '' }
+        {
+          const cause = relayOnlyCause((event.error as KizunaError | undefined)?.code)
+          if (cause != null) return { type: 'get:relay-only', peerId: event.peer.toString(), cause, error: event.error?.message ?? '' }
         }
         return { type: 'get:provider-dropped', peerId: event.peer.toString(), reason: event.reason }
       case 'fetch:progress':
@@ -481,13 +482,13 @@ function putWhile (starter: { store?: BlockStore, present: boolean }, base: Bloc
   }
 }
 
-function translateFetchError (err: unknown, relayOnly: Set<string>): unknown {
+function translateFetchError (err: unknown, relayOnly: Map<string, RelayOnlyCause>): unknown {
   const code = (err as { code?: string }).code
   if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
   }
   if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
-    return new RelayOnlyError(relayOnly.size, (err as Error).message, { cause: err })
+    return new RelayOnlyError([...relayOnly].map(([peerId, cause]) => ({ peerId, cause })), (err as Error).message, { cause: err })
   }
   return err
 }

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startLab, type Lab, type LabTopology } from '../../src/netlab/index.js'
+import { startLab, type Lab } from '../../src/netlab/index.js'
+import { natLab } from '../../src/testnet/nat-lab.js'
 import { LabTestnet, type LabMember } from '../../src/testnet/lab-testnet.js'
 import { collect } from '../helpers/collect.js'
 import { DEFAULT_CONFIG } from '../../src/node/config.js'
@@ -22,31 +23,10 @@ const RELAY_CONTROL_BYTES = 2_000_000
  */
 const RELAY_ONLY_FAIL_MS = 30_000
 
-/** A public relay and a public host on the "internet"; four hosts, each behind its own NAT router */
-
-const TOPOLOGY: LabTopology = {
-  internet: { subnet: '10.78.0.0/24' },
-  routers: [
-    { name: 'cone1', address: '10.78.0.1', nat: 'cone' },
-    { name: 'cone2', address: '10.78.0.2', nat: 'cone' },
-    { name: 'sym1', address: '10.78.0.3', nat: 'symmetric' },
-    { name: 'sym2', address: '10.78.0.4', nat: 'symmetric' }
-  ],
-  lans: [
-    { name: 'lana', subnet: '192.168.81.0/24', router: 'cone1' },
-    { name: 'lanb', subnet: '192.168.82.0/24', router: 'cone2' },
-    { name: 'lanc', subnet: '192.168.83.0/24', router: 'sym1' },
-    { name: 'land', subnet: '192.168.84.0/24', router: 'sym2' }
-  ],
-  hosts: [
-    { name: 'relay', segment: 'internet', address: '10.78.0.10' },
-    { name: 'pub', segment: 'internet', address: '10.78.0.11' },
-    { name: 'a', segment: 'lana', address: '192.168.81.10' },
-    { name: 'b', segment: 'lanb', address: '192.168.82.10' },
-    { name: 'c', segment: 'lanc', address: '192.168.83.10' },
-    { name: 'd', segment: 'land', address: '192.168.84.10' }
-  ]
-}
+/** A public relay and public hosts on the "internet"; four hosts, each behind its own NAT router */
+const LAB = natLab(78, 80)
+const RELAY = LAB.address.relay
+const PUB = LAB.address.pub
 
 /**
  * Real daemons behind real (iptables) NAT routers. Reachability is given by flag: libp2p's
@@ -67,7 +47,7 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
   }
 
   /** Where each host's traffic reaches the relay from: its router's WAN address, or its own */
-  const SEEN_AS: Record<string, string> = { a: '10.78.0.1', b: '10.78.0.2', c: '10.78.0.3', d: '10.78.0.4', pub: '10.78.0.11' }
+  const SEEN_AS = Object.fromEntries((['a', 'b', 'c', 'd', 'pub'] as const).map(host => [host, LAB.seenAs[host]]))
   /**
    * Byte counters per host at the relay, both directions (nft in the relay's own namespace,
    * deleted with it): what the relay carried for one host, not every host's control traffic
@@ -101,7 +81,7 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     return events.find(e => e.type === 'add:done')!.cid!
   }
 
-  async function get (host: string, cid: string): Promise<{ events: Array<{ type: string, providers?: Array<{ peerId: string }> }>, error?: Error & { code?: string } }> {
+  async function get (host: string, cid: string): Promise<{ events: Array<{ type: string, peerId?: string, providers?: Array<{ peerId: string }> }>, error?: Error & { code?: string } }> {
     const events: Array<{ type: string }> = []
     try {
       for await (const event of m(host).api.stream<{ type: string }>('/get', { target: cid, output: join(dir, `${host}-${cid}.out`), timeoutMs: 15_000 })) events.push(event)
@@ -114,9 +94,9 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
   const relayedAddrOf = async (host: string): Promise<string> => {
     const status = await waitFor(async () => {
       const s = await m(host).api.get<{ nat: { relays: string[] }, addrs: string[] }>('/status')
-      return s.nat.relays.length > 0 && s.addrs.some(a => a.includes('/p2p-circuit') && a.includes('10.78.0.10')) ? s : undefined
+      return s.nat.relays.length > 0 && s.addrs.some(a => a.includes('/p2p-circuit') && a.includes(RELAY)) ? s : undefined
     }, { timeoutMs: 30_000, message: `a relay reservation on ${host}` })
-    return status.addrs.find(a => a.includes('/p2p-circuit') && a.includes('10.78.0.10'))!
+    return status.addrs.find(a => a.includes('/p2p-circuit') && a.includes(RELAY))!
   }
 
   async function connectThroughRelay (from: string, to: string): Promise<void> {
@@ -127,11 +107,11 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kizuna-nat-lab-'))
-    lab = await startLab(TOPOLOGY)
+    lab = await startLab(LAB.topology)
     net = new LabTestnet(lab, { config: { mdns: false, replication: false, nat: { ...DEFAULT_CONFIG.nat, upnp: false } } })
     const relay = await net.start('relay', { args: ['--reachability', 'public'] })
     await countPerHost()
-    const boot = [relay.addrs.find(a => a.includes('10.78.0.10') && a.includes('/tcp/'))!]
+    const boot = [relay.addrs.find(a => a.includes(RELAY) && a.includes('/tcp/'))!]
     await Promise.all([
       net.start('pub', { bootstrap: boot, args: ['--reachability', 'public', '--no-relay'] }),
       ...['a', 'b', 'c', 'd'].map(async host => await net.start(host, { bootstrap: boot, args: ['--reachability', 'private'] }))
@@ -158,7 +138,7 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
 
   it('public ↔ cone, then a NATed publisher with a NATed downloader: served directly, never over the relay', async () => {
     const cid = await add('a', FILE_BYTES)
-    await m('a').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes('10.78.0.11') && a.includes('/tcp/')) })
+    await m('a').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes(PUB) && a.includes('/tcp/')) })
     const before = await relayBytes()
     const { events, error } = await get('pub', cid)
     expect(error).toBeUndefined()
@@ -169,7 +149,7 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     // a NATed downloader behind its own (symmetric) NAT: the NATed publisher is relay-only to
     // it, the public host that fetched is not; the get succeeds from the public host. c dials
     // pub first (it can dial out): under load the DHT may not name pub within the get's 15 s
-    await m('c').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes('10.78.0.11') && a.includes('/tcp/')) })
+    await m('c').api.post('/connect', { addr: m('pub').addrs.find(a => a.includes(PUB) && a.includes('/tcp/')) })
     const beforeHosts = await perHost()
     const second = await get('c', cid)
     const afterHosts = await perHost()
@@ -203,7 +183,10 @@ describe.skipIf(skip != null)('NAT topologies in the lab', () => {
     // no hole punch in the lab (docs/nat.md): a clear, typed error, soon
     expect(error?.code).toBe('ERR_RELAY_ONLY')
     expect(events.some(e => e.type === 'get:relay-only')).toBe(true)
-    expect(error?.message).toMatch(/reachable only through a relay.*nat\.relay\.bulkBytes/)
+    // which holder, why, and what the user can do: in the error and in the progress event
+    expect(error?.message).toContain(`holder ${m(to).peerId} is reachable only through a relay`)
+    expect(error?.message).toMatch(/what you can do: .*nat\.relay\.bulkBytes/)
+    expect(events.find(e => e.type === 'get:relay-only')).toMatchObject({ peerId: m(to).peerId, cause: 'no-direct-connection' })
     expect(took).toBeLessThan(RELAY_ONLY_FAIL_MS)
   })
 })

@@ -67,8 +67,13 @@ describe('relay bulk opt-in and its byte cap', () => {
     // downloader does not take a fresh grant by reconnecting (the cap is per transfer)
     expect(fetched).toBeGreaterThan(BULK_BYTES / 2)
     expect(fetched).toBeLessThanOrEqual(BULK_BYTES)
-    expect(err?.code).toBe('ERR_FETCH_FAILED')
-    expect(events.some(e => e.type === 'get:provider-dropped' && e.peerId === holder.peerId.toString())).toBe(true)
+    // the final error and the progress event name the holder, the relay's cap and the way out
+    expect(err?.code).toBe('ERR_RELAY_CAP_REACHED')
+    expect(err?.message).toContain(holder.peerId.toString())
+    expect(err?.message).toMatch(/byte cap \(nat\.relay\.bulkBytes\).*what you can do.*fetches only the rest/)
+    const capped = events.find(e => e.type === 'get:relay-only' && e.peerId === holder.peerId.toString())
+    expect(capped).toMatchObject({ cause: 'relay-cap-reached' })
+    expect(capped?.type === 'get:relay-only' ? capped.error : '').toMatch(/byte cap \(nat\.relay\.bulkBytes\)/)
 
     // a holder the downloader reaches directly: the get resumes, keeping what crossed the relay
     const direct = await start('direct', { reachability: 'public', relay: { ...DEFAULT_CONFIG.nat.relay, enabled: false } }, ['/ip4/127.0.0.1/tcp/0'], [addrOf(relay)])

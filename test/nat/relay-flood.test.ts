@@ -10,6 +10,7 @@ import type { Libp2p } from 'libp2p'
 import { internalsOf } from '../../src/node/internals.js'
 import type { KizunaNode } from '../../src/node/node.js'
 import { DEFAULT_CONFIG, type NatConfig } from '../../src/node/config.js'
+import { waitFor } from '../helpers/wait.js'
 import { startNatNode } from '../helpers/nat-node.js'
 import { createBareNode, stopAll } from '../helpers/bare-node.js'
 import { writeRandomFile } from '../helpers/files.js'
@@ -85,18 +86,28 @@ describe('a relay flooded with reservation requests', () => {
     })()
 
     for (let i = 0; i < FLOODERS; i++) flooders.push(await createBareNode())
-    const statuses = await Promise.all(flooders.map(async flooder => {
+    const reserve = async (flooder: Libp2p): Promise<number | undefined> => {
       const stream = await flooder.dialProtocol(relayAddr, RELAY_V2_HOP_CODEC, { signal: AbortSignal.timeout(15_000) })
       const lp = lpStream(stream)
       await lp.write(RESERVE)
       const reply = await lp.read({ signal: AbortSignal.timeout(15_000) })
       await stream.close()
       return statusOf(reply.subarray())
-    }))
+    }
+    const statuses = await Promise.all(flooders.map(reserve))
     const granted = statuses.filter(s => s === STATUS_OK).length
     expect(granted).toBe(MAX_RESERVATIONS)
     expect(statuses.filter(s => s === STATUS_RESERVATION_REFUSED)).toHaveLength(FLOODERS - MAX_RESERVATIONS)
     expect(relay.status().nat.relayServer.reservations).toBe(MAX_RESERVATIONS)
+
+    // the granted ones leave: their reservations end with their connections (js-libp2p keeps
+    // them for the TTL, an hour, and refused every new peer meanwhile), and newcomers get theirs
+    const holders = flooders.filter((_f, i) => statuses[i] === STATUS_OK)
+    await stopAll(holders)
+    await waitFor(() => relay.status().nat.relayServer.reservations === 0, { timeoutMs: 10_000, message: 'reservations of peers that left released' })
+    const newcomers = await Promise.all([1, 2].map(async () => await createBareNode()))
+    flooders.push(...newcomers)
+    expect(await Promise.all(newcomers.map(reserve))).toEqual([STATUS_OK, STATUS_OK])
 
     const done = await download
     expect(done?.providers.map(p => p.peerId)).toEqual([holder.peerId.toString()])

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { RELAY_ONLY_GRACE_MS, RelayOnlyWatch, type RelayOnlyError } from '../../src/nat/relay-only-watch.js'
+import { RELAY_ONLY_GRACE_MS, RelayOnlyWatch, RelayOnlyError } from '../../src/nat/relay-only-watch.js'
 
 type Step = ['added' | 'relay-only' | 'dropped' | 'block', string?] | ['wait', number]
 
@@ -10,8 +10,8 @@ function run (steps: Step[]): number | undefined {
   const watch = new RelayOnlyWatch(() => { gaveUpAt = Date.now() - start })
   for (const [kind, arg] of steps) {
     if (kind === 'added') watch.providerAdded(arg as string)
-    else if (kind === 'relay-only') watch.providerDropped(arg as string, true)
-    else if (kind === 'dropped') watch.providerDropped(arg as string, false)
+    else if (kind === 'relay-only') watch.providerDropped(arg as string, 'no-direct-connection')
+    else if (kind === 'dropped') watch.providerDropped(arg as string)
     else if (kind === 'block') watch.blockArrived()
     else vi.advanceTimersByTime(arg as number)
   }
@@ -41,11 +41,21 @@ describe('RelayOnlyWatch: when a get gives up on relay-only holders', () => {
     let err: RelayOnlyError | undefined
     const watch = new RelayOnlyWatch(e => { err = e })
     watch.providerAdded('a')
-    watch.providerDropped('a', true)
+    watch.providerDropped('a', 'no-direct-connection')
     vi.advanceTimersByTime(G)
     expect(err?.code).toBe('ERR_RELAY_ONLY')
-    expect(err?.holders).toBe(1)
-    expect(err?.message).toMatch(/reachable only through a relay.*nat\.relay\.bulkBytes/)
+    expect(err?.holders).toEqual([{ peerId: 'a', cause: 'no-direct-connection' }])
+    expect(err?.message).toMatch(/holder a is reachable only through a relay.*what you can do.*nat\.relay\.bulkBytes/)
     expect(watch.failure).toBe(err)
+  })
+
+  it.each([
+    ['only capped relays: the cap is the cause', [['a', 'relay-cap-reached']], 'ERR_RELAY_CAP_REACHED', /relay carrying content from holder a reached its operator's byte cap \(nat\.relay\.bulkBytes\).*fetches only the rest/],
+    ['no direct connection', [['a', 'no-direct-connection'], ['b', 'no-direct-connection']], 'ERR_RELAY_ONLY', /holders a, b are reachable only through a relay/],
+    ['both: each holder named with its cause', [['a', 'no-direct-connection'], ['b', 'relay-cap-reached']], 'ERR_RELAY_ONLY', /holder a is reachable only through a relay.*; the relay carrying content from holder b reached/]
+  ] as const)('final error: %s', (_name, holders, code, text) => {
+    const err = new RelayOnlyError(holders.map(([peerId, cause]) => ({ peerId, cause })))
+    expect(err.code).toBe(code)
+    expect(err.message).toMatch(text)
   })
 })

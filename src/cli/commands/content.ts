@@ -118,7 +118,7 @@ export function getCommand (): Command {
             if (event.type === 'get:local') console.log('found in the local store')
             if (event.type === 'get:provider-dropped') { progress.stop(); console.log(`dropped provider ${event.peerId}: ${event.reason}`) }
             if (event.type === 'get:skipped') { progress.stop(); console.log(`skipped ${event.path}: a ${event.reason} entry is never written`) }
-            if (event.type === 'get:relay-only') { progress.stop(); console.log(`holder ${event.peerId} is reachable only through a relay: ${event.error}`) }
+            if (event.type === 'get:relay-only') { progress.stop(); console.log(event.cause === 'relay-cap-reached' ? `holder ${event.peerId}: its relay's byte cap was reached: ${event.error}` : `holder ${event.peerId} is reachable only through a relay: ${event.error}`) }
           }
           if (event.type === 'get:done') done = event
         }
