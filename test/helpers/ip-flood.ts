@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 
@@ -101,4 +102,56 @@ async function pause (ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+export interface StallResult {
+  /** TCP connections opened */
+  opened: number
+  /** Of them, closed by the target before stop(): denied at once, or dropped at its handshake timeout */
+  closedByTarget: number
+}
+
+/**
+ * TCP connections that never start their handshake (a slowloris): each holds one of the
+ * target's slots for connections being upgraded until the target's upgrade timeout drops it.
+ * One is opened every `everyMs` up to `max`; stop() closes those still open.
+ */
+export class StalledConnections {
+  /** Open sockets, with when each was opened */
+  private readonly sockets = new Map<Socket, number>()
+  private readonly result: StallResult = { opened: 0, closedByTarget: 0 }
+  private timer?: NodeJS.Timeout
+  private stopped = false
+
+  constructor (private readonly port: number, private readonly options: { everyMs: number, max: number }) {}
+
+  /**
+   * Connections open for at least `ms`: a denied one is closed within moments, so one open a
+   * second later was let in and sits in the target's handshake
+   */
+  heldFor (ms: number): number {
+    const before = Date.now() - ms
+    return [...this.sockets.values()].filter(openedAt => openedAt <= before).length
+  }
+
+  start (): void {
+    this.timer = setInterval(() => {
+      if (this.result.opened >= this.options.max) { clearInterval(this.timer); return }
+      this.result.opened++
+      const socket = connect(this.port, '127.0.0.1')
+      this.sockets.set(socket, Date.now())
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        this.sockets.delete(socket)
+        if (!this.stopped) this.result.closedByTarget++
+      })
+    }, this.options.everyMs)
+  }
+
+  stop (): StallResult {
+    this.stopped = true
+    clearInterval(this.timer)
+    for (const socket of this.sockets.keys()) socket.destroy()
+    return { ...this.result }
+  }
 }
