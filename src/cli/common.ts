@@ -27,11 +27,16 @@ export function printJson (value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
 
+/** One NDJSON line: a streaming command (`get --json`) prints one object per line */
+export function printJsonLine (value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
 /**
  * Runs a command body, turning failures into one clear line on stderr and exit code 1
  * (with --json also a JSON error object on stdout, so scripts can parse failures too).
  */
-export function action<A extends unknown[]> (body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]> (body: (...args: A) => Promise<void>, output: { ndjson?: boolean } = {}): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command
     const options = (command?.opts?.() ?? {}) as CommonOptions
@@ -40,7 +45,9 @@ export function action<A extends unknown[]> (body: (...args: A) => Promise<void>
     } catch (err) {
       const code = err instanceof KizunaError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED')
       const message = (err as Error).message ?? String(err)
-      if (options.json === true) {
+      // a command that streams NDJSON ends its stream with one error line, typed like its events
+      if (options.json === true && output.ndjson === true) printJsonLine({ type: 'error', error: { code, message } })
+      else if (options.json === true) {
         printJson({ error: { code, message } })
       }
       process.stderr.write(`Error: ${message}\n`)
