@@ -94,6 +94,16 @@ export class Lab {
     return await bridgeLoopback((command, spawnOptions) => this.spawn(host, command, spawnOptions), port, options.signal)
   }
 
+  /**
+   * A port on our 127.0.0.1 whose connections leave from `host` to `address:port` in this lab:
+   * a test acts as `host` with its own sockets (a flood from one IP). Ends with the lab.
+   */
+  async forward (host: string, address: string, port: number, options: { signal?: AbortSignal } = {}): Promise<LoopbackBridge> {
+    const inLab = [...this.hosts.values()].some(h => h.address === address) || [...this.routers.values()].some(r => r.wanAddress === address)
+    if (!inLab) throw new KizunaError('ERR_LAB_UNKNOWN_ADDRESS', `${address} is no address of this lab`)
+    return await bridgeLoopback((command, spawnOptions) => this.spawn(host, command, spawnOptions), port, options.signal, address)
+  }
+
   /** Unplugs a host: its veth end on the switch or router side goes down (the host's own end loses carrier) */
   async linkDown (host: string): Promise<void> {
     this.assertRunning()

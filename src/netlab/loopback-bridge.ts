@@ -8,14 +8,15 @@ export const BRIDGE_READY_TIMEOUT_MS = 20_000
 
 // Runs inside the host's namespace. It is handed a listening socket that was created in the
 // caller's namespace (sockets keep the namespace they were made in) and connects each accepted
-// connection to the host's own 127.0.0.1:PORT.
+// connection to ADDRESS:PORT as seen from the host (by default its own 127.0.0.1).
 const BRIDGE = `
 const net = require('node:net')
 const port = Number(process.argv[1])
+const address = process.argv[2]
 process.on('message', (message, server) => {
   if (message !== 'listener' || server == null) return
   server.on('connection', socket => {
-    const target = net.connect(port, '127.0.0.1')
+    const target = net.connect(port, address)
     socket.pipe(target).pipe(socket)
     socket.on('error', () => { target.destroy() })
     target.on('error', () => { socket.destroy() })
@@ -35,12 +36,12 @@ export interface LoopbackBridge {
  * Makes a service on a lab host's own loopback (a daemon's API) reachable from the caller: no
  * route into the lab is added, the bridge process hands bytes between the two loopbacks.
  */
-export async function bridgeLoopback (spawnInHost: (command: string[], options: SpawnOptions) => ChildProcess, port: number, signal?: AbortSignal): Promise<LoopbackBridge> {
+export async function bridgeLoopback (spawnInHost: (command: string[], options: SpawnOptions) => ChildProcess, port: number, signal?: AbortSignal, address = '127.0.0.1'): Promise<LoopbackBridge> {
   const server: Server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port: local } = server.address() as { port: number }
-  const child = spawnInHost([process.execPath, '-e', BRIDGE, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawnInHost([process.execPath, '-e', BRIDGE, String(port), address], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const close = async (): Promise<void> => {
     server.close()
     if (child.exitCode === null && child.signalCode === null) {

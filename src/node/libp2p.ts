@@ -21,6 +21,7 @@ import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
 import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p, type NatComponents } from '../libp2p/types.js'
 import { AddressPolicy } from './address-policy.js'
+import { InboundUpgradeSlots, MAX_PENDING_INBOUND_UPGRADES } from './inbound-upgrades.js'
 
 /** A service that hands the NAT service the two internal components it needs, the libp2p way */
 function natComponents (): (components: NatComponents) => NatComponents {
@@ -124,12 +125,17 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     services.upnp = uPnPNAT({ portMappingDescription: 'kizuna' })
   }
 
+  const upgrades = new InboundUpgradeSlots(config.limits.inboundConnectionsPerIpPerSecond)
   const libp2p = await createLibp2p({
     privateKey,
     datastore,
     metrics,
     addresses: { listen, announceFilter: addressPolicy.announceFilter },
-    connectionGater: { filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer },
+    connectionGater: {
+      filterMultiaddrForPeer: addressPolicy.filterMultiaddrForPeer,
+      denyInboundConnection: upgrades.denyInboundConnection,
+      denyInboundUpgradedConnection: upgrades.denyInboundUpgradedConnection
+    },
     // circuit relay dials relayed addresses and listens on relays when the NAT service asks
     transports: [tcp(), ...(nat.quic ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     connectionEncrypters: [noise()],
@@ -138,7 +144,7 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionsPerIpPerSecond,
-      maxIncomingPendingConnections: Math.max(10, config.limits.inboundConnectionsPerIpPerSecond),
+      maxIncomingPendingConnections: Math.max(MAX_PENDING_INBOUND_UPGRADES, upgrades.perIp),
       dialTimeout: config.dialTimeout * 1000
     },
     // Liveness rounds (src/peers/liveness.ts) ping every known peer and decide when one is gone.

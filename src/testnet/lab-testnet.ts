@@ -53,7 +53,13 @@ export class LabTestnet {
   readonly members = new Map<string, LabMember>()
   private readonly options: LabTestnetOptions
   private readonly bridges = new Map<string, LoopbackBridge>()
-  private dir?: string
+  /**
+   * The temp dir and each host's repo are made once, as promises: hosts prepared or started in
+   * parallel must share one dir (each awaiting its own mkdtemp made one per host, and every host
+   * but the last then started on a path with no repo) and one identity per host
+   */
+  private dir?: Promise<string>
+  private readonly prepared = new Map<string, Promise<string>>()
 
   constructor (lab: Lab, options: LabTestnetOptions = {}) {
     this.lab = lab
@@ -72,17 +78,33 @@ export class LabTestnet {
    */
   async prepare (host: string): Promise<string> {
     const address = this.lab.host(host).address
-    this.dir ??= await mkdtemp(join(tmpdir(), 'kizuna-lab-'))
-    const repo = new Repo(join(this.dir, host))
+    let prepared = this.prepared.get(host)
+    if (prepared === undefined) {
+      prepared = this.makeRepo(host)
+      this.prepared.set(host, prepared)
+      // a failed prepare may be retried
+      prepared.catch(() => { if (this.prepared.get(host) === prepared) this.prepared.delete(host) })
+    }
+    return `/ip4/${address}/tcp/${LAB_NODE_PORT}/p2p/${await prepared}`
+  }
+
+  /** Where `host`'s repo is (made by prepare or start) */
+  async repoPath (host: string): Promise<string> {
+    this.dir ??= mkdtemp(join(tmpdir(), 'kizuna-lab-'))
+    return join(await this.dir, host)
+  }
+
+  private async makeRepo (host: string): Promise<string> {
+    const repo = new Repo(await this.repoPath(host))
     if (!(await repo.exists())) await repo.init({ ...LAB_NODE_CONFIG, ...this.options.config })
     const { peerId } = await repo.loadIdentity()
-    return `/ip4/${address}/tcp/${LAB_NODE_PORT}/p2p/${peerId.toString()}`
+    return peerId.toString()
   }
 
   /** Starts a daemon on `host` (its repo is kept across restarts of the same host) */
   async start (host: string, options: { bootstrap?: string[], args?: string[], signal?: AbortSignal } = {}): Promise<LabMember> {
     await this.prepare(host)
-    const repoPath = join(this.dir!, host)
+    const repoPath = await this.repoPath(host)
     const args = [...(options.bootstrap ?? []).flatMap(addr => ['--bootstrap', addr]), ...(this.options.args ?? []), ...(options.args ?? [])]
     const child = await ChildNode.start({
       repo: repoPath,
@@ -114,6 +136,7 @@ export class LabTestnet {
 
   async stop (): Promise<void> {
     await Promise.all([...this.members.keys()].map(async host => { await this.stopMember(host).catch(() => {}) }))
-    if (this.dir != null) await rm(this.dir, { recursive: true, force: true })
+    const dir = await this.dir?.catch(() => undefined)
+    if (dir != null) await rm(dir, { recursive: true, force: true })
   }
 }
