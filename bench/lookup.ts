@@ -52,7 +52,7 @@ const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]
  * libp2p ping on an open connection, and a get of content already local (export only).
  */
 export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
-  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '20' }, files: { type: 'string', default: '40' }, gets: { type: 'string', default: '40' }, size: { type: 'string', default: '1024' }, 'no-docs': { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '20' }, files: { type: 'string', default: '40' }, gets: { type: 'string', default: '40' }, size: { type: 'string', default: '1024' }, batch: { type: 'string', default: '2' }, 'no-docs': { type: 'boolean', default: false } } })
   const nodes = Number(values.nodes)
   const fileCount = Number(values.files)
   const getCount = Number(values.gets)
@@ -64,7 +64,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   const loadBefore = loadavg().map(v => round(v, 2))
   try {
     const t0 = Date.now()
-    await grower.grow({ size: nodes, batch: 4, maxFailures: Math.ceil(nodes / 5), signal, onStarted: () => {}, onFailed: err => { log(`a daemon failed to start (replacing it): ${err.message.split('\n')[0]}`) } })
+    await grower.grow({ size: nodes, batch: Number(values.batch), maxFailures: nodes, signal, onStarted: () => {}, onFailed: err => { log(`a daemon failed to start (replacing it): ${err.message.split('\n')[0]}`) } })
     const startMs = Date.now() - t0
     const members = grower.running()
     const settle = await waitForTables(members, Math.min(8, nodes - 1), { timeoutMs: 60_000, signal })
