@@ -35,6 +35,7 @@ export interface LookupReport {
   origins: Record<string, number>
   floors: Record<'apiRoundTrip' | 'pingRtt' | 'localGet', Summary>
   verified: number
+  failures: string[]
   gets: GetTiming[]
 }
 
@@ -84,6 +85,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     const timings: GetTiming[] = []
     const floors = { apiRoundTrip: [] as number[], pingRtt: [] as number[], localGet: [] as number[] }
     let verified = 0
+    const failures: string[] = []
     const daemonPids = (): number[] => testnet.members.flatMap(m => m.child?.isRunning === true ? [m.child.pid] : [])
     const ours0 = await cpuSnapshot(daemonPids())
     for (let i = 0; i < getCount; i++) {
@@ -91,7 +93,16 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       const getter = pick(members.filter(m => !file.holders.has(m.index)))
       const output = join(dir, `get-${i}.out`)
       floors.apiRoundTrip.push(await apiRoundTripMs(getter, signal))
-      const timing = await timedGet(getter, file.cid, output, signal)
+      let timing: GetTiming
+      try {
+        timing = await timedGet(getter, file.cid, output, signal)
+      } catch (err) {
+        // an overloaded swarm may find no provider in time: counted, not the end of the run
+        signal.throwIfAborted()
+        failures.push(`${(err as { code?: string }).code ?? 'ERR'}: ${(err as Error).message.slice(0, 120)}`)
+        log(`get ${i + 1}/${getCount} failed: ${failures[failures.length - 1]}`)
+        continue
+      }
       timings.push(timing)
       file.holders.add(getter.index)
       if (await sha256File(output) === file.sha256) verified++
@@ -126,6 +137,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       origins,
       floors: { apiRoundTrip: ms(floors.apiRoundTrip), pingRtt: ms(floors.pingRtt), localGet: ms(floors.localGet) },
       verified,
+      failures,
       gets: timings.map(t => ({ ...t, totalMs: round(t.totalMs, 1) }))
     }
     log(`get total p50 ${String(report.get.total.median)} ms, daemon p50 ${String(report.get.daemon.median)} ms, exporting→done p50 ${String(report.get.exportToDone.median)} ms; ping p50 ${String(report.floors.pingRtt.median)} ms; load ${report.loadavg.after.join(' ')}`)
