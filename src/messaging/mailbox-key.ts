@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 import { compareDistance, kadKey } from '../replication/placement.js'
 
 const DOMAIN = new TextEncoder().encode('/kizuna/mailbox/')
@@ -22,7 +23,10 @@ export function mailboxKey (recipient: string): Uint8Array {
  * left out: it is the one who is offline. Peers that
  * are connected now count as candidates too.
  */
-export async function mailboxPeers (libp2p: Libp2p, recipient: string, count: number, options: { signal?: AbortSignal } = {}): Promise<PeerId[]> {
+/** What a mailbox lookup needs of the host: its DHT (asked directly, see below) and its connections */
+export type MailboxLookupHost = Pick<Libp2p<{ dht: KadDHT }>, 'peerId' | 'getPeers' | 'services'>
+
+export async function mailboxPeers (libp2p: MailboxLookupHost, recipient: string, count: number, options: { signal?: AbortSignal } = {}): Promise<PeerId[]> {
   const key = mailboxKey(recipient)
   const candidates = new Map<string, PeerId>([[libp2p.peerId.toString(), libp2p.peerId]])
   // connected peers fill in when a lookup (just after a restart, with an empty table) finds few;
@@ -32,8 +36,10 @@ export async function mailboxPeers (libp2p: Libp2p, recipient: string, count: nu
     const signal = AbortSignal.any([AbortSignal.timeout(MAILBOX_LOOKUP_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
     // a walk adds a listener per query it sends
     setMaxListeners(Infinity, signal)
-    for await (const info of libp2p.peerRouting.getClosestPeers(key, { signal })) {
-      candidates.set(info.id.toString(), info.id)
+    // the DHT itself, not libp2p.peerRouting: that wrapper runs a whole findPeer walk (cache off)
+    // for every result without addresses, which is every result here; we need ids, not addresses
+    for await (const event of libp2p.services.dht.getClosestPeers(key, { signal })) {
+      if (event.name === 'FINAL_PEER') candidates.set(event.peer.id.toString(), event.peer.id)
     }
   } catch {
     // a lookup with no peers, or aborted: choose among what we have

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { Datastore } from 'interface-datastore'
 import { MAILBOX_PROTOCOL, MAX_BATCH, MAX_IDS, MAX_MAILBOX_FRAME, decodeMailboxFrame, encodeFrame, type Envelope, type MailboxFrame } from './codec.js'
 import { MailboxHolder } from './mailbox-holder.js'
@@ -39,7 +40,7 @@ export interface DrainedEnvelope { envelope: Envelope, holders: PeerId[] }
 export class MailboxService {
   readonly holder: MailboxHolder
   readonly init: MailboxInit
-  private readonly libp2p: Libp2p
+  private readonly libp2p: Libp2p<{ dht: KadDHT }>
   private started = false
   private timer?: ReturnType<typeof setInterval>
   private debounce?: ReturnType<typeof setTimeout>
@@ -47,7 +48,7 @@ export class MailboxService {
   private controller = new AbortController()
   private readonly onDisconnect = (): void => { this.repairSoon() }
 
-  constructor (components: { libp2p: Libp2p, datastore: Datastore }, init: Partial<MailboxInit> = {}) {
+  constructor (components: { libp2p: Libp2p<{ dht: KadDHT }>, datastore: Datastore }, init: Partial<MailboxInit> = {}) {
     this.libp2p = components.libp2p
     this.init = { ...DEFAULT_MAILBOX, ...init }
     this.holder = new MailboxHolder(components, this.init.limits)

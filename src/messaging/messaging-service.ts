@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RateLimiter } from '@libp2p/utils'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { Datastore } from 'interface-datastore'
 import { MAX_MSG_FRAME, MSG_PROTOCOL, decodeMsgFrame, encodeFrame, type Envelope, type MsgFrame } from './codec.js'
 import { ContactBook } from './contacts.js'
@@ -60,7 +61,7 @@ export const DEFAULT_MESSAGING: MessagingInit = { drainIntervalMs: 180_000, ttlM
 export const WATCH_BUFFER_EVENTS = 1024
 
 export interface MessagingComponents {
-  libp2p: Libp2p
+  libp2p: Libp2p<{ dht: KadDHT }>
   datastore: Datastore
   privateKey: PrivateKey
   /** adds a file encrypted and returns its share link (the node's own add) */
