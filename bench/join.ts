@@ -11,9 +11,12 @@ import { writeSection, BENCHMARKS_DOC, saveResults } from './lib/docs.js'
 import { watchMilestones } from './join/milestones.js'
 import { buildResults, type JoinParams, type NodeRecord } from './join/report.js'
 import { renderMarkdown } from './join/markdown.js'
+import { measureJoiners, type JoinerParams } from './join/joiners.js'
+import { round } from './lib/stats.js'
+import { loadavg } from 'node:os'
 import type { BenchmarkContext } from './index.js'
 
-function parseParams (args: string[]): JoinParams & { docs: boolean } {
+function parseParams (args: string[]): JoinParams & { docs: boolean, joiners: JoinerParams } {
   const { values } = parseArgs({
     args,
     options: {
@@ -24,6 +27,10 @@ function parseParams (args: string[]): JoinParams & { docs: boolean } {
       'milestone-timeout': { type: 'string', default: '45' },
       settle: { type: 'string', default: '15' },
       idle: { type: 'string', default: '60' },
+      joins: { type: 'string', default: '20' },
+      k: { type: 'string' },
+      'join-timeout': { type: 'string', default: '60' },
+      'joins-budget': { type: 'string', default: '900' },
       'no-docs': { type: 'boolean', default: false }
     }
   })
@@ -33,15 +40,24 @@ function parseParams (args: string[]): JoinParams & { docs: boolean } {
     return n
   }
   const nodes = Math.max(2, Math.round(num('nodes')))
+  const tableThreshold = Math.ceil(Math.min(20, nodes - 1) * 0.5)
   return {
     nodes,
     batch: Math.round(num('batch')),
     pollMs: num('poll-ms'),
-    tableThreshold: Math.ceil(Math.min(20, nodes - 1) * 0.5),
+    tableThreshold,
     milestoneTimeoutSeconds: num('milestone-timeout'),
     settleSeconds: num('settle'),
     idleSeconds: num('idle'),
-    docs: values['no-docs'] !== true
+    docs: values['no-docs'] !== true,
+    joiners: {
+      joins: Math.round(num('joins')),
+      k: values.k != null ? Math.round(num('k')) : tableThreshold,
+      joinTimeoutSeconds: num('join-timeout'),
+      budgetSeconds: num('joins-budget'),
+      pollMs: num('poll-ms'),
+      getBytes: 1024
+    }
   }
 }
 
@@ -50,18 +66,22 @@ const BUSY_MACHINE_CORES = 0.25
 
 /**
  * Join benchmark: how fast a daemon starts, fills its routing table and learns peers by lookup
- * in a swarm of N processes, and what an idle daemon then costs in memory and CPU.
+ * in a swarm of N processes, and what an idle daemon then costs in memory and CPU; then how fast
+ * fresh daemons joining that swarm one at a time get a peer, a routing table of k and a 1 KiB file.
  */
 export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
-  const { docs, ...params } = parseParams(args)
+  const { docs, joiners, ...params } = parseParams(args)
+  const loadAverage = { start: loadavg().map(v => round(v, 2)), end: [] as number[] }
   const startedAt = Date.now()
   const readyAt = new Map<number, number>()
+  const joinedAt = new Map<number, number>()
   const bootstrapErrors = new Map<number, string>()
   const testnet = await Testnet.start({
     size: 0,
     mode: 'process',
     onLine: (index, line) => {
       if (line === 'ready') readyAt.set(index, Date.now())
+      if (line.startsWith('joined via ') && !joinedAt.has(index)) joinedAt.set(index, Date.now())
       const failed = /could not reach bootstrap .*: (.*)$/.exec(line)
       if (failed != null) bootstrapErrors.set(index, failed[1])
     }
@@ -136,6 +156,11 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       if (status != null) node.final = { known: status.peers.known, connected: status.peers.connected, routingTableSize: status.routingTableSize }
     }))
 
+    const swarm = testnet.members.filter(m => m.child?.isRunning === true)
+    log(`joining up to ${joiners.joins} fresh daemons, one at a time, into the swarm of ${swarm.length}`)
+    const joins = await measureJoiners(testnet, swarm, joiners, joinedAt, signal, log)
+    loadAverage.end = loadavg().map(v => round(v, 2))
+
     const spawnedFirst = Math.min(...nodes.map(n => n.spawnedAt ?? Infinity))
     const readyLast = Math.max(...nodes.map(n => n.readyAt ?? -Infinity))
     const results = buildResults(nodes, params, {
@@ -145,7 +170,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       backgroundCores: { beforeStart: backgroundBefore, startPhase: startBackground, idleWindow: idle.backgroundCores },
       failedStarts
     })
-    const report = { benchmark: 'join', date: new Date().toISOString(), machine: machineInfo(), nodes: params.nodes, results }
+    const report = { benchmark: 'join', date: new Date().toISOString(), machine: machineInfo(), loadAverage, nodes: params.nodes, results, joins }
     process.stdout.write(JSON.stringify(report) + '\n')
     if (docs) {
       await writeSection('join', renderMarkdown(report))

@@ -3,7 +3,7 @@
 // from their sections of docs/benchmarks.md:
 //   transfer  bench/transfer/results.json  MB/s per system (median bar, every run a dot)
 //   crowd     bench/crowd/results.json     downloads finished over time, replicas over time
-//   join      bench/join/results.json      CDF of the join milestones over every daemon
+//   join      bench/join/results.json      CDF of fresh daemons' join times (first peer, table ≥ k, 1 KiB get)
 // A benchmark writes its results.json when it writes its docs section. Without one, the transfer
 // and crowd charts fall back to the figures printed in that section (per-run MB/s, replicas over
 // time); a chart that needs per-node data (crowd downloads, join CDF) waits for the next run.
@@ -186,7 +186,7 @@ function cdfCount (seconds) {
   return [[0, 0], ...sorted.map((s, i) => [s, i + 1])]
 }
 
-const JOIN_SERIES = [['spawnToReadyMs', 'spawn → ready'], ['spawnToTableMs', 'spawn → table ≥ threshold'], ['spawnToFirstLookupMs', 'spawn → first lookup peer']]
+const JOIN_SERIES = k => [['spawnToFirstPeerMs', 'first connected peer'], ['spawnToTableMs', `routing table ≥ ${k}`], ['spawnToGetMs', 'first 1 KiB get']]
 
 // ---- charts and the doc ----
 
@@ -214,11 +214,12 @@ async function main () {
   }
 
   const join_ = await readJson('join')
-  if (join_ != null) {
-    const perNode = join_.results.perNode
-    await writeFile(join(CHART_DIR, 'join-cdf.svg'), lineChart({ title: `Join: ${perNode.length} daemons, share that reached each milestone by time t`, caption: `CDF over every daemon, from bench/join/results.json, ${join_.date}`, xLabel: 'seconds since the daemon was spawned', yLabel: 'share of daemons', series: JOIN_SERIES.map(([key, label]) => ({ label, points: cdf(perNode.map(n => n[key] == null ? null : n[key] / 1000)), step: true })), yMax: 1 }))
-    note('join', 'join-cdf.svg', 'CDF of spawn → ready, routing table filled and first lookup peer')
-  } else console.error('join: the CDF needs bench/join/results.json (run `npm run bench -- join`)')
+  if (join_?.joins != null) {
+    const { perJoin, params } = join_.joins
+    const load = join_.loadAverage != null ? `; load average ${join_.loadAverage.start[0]} → ${join_.loadAverage.end[0]} (machine shared with other work)` : ''
+    await writeFile(join(CHART_DIR, 'join-cdf.svg'), lineChart({ title: `Join: ${perJoin.length} fresh daemons into a swarm of ${join_.nodes}, share done by time t`, caption: `CDF over the joins, from bench/join/results.json, ${join_.date}${load}`, xLabel: 'seconds since the joining daemon was spawned', yLabel: 'share of joins', series: JOIN_SERIES(params.k).map(([key, label]) => ({ label, points: cdf(perJoin.map(n => n[key] == null ? null : n[key] / 1000)), step: true })), yMax: 1 }))
+    note('join', 'join-cdf.svg', 'CDF of join times: first connected peer, routing table ≥ k, first 1 KiB get')
+  } else console.error('join: the CDF needs bench/join/results.json with fresh joins (run `npm run bench -- join`)')
 
   let text = doc
   for (const [name, charts] of Object.entries(made)) text = withCharts(text, name, charts)

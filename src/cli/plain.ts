@@ -23,11 +23,20 @@ export function printJson (value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
 
-/** One clear line on stderr and exit code 1 (with --json also a JSON error object on stdout) */
-export function reportFailure (err: unknown, options: CommonOptions): void {
+/** One NDJSON line: a streaming command (`get --json`) prints one object per line */
+export function printJsonLine (value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+/**
+ * One clear line on stderr and exit code 1 (with --json also a JSON error object on stdout; a
+ * command that streams NDJSON ends its stream with one error line, typed like its events)
+ */
+export function reportFailure (err: unknown, options: CommonOptions, ndjson = false): void {
   const code = err instanceof KizunaError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED')
   const message = (err as Error).message ?? String(err)
-  if (options.json === true) {
+  if (options.json === true && ndjson) printJsonLine({ type: 'error', error: { code, message } })
+  else if (options.json === true) {
     printJson({ error: { code, message } })
   }
   process.stderr.write(`Error: ${message}\n`)

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildProgram } from '../../src/cli/program.js'
 import { ChildNode, KIZUNA_BIN } from '../../src/testnet/child-node.js'
 import { runCli } from '../helpers/cli.js'
+import { jsonResult } from '../helpers/cli-json.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -73,7 +74,7 @@ describe('--json on every command', () => {
       daemon: { args: () => [], stream: true }, // driven below: a daemon is a stream of events until stopped
       stop: { args: () => [] }, // with the daemon above
       add: { args: () => ['add', file, '--repo', repoA], check: o => { cid = o.cid; expect(o.link).toMatch(/^kizuna:\/\//) } },
-      get: { args: () => ['get', cid, '-o', join(dir, 'got.bin'), '--repo', repoB], check: o => { expect(o.size).toBe(300_000) } },
+      get: { args: () => ['get', cid, '-o', join(dir, 'got.bin'), '--repo', repoB], check: o => { expect(o.type).toBe('get:done'); expect(o.size).toBe(300_000) } }, // NDJSON: the last line (test/cli/get-json.test.ts)
       cat: { args: () => ['cat', cid, '--repo', repoB], failsWith: 'ERR_BAD_FLAG' },
       id: { args: () => ['id', '--repo', repoA], check: o => { expect(o.peerId).toBe(a.peerId) } },
       peers: { args: () => ['peers', '--repo', repoA], check: o => { expect(Array.isArray(o)).toBe(true) } },
@@ -118,7 +119,7 @@ describe('--json on every command', () => {
         continue
       }
       const result = await runCli(args)
-      const out = JSON.parse(result.stdout)
+      const out = jsonResult(result.stdout)
       if (spec.failsWith != null) {
         expect(result.code, name).toBe(1)
         expect(out.error.code, name).toBe(spec.failsWith)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../../src/testnet/testnet.js'
 import { runCli } from '../helpers/cli.js'
-import { cliJson } from '../helpers/cli-json.js'
+import { cliJson, jsonResult } from '../helpers/cli-json.js'
 import { anyFileContains, directoryBytes } from '../helpers/disk.js'
 import { sha256File, writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
@@ -153,6 +153,6 @@ describe('encrypted share: caches hold ciphertext only', () => {
 
     const withoutKey = await runCli(['get', added.cid, '-o', join(dir, 'nokey.out'), '--repo', friend.repo, '--json'])
     expect(withoutKey.code).toBe(1)
-    expect(JSON.parse(withoutKey.stdout).error.code).toBe('ERR_KEY_REQUIRED')
+    expect(jsonResult(withoutKey.stdout).error.code).toBe('ERR_KEY_REQUIRED')
   })
 })

@@ -22,7 +22,9 @@ describe('scripts/bench-charts.mjs', () => {
     await mkdir(join(root, 'bench', 'join'), { recursive: true })
     await writeFile(join(root, 'bench', 'join', 'results.json'), JSON.stringify({
       date: '2026-12-05T00:00:00Z',
-      results: { perNode: [1, 2, 3, 4].map(i => ({ index: i, spawnToReadyMs: i * 1000, spawnToTableMs: i * 2000, spawnToFirstLookupMs: i === 4 ? null : i * 1500 })) }
+      nodes: 8,
+      loadAverage: { start: [3.5, 2, 1], end: [4, 3, 2] },
+      joins: { params: { k: 4 }, perJoin: [1, 2, 3, 4].map(i => ({ spawnToFirstPeerMs: i * 1000, spawnToTableMs: i * 2000, spawnToGetMs: i === 4 ? null : i * 1500 })) }
     }))
     await mkdir(join(root, 'bench', 'crowd'), { recursive: true })
     const mode = (name: string, times: number[]): unknown => ({ mode: name, crowd: { replicasOverTime: [[1000, 1], [5000, 3]], downloads: times.map((t, i) => ({ index: i, ok: t > 0, wallMs: t > 0 ? t : null })) } })
@@ -44,7 +46,9 @@ describe('scripts/bench-charts.mjs', () => {
     expect(transfer).toContain('data-value="112.3"') // Kizuna get's median
 
     const join_ = await svg('join-cdf.svg')
-    expect([...join_.matchAll(/data-points="(\d+)"/g)].map(m => Number(m[1]))).toEqual([5, 5, 4]) // (0,0) + one step per node that got there
+    expect([...join_.matchAll(/data-points="(\d+)"/g)].map(m => Number(m[1]))).toEqual([5, 5, 4]) // (0,0) + one step per join that got there
+    expect(join_).toContain('data-label="routing table ≥ 4"')
+    expect(join_).toContain('load average 3.5 → 4')
 
     const downloads = await svg('crowd-downloads.svg')
     expect([...downloads.matchAll(/data-points="(\d+)"/g)].map(m => Number(m[1]))).toEqual([4, 3]) // a failed download is no step

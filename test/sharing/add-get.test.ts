@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
 import type { GetEvent } from '../../src/sharing/events.js'
 import { runCli } from '../helpers/cli.js'
-import { cliJson } from '../helpers/cli-json.js'
+import { cliJson, jsonResult } from '../helpers/cli-json.js'
 import { sha256File, writeRandomFile, writeTree } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -94,11 +94,11 @@ describe('add and get between daemons over the DHT', () => {
     expect(missing.stderr).toMatch(/does-not-exist/)
     const badCid = await runCli(['get', 'bafy-not-a-cid', '--repo', node.repo, '--json'])
     expect(badCid.code).toBe(1)
-    expect(JSON.parse(badCid.stdout).error.code).toBe('ERR_BAD_CID')
+    expect(jsonResult(badCid.stdout).error.code).toBe('ERR_BAD_CID')
     // a valid CID of bytes nobody added
     const nobody = await runCli(['get', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--repo', node.repo, '--timeout', '3', '--json'])
     expect(nobody.code).toBe(1)
-    expect(JSON.parse(nobody.stdout).error.code).toMatch(/ERR_NO_PROVIDERS|ERR_FETCH_FAILED/)
+    expect(jsonResult(nobody.stdout).error.code).toMatch(/ERR_NO_PROVIDERS|ERR_FETCH_FAILED/)
     // the daemon keeps serving
     expect((await runCli(['id', '--repo', node.repo])).code).toBe(0)
   })

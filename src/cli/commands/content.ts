@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
-import { action, clientFrom, printJson, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
+import { action, clientFrom, printJson, printJsonLine, repoFrom, withCommonOptions, type CommonOptions } from '../common.js'
 import { TransferProgress, formatBytes } from '../progress.js'
 import { describeInterruptedGet, interruptedText, SIGINT_EXIT_CODE } from '../interrupted.js'
 import type { AddEvent, GetEvent } from '../../sharing/events.js'
@@ -66,7 +66,7 @@ export function addCommand (): Command {
 
 export function getCommand (): Command {
   return withCommonOptions(new Command('get'))
-    .description('fetch content by CID or kizuna:// link, from the local store or from peers')
+    .description('fetch content by CID or kizuna:// link, from the local store or from peers; --json streams its progress events as NDJSON')
     .argument('<cid-or-link>')
     .addOption(new Option('-o, --output <path>', 'write the file or directory here (- writes a file to stdout)'))
     .addOption(new Option('--force', 'overwrite an existing output path'))
@@ -100,6 +100,8 @@ export function getCommand (): Command {
       let resumedBytes = 0
       try {
         for await (const event of client.stream<GetEvent>('/get', body, { signal: controller.signal })) {
+          // --json: the get's typed events as NDJSON, the last one `get:done` (or an error line)
+          if (flags.json === true) printJsonLine(event)
           if (event.type === 'get:progress') {
             last = event
             // blocks found already stored: an earlier get of this content was interrupted
@@ -128,24 +130,21 @@ export function getCommand (): Command {
       if (interrupted) {
         const repo = repoFrom(flags)
         const info = await describeInterruptedGet(client, { target, output: body.output, repo: repo.path, repoFlag: flags.repo, pin: flags.pin === true, since, bytesDone: last?.bytesDone ?? 0, totalBytes: last?.totalBytes })
-        if (flags.json === true) printJson(info)
+        if (flags.json === true) printJsonLine({ type: 'get:interrupted', ...info })
         else process.stderr.write(`\n${interruptedText(info)}\n`)
         process.exitCode = SIGINT_EXIT_CODE
         return
       }
       if (done == null) throw new KizunaError('ERR_GET_FAILED', 'the daemon ended the get without a result')
       progress.finish(done.size)
-      if (flags.json === true) {
-        printJson(done)
-        return
-      }
+      if (flags.json === true) return
       const seconds = Math.max(0.001, done.durationMs / 1000)
       console.log(`got ${done.cid}: ${formatBytes(done.size)}, ${formatBytes(done.bytesFetched)} fetched in ${seconds.toFixed(1)} s (${formatBytes(done.bytesFetched / seconds)}/s)${resumedBytes > 0 ? `; resumed: ${formatBytes(Math.max(0, done.size - done.bytesFetched))} were already here` : ''}`)
       for (const provider of done.providers) {
         console.log(`  from ${provider.peerId}: ${formatBytes(provider.bytes)} in ${provider.blocks} blocks`)
       }
       if (done.output != null) console.log(`written to ${done.output}`)
-    }))
+    }, { ndjson: true }))
 }
 
 function parseTimeout (value: string | undefined): number {
