@@ -20,7 +20,9 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   mailbox: async () => (await import('./mailbox.js')).run,
   hostile: async () => (await import('./hostile.js')).run,
   nat: async () => (await import('./nat.js')).run,
-  cli: async () => (await import('./cli.js')).run
+  cli: async () => (await import('./cli.js')).run,
+  lookup: async () => (await import('./lookup.js')).run,
+  idle: async () => (await import('./idle.js')).run
 }
 
 /** Leftover handles (fetch keep-alive, timers) would keep Node alive: exit after this */

@@ -26,6 +26,15 @@ export interface ApiServerOptions {
 }
 
 /**
+ * The API declares no JSON schemas, so fastify's default compilers (ajv and fast-json-stringify)
+ * are never built: loading them cost every daemon ~2.5 MB of heap (measured) and their start time
+ */
+const NO_SCHEMAS = { compilersFactory: { buildValidator: refuseSchemas, buildSerializer: refuseSchemas } }
+function refuseSchemas (): never {
+  throw new KizunaError('ERR_INTERNAL', 'the API declares no JSON schemas (see NO_SCHEMAS)')
+}
+
+/**
  * The daemon's control API, like Kubo's: loopback only, every request needs the bearer token
  * kept in the repo (so only users who can read the repo can drive the node).
  */
@@ -54,7 +63,7 @@ export class ApiServer {
       return
     }
     const { host, port } = parseApiAddress(this.options.listen)
-    const app = Fastify({ bodyLimit: API_BODY_LIMIT, logger: false })
+    const app = Fastify({ bodyLimit: API_BODY_LIMIT, logger: false, schemaController: NO_SCHEMAS })
     app.addHook('onRequest', requestGuard({ token: this.options.token, sessions: this.sessions, port: () => this.boundPort, address: () => this.boundAddress }))
     app.setErrorHandler(async (error: Error & { statusCode?: number, code?: string, validation?: unknown }, _request, reply) => {
       if (error instanceof KizunaError) {

@@ -1,35 +1,13 @@
 import { Command, Option } from 'commander'
-import { KizunaError } from '../errors.js'
-import { Repo, resolveRepoPath } from '../node/repo.js'
-import { ApiClient } from '../api/client.js'
+import { reportFailure, type CommonOptions } from './plain.js'
 
-export interface CommonOptions {
-  repo?: string
-  json?: boolean
-}
+export { repoFrom, clientFrom, printJson, printJsonLine, type CommonOptions } from './plain.js'
 
 /** Every command takes --repo and --json, wherever they appear on the line */
 export function withCommonOptions (command: Command): Command {
   return command
     .addOption(new Option('--repo <dir>', 'repo directory (default: $KIZUNA_REPO or ~/.kizuna)'))
     .addOption(new Option('--json', 'print machine-readable JSON'))
-}
-
-export function repoFrom (options: CommonOptions): Repo {
-  return new Repo(resolveRepoPath(options.repo))
-}
-
-export async function clientFrom (options: CommonOptions): Promise<ApiClient> {
-  return ApiClient.forRepo(repoFrom(options))
-}
-
-export function printJson (value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
-}
-
-/** One NDJSON line: a streaming command (`get --json`) prints one object per line */
-export function printJsonLine (value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n')
 }
 
 /**
@@ -43,15 +21,7 @@ export function action<A extends unknown[]> (body: (...args: A) => Promise<void>
     try {
       await body(...args)
     } catch (err) {
-      const code = err instanceof KizunaError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED')
-      const message = (err as Error).message ?? String(err)
-      // a command that streams NDJSON ends its stream with one error line, typed like its events
-      if (options.json === true && output.ndjson === true) printJsonLine({ type: 'error', error: { code, message } })
-      else if (options.json === true) {
-        printJson({ error: { code, message } })
-      }
-      process.stderr.write(`Error: ${message}\n`)
-      process.exitCode = 1
+      reportFailure(err, options, output.ndjson === true)
     }
   }
 }

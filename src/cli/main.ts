@@ -8,5 +8,9 @@ if (process.argv[2] === 'daemon') {
   const { decideDebugColors } = await import('../tune-process.js')
   decideDebugColors()
 }
-const { runCli } = await import('./program.js')
-await runCli(process.argv)
+// `kizuna id` and its like need no command tree: no commander (src/cli/fast-path.ts)
+const { runFastPath } = await import('./fast-path.js')
+if (!await runFastPath(process.argv)) {
+  const { runCli } = await import('./program.js')
+  await runCli(process.argv)
+}

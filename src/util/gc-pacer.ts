@@ -20,7 +20,7 @@ export const PACE_BYTES = 4 * 1024 * 1024
 /** No transfer bytes for this long counts as idle */
 const IDLE_MS = 1000
 
-type GcFunction = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async' }) => void
+type GcFunction = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async', flavor?: 'regular' | 'last-resort' }) => void
 
 function loadGc (): GcFunction | undefined {
   if (process.env.KIZUNA_GC_PACER === '0') {
@@ -94,8 +94,54 @@ function armIdleCollection (): void {
     }
     idleTimer = undefined
     collect(IDLE_SCAVENGES)
+    armShrink()
   }, IDLE_MS)
   idleTimer.unref?.()
+}
+
+/**
+ * No transfer bytes for this long: one memory-reducing full collection (see shrinkHeap). Longer
+ * than IDLE_MS so bursty traffic (small gets, a crowd's pauses) does not pay a full GC per pause.
+ */
+export const IDLE_SHRINK_MS = 10_000
+
+let shrinkTimer: ReturnType<typeof setTimeout> | undefined
+/** Memory-reducing collections run so far (diagnostics, tests) */
+export let shrinks = 0
+
+function armShrink (): void {
+  if (shrinkTimer !== undefined) {
+    return
+  }
+  shrinkTimer = setTimeout(function check () {
+    const quiet = performance.now() - lastNoteAt
+    if (quiet < IDLE_SHRINK_MS) {
+      shrinkTimer = setTimeout(check, IDLE_SHRINK_MS - quiet + 10)
+      shrinkTimer.unref?.()
+      return
+    }
+    shrinkTimer = undefined
+    shrinkHeap()
+  }, IDLE_SHRINK_MS)
+  shrinkTimer.unref?.()
+}
+
+/**
+ * V8's last-resort collection (a full GC that reduces the footprint): it gives the young
+ * generation back. The scavenge burst alone left it at the 32 MiB start-up grew to, 60 s into
+ * an idle daemon (bench idle: new space 32 MiB, RSS 125 MiB); this took it to 1-2 MiB and RSS
+ * down by 20-35 MiB, for ~10 ms of CPU.
+ */
+function shrinkHeap (): void {
+  if (gc == null) {
+    return
+  }
+  try {
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    shrinks++
+  } catch {
+    gc = undefined
+  }
 }
 
 function collect (times = 1): void {
@@ -134,8 +180,8 @@ export function scavengeNow (): void {
 }
 
 /**
- * Call once when a daemon has started: a burst of scavenges half a second later (or once a transfer pauses),
- * shrinks the young generation before the first transfer.
+ * Call once when a daemon has started: a burst of scavenges half a second later (or once a transfer
+ * pauses), and ~10 s later, if no transfer ran, one memory-reducing collection (shrinkHeap).
  */
 export function collectAfterStartup (delayMs = 500): void {
   if (gc == null) {

@@ -36,12 +36,17 @@ describe('a CLI command loads only what it needs', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('`kizuna id` loads its command module and the API client, never libp2p, multiaddr or the stores', async () => {
+  it('`kizuna id` loads the fast path and the API client, never commander, libp2p, multiaddr or the stores', async () => {
     // no daemon runs: the command gets as far as asking for it, with its whole module graph loaded
     const urls = await loadedBy(hook, ['id', '--repo', repo])
-    expect(urls.some(url => url.endsWith('/cli/commands/node-info.js'))).toBe(true)
+    expect(urls.some(url => url.endsWith('/cli/fast-path.js'))).toBe(true)
     expect(urls.some(url => url.endsWith('/api/client.js'))).toBe(true)
-    const heavy = urls.filter(url => /node_modules\/(@libp2p|@chainsafe|@multiformats|libp2p)\/|\/src\/(content|exchange|sharing|node\/node|node\/identity)/.test(url))
+    const heavy = urls.filter(url => /node_modules\/(commander|@libp2p|@chainsafe|@multiformats|libp2p)\/|\/src\/(content|exchange|sharing|node\/node|node\/identity)/.test(url))
     expect(heavy).toEqual([])
+  })
+
+  it('`kizuna id --help` still goes through the command tree', async () => {
+    const urls = await loadedBy(hook, ['id', '--help'])
+    expect(urls.some(url => url.endsWith('/cli/commands/node-info.js'))).toBe(true)
   })
 })

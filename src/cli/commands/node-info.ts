@@ -1,19 +1,12 @@
 import { Command } from 'commander'
 import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
 import type { NodeStatus } from '../../node/node.js'
+import { showId } from '../plain.js'
 
 export function idCommand (): Command {
   return withCommonOptions(new Command('id'))
     .description('show this node\'s peer ID and addresses')
-    .action(action(async (options: CommonOptions) => {
-      const id = await (await clientFrom(options)).get<{ peerId: string, addrs: string[] }>('/id')
-      if (options.json === true) {
-        printJson(id)
-        return
-      }
-      console.log(`peer id: ${id.peerId}`)
-      for (const addr of id.addrs) console.log(`  ${addr}`)
-    }))
+    .action(action(showId))
 }
 
 export function statusCommand (): Command {
