@@ -141,6 +141,13 @@ describe.skipIf(skip != null)('network lab clean-up', () => {
         const { startLab } = await import(${JSON.stringify(entry)})
         const lab = await startLab(${JSON.stringify(small)})
         const child = lab.spawn('q', ['sleep', '300'], { stdio: 'ignore' })
+        // report once setpriv has armed pdeathsig and run sleep: a kill before that is the race
+        // the next start's clean-up covers (it kills what is left in a dead run's namespaces)
+        const { readFileSync } = await import('node:fs')
+        for (let i = 0; i < 500; i++) {
+          try { if (readFileSync('/proc/' + child.pid + '/comm', 'utf8').trim() === 'sleep') break } catch {}
+          await new Promise(r => setTimeout(r, 10))
+        }
         console.log(JSON.stringify({ namespaces: lab.namespaces, pid: child.pid }))
         setInterval(() => {}, 1000)
       `
