@@ -82,6 +82,11 @@ export class RelayOnlyWatch {
   }
 
   /** Holders that proved relay-only so far */
+  /** The holders that proved relay-only so far, and why */
+  holders (): RelayOnlyHolder[] {
+    return [...this.relayOnly].map(([peerId, cause]) => ({ peerId, cause }))
+  }
+
   get relayOnlyCount (): number {
     return this.relayOnly.size
   }
@@ -113,7 +118,7 @@ export class RelayOnlyWatch {
     if (this.relayOnly.size === 0 || [...this.active].some(p => !this.relayOnly.has(p))) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.failure = new RelayOnlyError([...this.relayOnly].map(([peerId, cause]) => ({ peerId, cause })), `no holder reachable directly within ${this.graceMs} ms of the last relay-only one`)
+      this.failure = new RelayOnlyError(this.holders(), `no holder reachable directly within ${this.graceMs} ms of the last relay-only one`)
       this.onGiveUp(this.failure)
     }, this.graceMs)
   }

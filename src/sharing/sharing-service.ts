@@ -17,7 +17,7 @@ import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import { SharedFetches } from './shared-fetch.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
-import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyCause } from '../nat/relay-only-watch.js'
+import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyHolder } from '../nat/relay-only-watch.js'
 
 /** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
 export interface CrowdStats {
@@ -284,8 +284,6 @@ export class SharingService {
     const controller = new AbortController()
     const signal = request.signal != null ? AbortSignal.any([request.signal, controller.signal]) : controller.signal
     const origins = new Map<string, ProviderOrigin>()
-    /** holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts), and why */
-    const relayOnly = new Map<string, RelayOnlyCause>()
     // ends the get soon once every holder found is relay-only (src/nat/relay-only-watch.ts)
     const watch = new RelayOnlyWatch(() => { controller.abort() })
     const providers = (async function * (self: SharingService): AsyncGenerator<PeerId> {
@@ -312,7 +310,6 @@ export class SharingService {
         onPenalty: (peer, reason) => { if (reason === 'bad-block') this.penalties.strike(peer.toString(), reason); else this.penalties.penalise(peer.toString(), reason) }
       })) {
         const mapped = this.mapFetchEvent(event, origins)
-        if (mapped?.type === 'get:relay-only') relayOnly.set(mapped.peerId, mapped.cause)
         if (event.type === 'fetch:provider-added') watch.providerAdded(event.peer.toString())
         else if (event.type === 'fetch:provider-dropped') watch.providerDropped(event.peer.toString(), mapped?.type === 'get:relay-only' ? mapped.cause : undefined)
         else if (event.type === 'fetch:block') watch.blockArrived()
@@ -341,7 +338,7 @@ export class SharingService {
       }
     } catch (err) {
       if (watch.failure != null && request.signal?.aborted !== true) throw watch.failure
-      throw translateFetchError(err, relayOnly)
+      throw translateFetchError(err, watch.holders())
     } finally {
       watch.stop()
       controller.abort()
@@ -482,13 +479,14 @@ function putWhile (starter: { store?: BlockStore, present: boolean }, base: Bloc
   }
 }
 
-function translateFetchError (err: unknown, relayOnly: Map<string, RelayOnlyCause>): unknown {
+/** `relayOnly`: holders reachable only through a relay that carries no blocks (src/nat/bulk-dialer.ts), and why */
+function translateFetchError (err: unknown, relayOnly: RelayOnlyHolder[]): unknown {
   const code = (err as { code?: string }).code
   if (code === 'ENOSPC' || /ENOSPC/.test(String((err as Error)?.message))) {
     return new KizunaError('ERR_DISK_FULL', 'disk full while storing blocks; what was fetched is kept and a later get resumes from it', { cause: err })
   }
-  if (relayOnly.size > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
-    return new RelayOnlyError([...relayOnly].map(([peerId, cause]) => ({ peerId, cause })), (err as Error).message, { cause: err })
+  if (relayOnly.length > 0 && (code === 'ERR_FETCH_FAILED' || code === 'ERR_NO_PROVIDERS')) {
+    return new RelayOnlyError(relayOnly, (err as Error).message, { cause: err })
   }
   return err
 }
