@@ -20,7 +20,6 @@ export const MAX_MAINTENANCE_BACKOFF_ROUNDS = 32
 
 const log = logger('kizuna:peers')
 
-
 export interface PeerSummary {
   peerId: string
   addrs: string[]

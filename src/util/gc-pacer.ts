@@ -59,7 +59,7 @@ export function noteTransferBytes (bytes: number): void {
     pending = PACE_BYTES
   }
   lastNoteAt = now
-  armIdleCollection()
+  idleTimer.arm()
   pending += bytes
   if (pending < PACE_BYTES) {
     return
@@ -68,7 +68,32 @@ export function noteTransferBytes (bytes: number): void {
   collect()
 }
 
-let idleTimer: ReturnType<typeof setTimeout> | undefined
+/**
+ * Runs `action` once no transfer bytes have been noted for `quietMs`: armed by traffic, it
+ * re-checks until the quiet spell is long enough, then fires once until armed again.
+ */
+class QuietTimer {
+  private timer?: ReturnType<typeof setTimeout>
+
+  constructor (private readonly quietMs: number, private readonly action: () => void) {}
+
+  arm (): void {
+    if (this.timer === undefined) this.schedule(this.quietMs)
+  }
+
+  private schedule (delayMs: number): void {
+    this.timer = setTimeout(() => {
+      const quiet = performance.now() - lastNoteAt
+      if (quiet < this.quietMs) {
+        this.schedule(this.quietMs - quiet + 10)
+        return
+      }
+      this.timer = undefined
+      this.action()
+    }, delayMs)
+    this.timer.unref?.()
+  }
+}
 
 /**
  * V8 shrinks the young generation only once its recent collections (about the last ten) found
@@ -78,53 +103,25 @@ let idleTimer: ReturnType<typeof setTimeout> | undefined
 const IDLE_SCAVENGES = 12
 
 /**
- * A burst of scavenges (IDLE_SCAVENGES) once transfers have paused for IDLE_MS, so the next
- * transfer starts with a small young generation.
- */
-function armIdleCollection (): void {
-  if (idleTimer !== undefined) {
-    return
-  }
-  idleTimer = setTimeout(function check () {
-    const quiet = performance.now() - lastNoteAt
-    if (quiet < IDLE_MS) {
-      idleTimer = setTimeout(check, IDLE_MS - quiet + 10)
-      idleTimer.unref?.()
-      return
-    }
-    idleTimer = undefined
-    collect(IDLE_SCAVENGES)
-    armShrink()
-  }, IDLE_MS)
-  idleTimer.unref?.()
-}
-
-/**
  * No transfer bytes for this long: one memory-reducing full collection (see shrinkHeap). Longer
  * than IDLE_MS so bursty traffic (small gets, a crowd's pauses) does not pay a full GC per pause.
  */
 export const IDLE_SHRINK_MS = 10_000
 
-let shrinkTimer: ReturnType<typeof setTimeout> | undefined
 /** Memory-reducing collections run so far (diagnostics, tests) */
 export let shrinks = 0
 
-function armShrink (): void {
-  if (shrinkTimer !== undefined) {
-    return
-  }
-  shrinkTimer = setTimeout(function check () {
-    const quiet = performance.now() - lastNoteAt
-    if (quiet < IDLE_SHRINK_MS) {
-      shrinkTimer = setTimeout(check, IDLE_SHRINK_MS - quiet + 10)
-      shrinkTimer.unref?.()
-      return
-    }
-    shrinkTimer = undefined
-    shrinkHeap()
-  }, IDLE_SHRINK_MS)
-  shrinkTimer.unref?.()
-}
+/** A full collection once transfers have paused for IDLE_SHRINK_MS */
+const shrinkTimer = new QuietTimer(IDLE_SHRINK_MS, () => { shrinkHeap() })
+
+/**
+ * A burst of scavenges (IDLE_SCAVENGES) once transfers have paused for IDLE_MS, so the next
+ * transfer starts with a small young generation.
+ */
+const idleTimer = new QuietTimer(IDLE_MS, () => {
+  collect(IDLE_SCAVENGES)
+  shrinkTimer.arm()
+})
 
 /**
  * V8's last-resort collection (a full GC that reduces the footprint): it gives the young
@@ -188,5 +185,5 @@ export function collectAfterStartup (delayMs = 500): void {
     return
   }
   lastNoteAt = performance.now() + delayMs - IDLE_MS
-  armIdleCollection()
+  idleTimer.arm()
 }
