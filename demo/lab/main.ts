@@ -67,6 +67,15 @@ export async function runLabDemo (): Promise<number> {
         print(`${t.publisher} → ${t.getter}: ${(t.bytes / 2 ** 20).toFixed(1)} MiB in ${seconds(t.ms)} = ${style.bold(`${t.mbitPerSecond.toFixed(1)} Mbit/s`)} (${limit}) ${t.intact ? style.green('sha256 ok') : style.red('sha256 MISMATCH')}`)
         break
       }
+      case 'unplugged':
+        print(style.yellow(`${step.host} unplugged (its link is down); ${step.watchers.join(' and ')} should evict it after ${step.peerTimeoutS} s of silence (--peer-timeout ${step.peerTimeoutS})`))
+        break
+      case 'evicted':
+        print(`${step.by.join(' and ')} evicted ${step.host} ${seconds(step.ms)} after the cut ${style.dim('(gone from kizuna peers)')}`)
+        break
+      case 'rejoined':
+        print(style.green(`${step.host} plugged back in: rejoined after ${seconds(step.ms)}, known again by ${step.by.join(', ')}`))
+        break
     }
   }
 }

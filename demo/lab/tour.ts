@@ -15,6 +15,14 @@ export const LAB_TOUR_FILE_BYTES = 8 * MiB
  * through the DHT after its connect took 4 s in one run and 29 s in another (load ~25-55)
  */
 export const LAB_TOUR_STEP_TIMEOUT_MS = 60_000
+/**
+ * Every tour daemon's --peer-timeout: the unplugged host is evicted in seconds, not the default
+ * 3 minutes (the same value the lab swarm test runs with)
+ */
+export const LAB_TOUR_PEER_TIMEOUT_S = 6
+/** The host whose link the tour cuts, and who must evict it: its segment mate and a NATed host that downloaded from it */
+export const LAB_TOUR_UNPLUGGED = 'p3'
+export const LAB_TOUR_WATCHERS = ['p1', 'a2']
 
 /**
  * Three public hosts on the "internet" bridge (p3 with no rate limit, for contrast) and two in a
@@ -45,6 +53,9 @@ export type TourStep =
   | { type: 'join', host: string, via: string, knows: string[], ms: number }
   | { type: 'kept', by: string, of: string, addrs: string[] }
   | { type: 'transfer', transfer: TourTransfer }
+  | { type: 'unplugged', host: string, watchers: string[], peerTimeoutS: number }
+  | { type: 'evicted', host: string, by: string[], ms: number }
+  | { type: 'rejoined', host: string, by: string[], ms: number }
 
 export interface LabTourOptions {
   signal?: AbortSignal
@@ -55,8 +66,9 @@ export interface LabTourOptions {
 /**
  * Builds the lab, runs a daemon per host and walks through: mDNS within each segment (and not
  * across the router), what each daemon announces, a LAN host joining through a public
- * bootstrap, what a public host keeps of a NATed peer, and downloads public→LAN, LAN↔LAN and
- * from an unlimited host. Everything it made (namespaces, daemons, repos, files) is removed on
+ * bootstrap, what a public host keeps of a NATed peer, downloads public→LAN, LAN↔LAN and
+ * from an unlimited host, and a host unplugged: evicted by the others, back when its link
+ * returns. Everything it made (namespaces, daemons, repos, files) is removed on
  * return, error or abort.
  */
 export async function runLabTour (options: LabTourOptions = {}): Promise<TourStep[]> {
@@ -69,7 +81,7 @@ export async function runLabTour (options: LabTourOptions = {}): Promise<TourSte
   try {
     lab = await startLab(LAB_TOUR_TOPOLOGY, { signal })
     step({ type: 'lab', hosts: LAB_TOUR_TOPOLOGY.hosts.map(h => ({ name: h.name, segment: h.segment, address: h.address, uplinkMbit: h.uplinkMbit })) })
-    const testnet = net = new LabTestnet(lab, { onLine: options.onDaemonLine })
+    const testnet = net = new LabTestnet(lab, { args: ['--peer-timeout', String(LAB_TOUR_PEER_TIMEOUT_S)], onLine: options.onDaemonLine })
     const m = (host: string): LabMember => testnet.member(host)
     const hostOf = (peerId: string): string => [...testnet.members.values()].find(x => x.peerId === peerId)?.host ?? peerId
     const peersOf = async (host: string): Promise<Array<{ peerId: string, addrs: string[] }>> => await m(host).api.get('/peers', { signal })
@@ -123,6 +135,22 @@ export async function runLabTour (options: LabTourOptions = {}): Promise<TourSte
     await transfer('p2', 'a1')
     await transfer('a1', 'a2')
     await transfer('p3', 'a2')
+
+    // unplugged: the watchers hear nothing more from it and evict it after their peer timeout;
+    // cut off, it evicts them too, and when the link returns it hears its segment mates by mDNS
+    // again and rejoins through them (as test/netlab/swarm.test.ts checks with a bootstrap)
+    const victim = LAB_TOUR_UNPLUGGED
+    for (const host of LAB_TOUR_WATCHERS) await until(async () => (await knows(host)).includes(victim), `${host} to know ${victim} before the cut`, signal)
+    await lab.linkDown(victim)
+    const cut = Date.now()
+    step({ type: 'unplugged', host: victim, watchers: LAB_TOUR_WATCHERS, peerTimeoutS: LAB_TOUR_PEER_TIMEOUT_S })
+    await Promise.all(LAB_TOUR_WATCHERS.map(async host => await until(async () => !(await knows(host)).includes(victim), `${host} to evict ${victim}`, signal)))
+    step({ type: 'evicted', host: victim, by: LAB_TOUR_WATCHERS, ms: Date.now() - cut })
+    await lab.linkUp(victim)
+    const back = Date.now()
+    await until(async () => (await knows('p1')).includes(victim), `p1 to know ${victim} again`, signal)
+    const by = (await Promise.all([...PUBLIC, ...LAN].filter(h => h !== victim).map(async h => (await knows(h)).includes(victim) ? [h] : []))).flat()
+    step({ type: 'rejoined', host: victim, by, ms: Date.now() - back })
     return steps
   } finally {
     await net?.stop().catch(() => {})

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { listNamespaces, ownerPid } from '../../src/netlab/index.js'
-import { LAB_TOUR_TOPOLOGY, LAB_TOUR_UPLINK_MBIT, runLabTour, type TourStep } from '../../demo/lab/tour.js'
+import { LAB_TOUR_PEER_TIMEOUT_S, LAB_TOUR_TOPOLOGY, LAB_TOUR_UNPLUGGED, LAB_TOUR_UPLINK_MBIT, LAB_TOUR_WATCHERS, runLabTour, type TourStep } from '../../demo/lab/tour.js'
 import { labSkipReason } from '../helpers/lab.js'
 
 const skip = await labSkipReason('test/demo/lab-tour.test.ts')
@@ -9,7 +9,7 @@ const skip = await labSkipReason('test/demo/lab-tour.test.ts')
 const UPLINK_TOLERANCE = 1.15
 
 describe.skipIf(skip != null)('npm run demo -- --lab: the tour behind it', () => {
-  it('mDNS stays on its segment, nobody announces 127.0.0.1, a NATed host joins via a public one, uplinks bound the downloads, and the lab is gone after', async () => {
+  it('mDNS stays on its segment, nobody announces 127.0.0.1, a NATed host joins via a public one, uplinks bound the downloads, an unplugged host is evicted and rejoins, and the lab is gone after', async () => {
     const steps = await runLabTour({ signal: AbortSignal.timeout(150_000) })
     const of = <T extends TourStep['type']>(type: T): Array<Extract<TourStep, { type: T }>> => steps.filter((s): s is Extract<TourStep, { type: T }> => s.type === type)
 
@@ -34,6 +34,18 @@ describe.skipIf(skip != null)('npm run demo -- --lab: the tour behind it', () =>
     expect(transfers.map(t => `${t.publisher}→${t.getter}`)).toEqual(['p2→a1', 'a1→a2', 'p3→a2'])
     for (const t of transfers) expect(t.intact).toBe(true)
     for (const t of transfers.filter(t => t.uplinkMbit != null)) expect(t.mbitPerSecond).toBeLessThan(LAB_TOUR_UPLINK_MBIT * UPLINK_TOLERANCE)
+
+    // unplugged: both watchers (which knew it before the cut) evicted it by their peer timeout
+    // (silence counts from the last answer, up to a third of the timeout before the cut); with
+    // the link back it is known again, by p1 at least
+    expect(steps.slice(-3).map(s => s.type)).toEqual(['unplugged', 'evicted', 'rejoined'])
+    const evicted = of('evicted')[0]
+    expect(evicted.host).toBe(LAB_TOUR_UNPLUGGED)
+    expect(evicted.by).toEqual(LAB_TOUR_WATCHERS)
+    expect(evicted.ms).toBeGreaterThanOrEqual(LAB_TOUR_PEER_TIMEOUT_S * 1000 / 2)
+    const rejoined = of('rejoined')[0]
+    expect(rejoined.host).toBe(LAB_TOUR_UNPLUGGED)
+    expect(rejoined.by).toContain('p1')
 
     // everything the tour made is gone
     expect((await listNamespaces()).filter(ns => ownerPid(ns) === process.pid)).toEqual([])
