@@ -71,7 +71,7 @@ export async function runLabDemo (): Promise<number> {
         print(style.yellow(`${step.host} unplugged (its link is down); ${step.watchers.join(' and ')} should evict it after ${step.peerTimeoutS} s of silence (--peer-timeout ${step.peerTimeoutS})`))
         break
       case 'evicted':
-        print(`${step.by.join(' and ')} evicted ${step.host} ${seconds(step.ms)} after the cut ${style.dim('(gone from kizuna peers)')}`)
+        print(`${step.by.join(' and ')} evicted ${step.host} ${seconds(step.ms)} after the cut ${style.dim('(gone from kizuna peers)')}; ${step.host}, cut off, evicted ${step.itEvicted.join(', ')} in turn`)
         break
       case 'rejoined':
         print(style.green(`${step.host} plugged back in: rejoined after ${seconds(step.ms)}, known again by ${step.by.join(', ')}`))

@@ -54,7 +54,8 @@ export type TourStep =
   | { type: 'kept', by: string, of: string, addrs: string[] }
   | { type: 'transfer', transfer: TourTransfer }
   | { type: 'unplugged', host: string, watchers: string[], peerTimeoutS: number }
-  | { type: 'evicted', host: string, by: string[], ms: number }
+  /** `by` evicted `host`; cut off, `host` evicted `itEvicted` (everyone it knew) in turn */
+  | { type: 'evicted', host: string, by: string[], ms: number, itEvicted: string[] }
   | { type: 'rejoined', host: string, by: string[], ms: number }
 
 export interface LabTourOptions {
@@ -137,15 +138,21 @@ export async function runLabTour (options: LabTourOptions = {}): Promise<TourSte
     await transfer('p3', 'a2')
 
     // unplugged: the watchers hear nothing more from it and evict it after their peer timeout;
-    // cut off, it evicts them too, and when the link returns it hears its segment mates by mDNS
-    // again and rejoins through them (as test/netlab/swarm.test.ts checks with a bootstrap)
+    // cut off, it evicts them too; when the link returns a connection with its segment mates
+    // comes back and their identify lifts the quarantine on both sides (eviction.ts), as in
+    // test/netlab/swarm.test.ts, where the host rejoins through its bootstrap
     const victim = LAB_TOUR_UNPLUGGED
     for (const host of LAB_TOUR_WATCHERS) await until(async () => (await knows(host)).includes(victim), `${host} to know ${victim} before the cut`, signal)
+    const itKnew = await knows(victim)
     await lab.linkDown(victim)
     const cut = Date.now()
     step({ type: 'unplugged', host: victim, watchers: LAB_TOUR_WATCHERS, peerTimeoutS: LAB_TOUR_PEER_TIMEOUT_S })
     await Promise.all(LAB_TOUR_WATCHERS.map(async host => await until(async () => !(await knows(host)).includes(victim), `${host} to evict ${victim}`, signal)))
-    step({ type: 'evicted', host: victim, by: LAB_TOUR_WATCHERS, ms: Date.now() - cut })
+    const evictedMs = Date.now() - cut
+    // the link stays down until the victim has evicted everyone too: its rejoin then cannot ride
+    // on a ping still in flight, it has to find its way back (its API is reached inside its host)
+    await until(async () => (await knows(victim)).length === 0, `${victim} to evict everyone while cut off`, signal)
+    step({ type: 'evicted', host: victim, by: LAB_TOUR_WATCHERS, ms: evictedMs, itEvicted: itKnew })
     await lab.linkUp(victim)
     const back = Date.now()
     await until(async () => (await knows('p1')).includes(victim), `p1 to know ${victim} again`, signal)

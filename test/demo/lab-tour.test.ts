@@ -43,6 +43,7 @@ describe.skipIf(skip != null)('npm run demo -- --lab: the tour behind it', () =>
     expect(evicted.host).toBe(LAB_TOUR_UNPLUGGED)
     expect(evicted.by).toEqual(LAB_TOUR_WATCHERS)
     expect(evicted.ms).toBeGreaterThanOrEqual(LAB_TOUR_PEER_TIMEOUT_S * 1000 / 2)
+    expect(evicted.itEvicted).toEqual(expect.arrayContaining(LAB_TOUR_WATCHERS))
     const rejoined = of('rejoined')[0]
     expect(rejoined.host).toBe(LAB_TOUR_UNPLUGGED)
     expect(rejoined.by).toContain('p1')
