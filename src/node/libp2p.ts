@@ -1,6 +1,7 @@
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
+import { tls } from '@libp2p/tls'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -51,6 +52,14 @@ const POLICIES = new WeakMap<object, AddressPolicy>()
 export function dialableAddrs (libp2p: KizunaLibp2p, peerId: PeerId, addrs: Multiaddr[]): Multiaddr[] {
   const policy = POLICIES.get(libp2p)
   return policy == null ? addrs : addrs.filter(ma => policy.keep(peerId, ma))
+}
+
+/**
+ * Encrypters, most preferred first: TLS 1.3 moves bulk data with less CPU than Noise
+ * (docs/benchmarks.md, transfer); Noise stays offered, so Noise-only nodes still connect
+ */
+export function connectionEncrypters (): [ReturnType<typeof tls>, ReturnType<typeof noise>] {
+  return [tls(), noise()]
 }
 
 export async function assembleLibp2p ({ config, privateKey, datastore, metrics }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
@@ -131,7 +140,7 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     },
     // circuit relay dials relayed addresses and listens on relays when the NAT service asks
     transports: [tcp(), ...(quic != null ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: connectionEncrypters(),
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: {
