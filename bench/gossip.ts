@@ -2,12 +2,22 @@ import { parseArgs } from 'node:util'
 import { setMaxListeners } from 'node:events'
 import { Testnet } from '../src/testnet/testnet.js'
 import type { KizunaNode } from '../src/node/node.js'
+import { DEFAULT_CONFIG, type KizunaConfig } from '../src/node/config.js'
 import { machineInfo, describeMachine } from './lib/machine.js'
 import { summarize, round, type Summary } from './lib/stats.js'
 import { writeSection } from './lib/docs.js'
 import type { BenchmarkContext } from './index.js'
 
 const TOPIC = 'bench'
+const GOSSIP_NAT: KizunaConfig['nat'] = {
+  ...DEFAULT_CONFIG.nat,
+  quic: false,
+  upnp: false,
+  autonat: false,
+  holePunching: false,
+  relayReservations: 0,
+  relay: { ...DEFAULT_CONFIG.nat.relay, enabled: false }
+}
 
 interface PhaseResult {
   nodes: number
@@ -94,7 +104,9 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   const count = Number(values.messages)
   const intervalMs = Number(values['interval-ms'])
   log(`starting ${size} in-process nodes`)
-  const testnet = await Testnet.start({ size, mode: 'in-process', bootstrap: 'random' })
+  // what gossip does not use is off, so 50 nodes fit in one process on 2 cores: NAT traversal
+  // (QUIC, AutoNAT, relay, hole punching) and replication rounds
+  const testnet = await Testnet.start({ size, mode: 'in-process', bootstrap: 'random', config: { replication: false, nat: GOSSIP_NAT } })
   try {
     const nodes = testnet.members.map(m => m.node!)
     await Promise.all(nodes.map(async n => { await n.joined() }))
@@ -110,7 +122,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     process.stdout.write(JSON.stringify(result, null, 2) + '\n')
     if (values['no-docs'] !== true) {
       const row = (label: string, r: PhaseResult): string => `| ${label} | ${r.nodes} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.p100Ms)} | ${r.complete}/${r.messages} | ${fmt(r.copiesPerNode)} |`
-      await writeSection('gossip', `${result.date.slice(0, 16).replace('T', ' ')} UTC, ${describeMachine(machine)}. ${size} nodes **in one process** (real TCP, Noise, Yamux on 127.0.0.1), all subscribed to one topic; ${count} messages from random publishers, one every ${intervalMs} ms. Times are ms from publish until that share of the other live subscribers had the message, median / p90 over messages; copies are per node per message (median / p90 over nodes), duplicates included, counted by each node's topic service (\`topicCopiesReceived\`).
+      await writeSection('gossip', `${result.date.slice(0, 16).replace('T', ' ')} UTC, ${describeMachine(machine)}. ${size} nodes **in one process** (real TCP, Noise, Yamux on 127.0.0.1; NAT traversal and replication off), all subscribed to one topic; ${count} messages from random publishers, one every ${intervalMs} ms. Times are ms from publish until that share of the other live subscribers had the message, median / p90 over messages; copies are per node per message (median / p90 over nodes), duplicates included, counted by each node's topic service (\`topicCopiesReceived\`).
 
 | run | live nodes | 50% | 99% | 100% | reached all | copies per node |
 |---|---|---|---|---|---|---|

@@ -39,7 +39,7 @@ export const INBOUND_MESSAGES_PER_MINUTE = 600
 export const DRAIN_RETRY_MIN_MS = 2_000
 /**
  * A node this fresh (or that has not yet reached k holders) drains again whenever it connects to a
- * peer that may hold its mailbox, and retries an empty drain: its routing table may not reach the
+ * peer that may hold its mailbox (asking that peer only): its first walk may not have reached the
  * holders yet. Waiting for the whole join (dead saved peers, 20 s lookups) made the drain on join late.
  */
 export const JUST_STARTED_MS = 60_000
@@ -287,14 +287,15 @@ export class MessagingService {
         for (const [sender, ids] of receipts) void this.receipts.send(sender, ids, 'delivered')
         return done
       }, options)
-      const justStarted = Date.now() - this.startedAt < JUST_STARTED_MS
       log('drain %d ms after start: %d holders answered, %d envelopes, %d new, %d connections', Date.now() - this.startedAt, reached.holders, reached.envelopes, fresh, this.components.libp2p.getConnections().length)
       if (options.peers === undefined) {
         this.lastAnswered = reached.answered.map(peer => kadKey(peer.toMultihash().bytes))
         if (reached.holders >= this.mailbox.init.replicas) this.reachedK = true
         // with no connection at all a retry would only wait out its lookup: the next connection drains
         const connected = this.components.libp2p.getConnections().length > 0
-        this.scheduleRetry(connected && (reached.holders < this.mailbox.init.replicas || (justStarted && reached.envelopes === 0)))
+        // an empty drain that reached k holders is not retried: peers met later are asked as they
+        // connect (onConnect), and five walks per node in its first minute made a fresh swarm CPU-bound
+        this.scheduleRetry(connected && reached.holders < this.mailbox.init.replicas)
       }
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break

@@ -1,16 +1,18 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { networkInterfaces } from 'node:os'
 import { BlockList } from 'node:net'
-import type { Connection, PeerId, PeerInfo, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, PeerId } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, ipOf, isLoopbackIp, keepLearned, shareWith, type LocalScope } from './address-scope.js'
 
 /** Our interface subnets are re-read at most this often (interfaces rarely change) */
 export const INTERFACE_SCOPE_TTL_MS = 10_000
 
-/** The part of libp2p's registrar (an internal interface) the wrapper touches */
-interface HandlerRegistry {
-  handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
+/** A peer as a kad-dht answer carries it (ids and addresses as bytes) */
+interface WirePeer { id: Uint8Array, multiaddrs: Uint8Array[] }
+interface DhtAnswer { closer?: WirePeer[], providers?: WirePeer[] }
+/** The part of kad-dht's RPC (an internal object) the filter wraps: every inbound request goes through it */
+export interface DhtRpc {
+  handleMessage: (peerId: PeerId, message: any) => Promise<DhtAnswer | undefined>
 }
 
 interface AddressHost {
@@ -21,11 +23,10 @@ interface AddressHost {
 /**
  * Applies the rules of address-scope.ts to libp2p: the announce filter, the peer store's
  * address filter (connection gater), and the DHT's answers, which are filtered for the peer
- * that asked (known through the DHT protocol handler's connection).
+ * that asked (seen at the IPs of its connections to us).
  */
 export class AddressPolicy {
   private host?: AddressHost
-  private readonly asker = new AsyncLocalStorage<string>()
   private subnets?: { blocks: BlockList, readAt: number }
 
   /** Called once libp2p exists; until then every address passes */
@@ -43,29 +44,24 @@ export class AddressPolicy {
     return keepLearned(ma, this.seenAt(peerId), this.scope())
   }
 
-  /** kad-dht peerInfoMapper: what we tell the asker of the current DHT request */
-  readonly peerInfoMapper = (peer: PeerInfo): PeerInfo => {
-    const askerIp = this.asker.getStore()
-    if (askerIp == null || this.host == null) return peer
-    const scope = this.scope()
-    return { ...peer, multiaddrs: peer.multiaddrs.filter(ma => shareWith(ma, askerIp, scope)) }
-  }
-
-  /** Wraps a registrar so every protocol handler runs knowing which IP the request came from */
-  wrapRegistrar<R extends HandlerRegistry> (registrar: R): R {
-    const asker = this.asker
-    return new Proxy(registrar, {
-      get (target, property) {
-        if (property === 'handle') {
-          return async (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => {
-            const wrapped: StreamHandler = (stream, connection) => asker.run(ipOf(connection.remoteAddr)?.ip ?? '', () => handler(stream, connection))
-            await target.handle(protocol, wrapped, options)
-          }
-        }
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
+  /**
+   * Filters every answer of kad-dht's RPC for its asker. Not kad-dht's peerInfoMapper: that sees
+   * no asker, and carrying it there took an AsyncLocalStorage, which in Node 20 hooks every
+   * promise of the process (an await cost several times more, on the data path too).
+   */
+  filterDhtAnswers (rpc: DhtRpc): void {
+    const handle = rpc.handleMessage.bind(rpc)
+    rpc.handleMessage = async (peerId, message) => {
+      const answer = await handle(peerId, message)
+      if (answer == null || this.host == null) return answer
+      const askers = this.seenAt(peerId)
+      if (askers.length === 0) return answer
+      const scope = this.scope()
+      const keep = (peers: WirePeer[] | undefined): WirePeer[] | undefined => peers
+        ?.map(peer => ({ ...peer, multiaddrs: peer.multiaddrs.filter(bytes => { const ma = multiaddr(bytes); return askers.some(ip => shareWith(ma, ip, scope)) }) }))
+        .filter(peer => peer.multiaddrs.length > 0)
+      return { ...answer, closer: keep(answer.closer), providers: keep(answer.providers) }
+    }
   }
 
   private seenAt (peerId: PeerId): string[] {

@@ -4,7 +4,7 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { kadDHT } from '@libp2p/kad-dht'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import { quic } from '@chainsafe/libp2p-quic'
@@ -20,7 +20,7 @@ import type { Datastore } from 'interface-datastore'
 import type { KizunaConfig } from './config.js'
 import { PeerStoreCache } from './peer-store-cache.js'
 import { KIZUNA_DHT_PROTOCOL, KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p, type NatComponents } from '../libp2p/types.js'
-import { AddressPolicy } from './address-policy.js'
+import { AddressPolicy, type DhtRpc } from './address-policy.js'
 import { InboundUpgradeSlots, MAX_PENDING_INBOUND_UPGRADES } from './inbound-upgrades.js'
 
 /** A service that hands the NAT service the two internal components it needs, the libp2p way */
@@ -50,11 +50,6 @@ export interface Libp2pAssemblyOptions {
   metrics?: (components: any) => Metrics
 }
 
-/** The components a service sees, with its own registrar */
-function withRegistrar<C extends object> (components: C, registrar: unknown): C {
-  return new Proxy(components, { get: (target, property) => property === 'registrar' ? registrar : Reflect.get(target, property) })
-}
-
 const POLICIES = new WeakMap<object, AddressPolicy>()
 
 /** The addresses of `peerId` among `addrs` that this node can dial (what its peer store keeps) */
@@ -80,18 +75,17 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     identify: identify({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX }),
     // liveness rounds and Kademlia's contact checks both ping, so one stream per direction is too few
     ping: ping({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX, timeout: config.pingTimeout * 1000, maxOutboundStreams: 4, maxInboundStreams: 8 }),
-    // the DHT's handlers run knowing the asker's IP, so its answers hold what the asker can dial
-    dht: (components: any) => kadDHT({
+    dht: kadDHT({
       protocol: KIZUNA_DHT_PROTOCOL,
       // set explicitly (never libp2p's automatic switch, which needs a public address and so
       // never serves a LAN): the NAT service moves it to client mode when we are behind NAT
       clientMode: nat.dhtMode === 'client',
       // not kad-dht's public/private mappers: Kizuna swarms live on LANs and 127.0.0.1 too, so
-      // an address is handed on by where the asker and the peer are seen instead
-      peerInfoMapper: addressPolicy.peerInfoMapper,
+      // an address is handed on by where the asker and the peer are seen (filterDhtAnswers below)
+      peerInfoMapper: passthroughMapper,
       initialQuerySelfInterval: 1000,
       allowQueryWithZeroPeers: false
-    })(withRegistrar(components, addressPolicy.wrapRegistrar(components.registrar))),
+    }),
     natComponents: natComponents(),
     // topics (src/messaging/topic-service.ts): every message signed by its author, oversized
     // ones not even decoded, peer scoring on (its default); the protocol id stays /meshsub/1.x:
@@ -156,6 +150,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
     services: services as any
   }) as unknown as KizunaLibp2p
   addressPolicy.attach(libp2p)
+  // kad-dht keeps its RPC in a field it does not export: the one place every inbound request passes
+  addressPolicy.filterDhtAnswers((libp2p.services.dht as unknown as { rpc: DhtRpc }).rpc)
   POLICIES.set(libp2p, addressPolicy)
   PeerStoreCache.install(libp2p.peerStore)
   return libp2p
