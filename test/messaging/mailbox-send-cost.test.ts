@@ -21,7 +21,7 @@ describe('sending a burst to an offline friend', () => {
     await testnet?.stop()
   })
 
-  it(`${MESSAGES} messages, ${AT_ONCE} at a time: one mailbox walk and one dial to the friend serve them all, each still at k = 3 holders`, async () => {
+  it(`${MESSAGES} messages, ${AT_ONCE} at a time: one mailbox walk and one dial to the friend serve them all, each still at k = 3 holders; a holder gone means a fresh walk`, async () => {
     const [alice, ...rest] = testnet.members
     const bob = rest[rest.length - 1]
     const a = alice.node!
@@ -69,5 +69,18 @@ describe('sending a burst to an offline friend', () => {
     }
     expect(copies.size).toBe(MESSAGES)
     for (const count of copies.values()) expect(count).toBeGreaterThanOrEqual(3)
+
+    // a holder of the burst leaves: the next message finds it gone, walks again and still reaches 3 live holders
+    const holdsMost = testnet.members
+      .filter(m => m !== alice && m.node?.isStarted() === true)
+      .map(m => ({ m, held: internalsOf(m.node!).messaging.mailbox.holder.ids(bob.peerId).length }))
+      .sort((x, y) => y.held - x.held)[0].m
+    await testnet.stopMember(holdsMost)
+    const walksBefore = walks
+    const last = await a.sendMessage('bob', 'after a holder left')
+    expect(`${last.status} ${last.via}`).toBe('sent mailbox')
+    const live = testnet.members.filter(m => m.node?.isStarted() === true && internalsOf(m.node).messaging.mailbox.holder.ids(bob.peerId).includes(last.id))
+    expect(live.length).toBeGreaterThanOrEqual(3)
+    expect(walks).toBeGreaterThan(walksBefore)
   }, 120_000)
 })
