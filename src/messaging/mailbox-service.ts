@@ -9,6 +9,9 @@ import { MailboxHoldersCache } from './mailbox-holders-cache.js'
 import { DEFAULT_MAILBOX_LIMITS, type MailboxLimits } from './mailbox-policy.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { KizunaError } from '../errors.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('kizuna:mailbox')
 
 const CODEC: RpcCodec<MailboxFrame> = { protocol: MAILBOX_PROTOCOL, maxFrame: MAX_MAILBOX_FRAME, encode: encodeFrame, decode: decodeMailboxFrame }
 /** Pages one drain reads from one holder at most (each up to MAX_BATCH envelopes) */
@@ -113,6 +116,7 @@ export class MailboxService {
         if (await this.storeAt(peer, recipient, envelopes, signal)) took.push(peer)
       }))
       if (took.length >= this.init.replicas) return took.map(String)
+      log('deposit for %s: %d of %d remembered holders took it, walking again', recipient, took.length, known.length)
       this.recentHolders.forget(recipient)
     }
     // concurrent deposits for one recipient share one walk (its own signal: a caller giving up does not cut the others' walk)
