@@ -33,7 +33,7 @@ interface SystemResult {
   error: string | null
 }
 
-const SYSTEMS = ['tcp', 'tls', 'libp2p', 'kizuna', 'helia', 'kizuna-2-providers'] as const
+const SYSTEMS = ['tcp', 'tls', 'libp2p', 'libp2p-tls', 'kizuna', 'helia', 'kizuna-2-providers'] as const
 type System = typeof SYSTEMS[number]
 
 const median = (xs: number[]): number => {
@@ -261,6 +261,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   const kizuna = get('kizuna')
   const ratios = {
     kizunaOverLibp2p: { value: ratio(kizuna, get('libp2p')), target: 0.9 },
+    kizunaOverLibp2pTls: { value: ratio(kizuna, get('libp2p-tls')), target: 0.9 },
     kizunaOverHelia: { value: ratio(kizuna, get('helia')), target: 4 },
     kizunaPeakRssMaxBytes: {
       value: kizuna?.median != null ? Math.max(kizuna.median.sender.peakRssBytes, kizuna.median.receiver.peakRssBytes) : null,
@@ -291,6 +292,7 @@ function renderMarkdown (report: { date: string, machine: ReturnType<typeof mach
     tcp: 'raw TCP (`node:net`)',
     tls: '`node:tls` TLS 1.3',
     libp2p: 'bare libp2p stream (TCP+Noise+Yamux)',
+    'libp2p-tls': 'bare libp2p stream (TCP+TLS+Yamux, `@libp2p/tls`)',
     kizuna: 'Kizuna `get` (2 daemons)',
     helia: 'Helia bitswap, blockstore-fs both sides',
     'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)'
@@ -312,11 +314,11 @@ Every counted download matched the file's sha256.
 |---|---:|---|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
-Ratios (median MB/s): Kizuna ÷ bare libp2p = **${fmt(ratios.kizunaOverLibp2p.value)}** (target ≥ 0.9); Kizuna ÷ Helia = **${fmt(ratios.kizunaOverHelia.value)}** (target ≥ 4).
+Ratios (median MB/s): Kizuna ÷ bare libp2p = **${fmt(ratios.kizunaOverLibp2p.value)}** (target ≥ 0.9); Kizuna ÷ bare libp2p over TLS = **${fmt(ratios.kizunaOverLibp2pTls.value)}**; Kizuna ÷ Helia = **${fmt(ratios.kizunaOverHelia.value)}** (target ≥ 4).
 Kizuna peak RSS per side: **${ratios.kizunaPeakRssMaxBytes.value == null ? 'n/a' : mb(ratios.kizunaPeakRssMaxBytes.value)} MB** (largest of the two sides; target ≤ 150 MB).
 ${served != null && served !== '' ? `\nBytes served per provider in the 2-provider run (from \`get:done\` \`providers\`): ${served}.\n` : ''}${failed.length > 0 ? `\nDid not complete every run: ${failed.map(s => `${s.name} (${s.error})`).join('; ')}.\n` : ''}
 How each is measured:
-- **baselines** (raw TCP, TLS, bare libp2p, Helia): two forked processes (\`dist/bench/transfer/peer.js\`). The receiver connects first (TLS handshake, libp2p dial with Noise, Helia dial are not timed); time runs from the go signal until the receiver has closed the file on disk. The sender streams the file from disk in 64 KiB reads; TCP/TLS use \`pipeline\`, the libp2p sender \`stream.send\` with \`onDrain\` backpressure; the libp2p receiver writes every message to the file stream without pausing (pausing overran the stream's 4 MiB read buffer, since yamux keeps sending its 16 MiB window). TLS: a self-signed P-256 certificate made with openssl at run time, TLS 1.3.
+- **baselines** (raw TCP, TLS, bare libp2p over Noise and over \`@libp2p/tls\`, Helia): two forked processes (\`dist/bench/transfer/peer.js\`). The receiver connects first (TLS handshake, libp2p dial with Noise, Helia dial are not timed); time runs from the go signal until the receiver has closed the file on disk. The sender streams the file from disk in 64 KiB reads; TCP/TLS use \`pipeline\`, the libp2p sender \`stream.send\` with \`onDrain\` backpressure; the libp2p receiver writes every message to the file stream without pausing (pausing overran the stream's 4 MiB read buffer, since yamux keeps sending its 16 MiB window). TLS: a self-signed P-256 certificate made with openssl at run time, TLS 1.3.
 - **Helia**: a light Helia (createHeliaLight + libp2p with only TCP+Noise+Yamux+identify, bitswap), \`blockstore-fs\` on both sides; the sender \`addByteStream\`s the file (untimed), the receiver \`cat\`s the CID to a file.
 - **Kizuna**: fresh \`kizuna daemon\` processes per run (Testnet, process mode, \`--no-replication\`); the publisher adds the file through \`/add\`; time runs from the start of \`/get\` (provider search included) until \`get:done\` (the file written, fsync'ed and renamed into place; the receiver writes each leaf once, into the output file, and its block store keeps a reference to it); the sha256 check of the output runs after the clock stops, as for the baselines. In the 2-provider run a second daemon \`get\`s the file first, then a third fetches it; sender columns are the publisher.
 - **CPU s**: utime+stime delta from /proc/PID/stat over the timed window. **Peak RSS**: VmHWM from /proc/PID/status at the end, so it includes setup (the Helia sender's import, the Kizuna publisher's \`add\`).

@@ -15,6 +15,7 @@ import { shareAct } from './acts/share.js'
 import { crowdAct } from './acts/crowd.js'
 import { summaryAct } from './acts/summary.js'
 import { messagesAct } from './acts/messages.js'
+import { runLabDemo } from './lab/main.js'
 
 /** Acts run in order on one swarm; later features add theirs here */
 const ACTS: Record<string, Act> = { join: joinAct, evict: evictAct, share: shareAct, crowd: crowdAct, messages: messagesAct, summary: summaryAct }
@@ -116,7 +117,7 @@ async function main (): Promise<number> {
   return exitCode
 }
 
-main().then(
+(process.argv.includes('--lab') ? runLabDemo() : main()).then(
   code => { process.exitCode = code },
   err => {
     process.stderr.write(`demo failed to start: ${(err as Error).stack ?? String(err)}\n`)

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises'
  * {type:'connected'}, waits for the parent's 'go', transfers, sends {type:'done', bytes}.
  * Both exit on the parent's 'exit' (or when the parent goes away).
  */
-export type Kind = 'tcp' | 'tls' | 'libp2p' | 'helia'
+export type Kind = 'tcp' | 'tls' | 'libp2p' | 'libp2p-tls' | 'helia'
 export type PeerMessage =
   | { type: 'ready', address: string, cid?: string }
   | { type: 'connected' }
@@ -43,15 +43,17 @@ async function closeFile (out: WriteStream): Promise<void> {
   await once(out, 'close')
 }
 
-async function lightLibp2p (): Promise<import('libp2p').Libp2pOptions<{ identify: import('@libp2p/identify').Identify }>> {
+/** TCP + Yamux with Noise, or with @libp2p/tls (TLS 1.3) for `libp2p-tls` */
+async function lightLibp2p (encrypter: 'noise' | 'tls' = 'noise'): Promise<import('libp2p').Libp2pOptions<{ identify: import('@libp2p/identify').Identify }>> {
   const { tcp } = await import('@libp2p/tcp')
   const { noise } = await import('@libp2p/noise')
+  const { tls } = await import('@libp2p/tls')
   const { yamux } = await import('@libp2p/yamux')
   const { identify } = await import('@libp2p/identify')
   return {
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: encrypter === 'tls' ? [tls()] : [noise()],
     streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: 1000 },
     services: { identify: identify() }
@@ -75,9 +77,9 @@ async function serve (kind: Kind, file: string, extra: string[]): Promise<void> 
     send({ type: 'ready', address: String((server.address() as net.AddressInfo).port) })
     return
   }
-  if (kind === 'libp2p') {
+  if (kind === 'libp2p' || kind === 'libp2p-tls') {
     const { createLibp2p } = await import('libp2p')
-    const node = await createLibp2p(await lightLibp2p())
+    const node = await createLibp2p(await lightLibp2p(kind === 'libp2p-tls' ? 'tls' : 'noise'))
     stops.push(async () => { await node.stop() })
     await node.handle(PROTOCOL, async stream => {
       for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) {
@@ -122,10 +124,10 @@ async function fetch (kind: Kind, output: string, address: string, extra: string
     send({ type: 'done', bytes: out.bytesWritten })
     return
   }
-  if (kind === 'libp2p') {
+  if (kind === 'libp2p' || kind === 'libp2p-tls') {
     const { createLibp2p } = await import('libp2p')
     const { multiaddr } = await import('@multiformats/multiaddr')
-    const node = await createLibp2p(await lightLibp2p())
+    const node = await createLibp2p(await lightLibp2p(kind === 'libp2p-tls' ? 'tls' : 'noise'))
     stops.push(async () => { await node.stop() })
     const connection = await node.dial(multiaddr(address))
     send({ type: 'connected' })

@@ -31,8 +31,4 @@ export function collect (value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
 
-export function formatAge (iso: string | null): string {
-  if (iso == null) return 'never'
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))
-  return `${seconds}s ago`
-}
+export { formatAge } from './node-info-plain.js'

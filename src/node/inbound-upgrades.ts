@@ -1,5 +1,6 @@
 import type { MultiaddrConnection, PeerId } from '@libp2p/interface'
 import { ipOf } from './address-scope.js'
+import { ipLimitKey } from './ip-limit-key.js'
 
 /**
  * Inbound connections still in their handshake (TCP accepted, Noise and the muxer not done), in
@@ -14,6 +15,10 @@ export const PENDING_UPGRADE_SECONDS_PER_IP = 2
  * (libp2p drops an inbound upgrade after 10 s; this is the backstop, not the rule)
  */
 export const PENDING_UPGRADE_HOLD_MAX_MS = 30_000
+/** The per-IP rate counts connections in windows this long (libp2p's own limiter uses 1 s too) */
+export const INBOUND_RATE_WINDOW_MS = 1_000
+/** Keys with a rate window remembered at once; a new window forgets all but the current ones */
+const MAX_RATE_KEYS = 4096
 
 /**
  * A cap, per remote IP, on inbound connections in their handshake, as a connection gater.
@@ -22,28 +27,57 @@ export const PENDING_UPGRADE_HOLD_MAX_MS = 30_000
  * every one of the 10 slots until the 10-s upgrade timeout, and every other host's new
  * connection was refused (test/netlab/per-ip-flood.test.ts). With this, that host holds its own
  * few slots and no more.
+ *
+ * Both the slots and a new-connections rate count per ipLimitKey: an IPv6 /64 is one "IP".
+ * libp2p's own rate limit counts per address, which a host owning a /64 escapes by using a new
+ * source address for every connection (test/netlab/ipv6-per-64.test.ts).
  */
 export class InboundUpgradeSlots {
   readonly perIp: number
   private readonly pending = new Map<string, number>()
   private readonly held = new Map<MultiaddrConnection, { ip: string, timer: NodeJS.Timeout }>()
+  private readonly ratePerWindow: number
+  private readonly windows = new Map<string, { start: number, count: number }>()
+  private readonly now: () => number
 
   /** `connectionsPerIpPerSecond`: the node's per-IP inbound rate limit */
-  constructor (connectionsPerIpPerSecond: number) {
+  constructor (connectionsPerIpPerSecond: number, options: { now?: () => number } = {}) {
     this.perIp = Math.max(1, Math.ceil(connectionsPerIpPerSecond * PENDING_UPGRADE_SECONDS_PER_IP))
+    this.ratePerWindow = Math.max(1, Math.floor(connectionsPerIpPerSecond * INBOUND_RATE_WINDOW_MS / 1000))
+    this.now = options.now ?? Date.now
   }
 
-  /** Handshakes in progress from `ip` */
+  /** Handshakes in progress from `ip` (counted with every address of its /64 for IPv6) */
   pendingFrom (ip: string): number {
-    return this.pending.get(ip) ?? 0
+    return this.pending.get(ipLimitKey(ip)) ?? 0
+  }
+
+  /** Charges one new connection to `key`; false when its window is full */
+  private takeRate (key: string): boolean {
+    const now = this.now()
+    let window = this.windows.get(key)
+    if (window === undefined || now - window.start >= INBOUND_RATE_WINDOW_MS) {
+      if (window === undefined && this.windows.size >= MAX_RATE_KEYS) {
+        for (const [k, w] of this.windows) if (now - w.start >= INBOUND_RATE_WINDOW_MS) this.windows.delete(k)
+        // all current: a flood of distinct keys; forget the oldest rather than grow
+        if (this.windows.size >= MAX_RATE_KEYS) this.windows.delete(this.windows.keys().next().value as string)
+      }
+      window = { start: now, count: 0 }
+      this.windows.set(key, window)
+    }
+    if (window.count >= this.ratePerWindow) return false
+    window.count++
+    return true
   }
 
   /** connectionGater.denyInboundConnection: true refuses the connection before its handshake */
   readonly denyInboundConnection = (maConn: MultiaddrConnection): boolean => {
-    const ip = ipOf(maConn.remoteAddr)?.ip
-    if (ip == null || this.held.has(maConn)) return false
-    const count = this.pendingFrom(ip)
+    const address = ipOf(maConn.remoteAddr)?.ip
+    if (address == null || this.held.has(maConn)) return false
+    const ip = ipLimitKey(address)
+    const count = this.pending.get(ip) ?? 0
     if (count >= this.perIp) return true
+    if (!this.takeRate(ip)) return true
     this.pending.set(ip, count + 1)
     const timer = setTimeout(() => { this.release(maConn) }, PENDING_UPGRADE_HOLD_MAX_MS)
     timer.unref()
@@ -63,7 +97,7 @@ export class InboundUpgradeSlots {
     if (entry === undefined) return
     this.held.delete(maConn)
     clearTimeout(entry.timer)
-    const left = this.pendingFrom(entry.ip) - 1
+    const left = (this.pending.get(entry.ip) ?? 0) - 1
     if (left > 0) this.pending.set(entry.ip, left)
     else this.pending.delete(entry.ip)
   }

@@ -1,17 +1,13 @@
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
+import { tls } from '@libp2p/tls'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
-import { mdns } from '@libp2p/mdns'
-import { quic } from '@chainsafe/libp2p-quic'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { dcutr } from '@libp2p/dcutr'
-import { autoNATv2 } from '@libp2p/autonat-v2'
-import { uPnPNAT } from '@libp2p/upnp-nat'
 import { gossipsub } from '@libp2p/gossipsub'
 import { MAX_TOPIC_MESSAGE_BYTES } from '../messaging/topic-service.js'
 import type { Metrics, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
@@ -58,12 +54,23 @@ export function dialableAddrs (libp2p: KizunaLibp2p, peerId: PeerId, addrs: Mult
   return policy == null ? addrs : addrs.filter(ma => policy.keep(peerId, ma))
 }
 
+/**
+ * Encrypters, most preferred first: TLS 1.3 moves bulk data with less CPU than Noise
+ * (docs/benchmarks.md, transfer); Noise stays offered, so Noise-only nodes still connect
+ */
+export function connectionEncrypters (): [ReturnType<typeof tls>, ReturnType<typeof noise>] {
+  return [tls(), noise()]
+}
+
 export async function assembleLibp2p ({ config, privateKey, datastore, metrics }: Libp2pAssemblyOptions): Promise<KizunaLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (config.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
   }
+  // features switched off are not even loaded: an idle daemon's memory is mostly module code
+  // (docs/benchmarks.md, idle), and UPnP alone brings ~45 modules (ssdp, xml2js)
   if (config.mdns) {
+    const { mdns } = await import('@libp2p/mdns')
     peerDiscovery.push(mdns({ serviceTag: 'kizuna.local' }))
   }
 
@@ -112,12 +119,13 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
       }
     })
   }
-  if (nat.holePunching) services.dcutr = dcutr()
-  if (nat.autonat) services.autonat = autoNATv2({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX })
+  if (nat.holePunching) services.dcutr = (await import('@libp2p/dcutr')).dcutr()
+  if (nat.autonat) services.autonat = (await import('@libp2p/autonat-v2')).autoNATv2({ protocolPrefix: KIZUNA_PROTOCOL_PREFIX })
   // a node listening on loopback only has nothing to map, and must not search the LAN for a router
   if (nat.upnp && config.listen.some(addr => !isLoopbackListen(addr))) {
-    services.upnp = uPnPNAT({ portMappingDescription: 'kizuna' })
+    services.upnp = (await import('@libp2p/upnp-nat')).uPnPNAT({ portMappingDescription: 'kizuna' })
   }
+  const quic = nat.quic ? (await import('@chainsafe/libp2p-quic')).quic : undefined
 
   const upgrades = new InboundUpgradeSlots(config.limits.inboundConnectionsPerIpPerSecond)
   const libp2p = await createLibp2p({
@@ -131,8 +139,8 @@ export async function assembleLibp2p ({ config, privateKey, datastore, metrics }
       denyInboundUpgradedConnection: upgrades.denyInboundUpgradedConnection
     },
     // circuit relay dials relayed addresses and listens on relays when the NAT service asks
-    transports: [tcp(), ...(nat.quic ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
-    connectionEncrypters: [noise()],
+    transports: [tcp(), ...(quic != null ? [quic()] : []), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
+    connectionEncrypters: connectionEncrypters(),
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: {

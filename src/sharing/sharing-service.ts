@@ -16,6 +16,7 @@ import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import { SharedFetches } from './shared-fetch.js'
+import { QuietAnnouncer } from './quiet-announcer.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyHolder } from '../nat/relay-only-watch.js'
 
@@ -95,6 +96,8 @@ export class SharingService {
   private readonly shared = new SharedFetches<GetEvent>()
   /** roots whose DHT announcement runs now (bounded by the fetches that start them) */
   private readonly announcing = new Set<string>()
+  /** announcements of what a get fetched, held back while the user's gets run */
+  private readonly afterGets = new QuietAnnouncer<string>(key => { this.announceOnce(CID.parse(key)) })
   private readonly partialAnswers = new Map<string, Memo<HaveAnswer>>()
   private readonly keptChecks = new Map<string, Memo<boolean>>()
   private readonly components: SharingComponents
@@ -162,6 +165,7 @@ export class SharingService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.afterGets.start()
     await this.client.start()
     await this.server.start()
   }
@@ -169,6 +173,7 @@ export class SharingService {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.afterGets.stop()
     await this.server.stop()
     await this.client.stop()
   }
@@ -387,6 +392,7 @@ export class SharingService {
   /** `kizuna get`: local store first, else fetch; then write to `output` if given */
   async * get (cidOrLink: string, options: { output?: string, force?: boolean, signal?: AbortSignal, providerTimeoutMs?: number, pin?: boolean, maxOutputBytes?: number } = {}): AsyncGenerator<GetEvent> {
     const started = Date.now()
+    const ended = this.afterGets.busy()
     const link = parseCidOrLink(cidOrLink)
     const cid = link.cid.toV1()
     let bytesFetched = 0
@@ -430,9 +436,11 @@ export class SharingService {
       done = true
       yield { type: 'get:done', cid: cid.toString(), output: options.output, size, bytesFetched, durationMs: Date.now() - started, providers }
     } finally {
+      // after the result is out (also when the consumer stops at get:done), and after the
+      // user's next gets: a local get must not wait behind this get's DHT walk
+      if (done && announce) this.afterGets.schedule(cid.toString())
+      ended()
       await assembler?.abort(this.components.blockStore)
-      // after the result is out (also when the consumer stops at get:done)
-      if (done && announce) this.announceOnce(cid)
     }
   }
 

@@ -45,6 +45,14 @@ describe('a CLI command loads only what it needs', () => {
     expect(heavy).toEqual([])
   })
 
+  it('`kizuna status` and `kizuna peers` take the same fast path', async () => {
+    for (const command of ['status', 'peers']) {
+      const urls = await loadedBy(hook, [command, '--repo', repo])
+      expect(urls.some(url => url.endsWith('/cli/fast-path.js'))).toBe(true)
+      expect(urls.filter(url => /node_modules\/(commander|@libp2p|@chainsafe|@multiformats|libp2p)\/|\/src\/(content|exchange|sharing|node\/node|node\/identity)/.test(url))).toEqual([])
+    }
+  })
+
   it('`kizuna id --help` still goes through the command tree', async () => {
     const urls = await loadedBy(hook, ['id', '--help'])
     expect(urls.some(url => url.endsWith('/cli/commands/node-info.js'))).toBe(true)

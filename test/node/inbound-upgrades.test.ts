@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { MultiaddrConnection, PeerId } from '@libp2p/interface'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { InboundUpgradeSlots, PENDING_UPGRADE_HOLD_MAX_MS } from '../../src/node/inbound-upgrades.js'
+import { INBOUND_RATE_WINDOW_MS, InboundUpgradeSlots, PENDING_UPGRADE_HOLD_MAX_MS } from '../../src/node/inbound-upgrades.js'
 
 /** The two things the gater reads of a connection: where it comes from, and its close event */
 class FakeConnection extends EventTarget {
@@ -18,6 +18,9 @@ class FakeConnection extends EventTarget {
 
 const from = (ip: string, port = 4010): MultiaddrConnection => new FakeConnection(`/ip4/${ip}/tcp/${port}`) as unknown as MultiaddrConnection
 const PEER = {} as unknown as PeerId
+const from6 = (ip: string, port = 4010): MultiaddrConnection => new FakeConnection(`/ip6/${ip}/tcp/${port}`) as unknown as MultiaddrConnection
+/** A clock on which every connection comes a rate window after the last: only the slots bind */
+const apart = (): () => number => { let t = 0; return () => (t += INBOUND_RATE_WINDOW_MS) }
 
 describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   afterEach(() => { vi.useRealTimers() })
@@ -32,7 +35,7 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   })
 
   it('refuses an IP past its cap while other IPs still get in', () => {
-    const slots = new InboundUpgradeSlots(1)
+    const slots = new InboundUpgradeSlots(1, { now: apart() })
     const flood = [from('10.0.0.20', 1), from('10.0.0.20', 2)]
     expect(flood.map(c => slots.denyInboundConnection(c))).toEqual([false, false])
     expect(slots.denyInboundConnection(from('10.0.0.20', 3))).toBe(true)
@@ -42,7 +45,7 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   })
 
   it('frees a slot when the handshake ends, or when the connection closes, once each', () => {
-    const slots = new InboundUpgradeSlots(1)
+    const slots = new InboundUpgradeSlots(1, { now: apart() })
     const [a, b] = [from('10.0.0.20', 1), from('10.0.0.20', 2)]
     slots.denyInboundConnection(a)
     slots.denyInboundConnection(b)
@@ -82,5 +85,32 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
     vi.advanceTimersByTime(PENDING_UPGRADE_HOLD_MAX_MS)
     expect(slots.pendingFrom('10.0.0.20')).toBe(0)
     expect(slots.denyInboundConnection(from('10.0.0.20', 3))).toBe(false)
+  })
+
+  it('counts new connections per IP in 1-s windows: the 6th in a window is refused, the next window lets 5 more in', () => {
+    let now = 0
+    const slots = new InboundUpgradeSlots(5, { now: () => now })
+    const verdicts = Array.from({ length: 7 }, (_, i) => slots.denyInboundConnection(from('10.0.0.20', i + 1)))
+    expect(verdicts).toEqual([false, false, false, false, false, true, true])
+    expect(slots.denyInboundConnection(from('10.0.0.30'))).toBe(false)
+    now += INBOUND_RATE_WINDOW_MS
+    expect(slots.denyInboundConnection(from('10.0.0.20', 100))).toBe(false)
+  })
+
+  it('treats every address of one IPv6 /64 as one IP, for the rate and for the slots', () => {
+    let now = 0
+    const slots = new InboundUpgradeSlots(5, { now: () => now })
+    // a host picking a new source address for each connection, all in fd00:1:2:3::/64
+    const verdicts = Array.from({ length: 8 }, (_, i) => slots.denyInboundConnection(from6(`fd00:1:2:3::${(i + 1).toString(16)}`)))
+    expect(verdicts).toEqual([false, false, false, false, false, true, true, true])
+    expect(slots.pendingFrom('fd00:1:2:3::ffff')).toBe(5)
+    // the next /64 is someone else
+    expect(slots.denyInboundConnection(from6('fd00:1:2:4::1'))).toBe(false)
+    // a second window: 5 more, then the /64's 10 handshake slots are full
+    now += INBOUND_RATE_WINDOW_MS
+    expect(Array.from({ length: 6 }, (_, i) => slots.denyInboundConnection(from6(`fd00:1:2:3::a:${i}`)))).toEqual([false, false, false, false, false, true])
+    now += INBOUND_RATE_WINDOW_MS
+    expect(slots.denyInboundConnection(from6('fd00:1:2:3::b:1'))).toBe(true)
+    expect(slots.pendingFrom('fd00:1:2:3::1')).toBe(10)
   })
 })

@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
-import type { NodeStatus } from '../../node/node.js'
 import { showId } from '../plain.js'
+import { showStatus } from '../node-info-plain.js'
 
 export function idCommand (): Command {
   return withCommonOptions(new Command('id'))
@@ -12,23 +12,7 @@ export function idCommand (): Command {
 export function statusCommand (): Command {
   return withCommonOptions(new Command('status'))
     .description('uptime, peer counts and routing-table size')
-    .action(action(async (options: CommonOptions) => {
-      const status = await (await clientFrom(options)).get<NodeStatus & Record<string, unknown>>('/status')
-      if (options.json === true) {
-        printJson(status)
-        return
-      }
-      console.log(`peer id:        ${status.peerId}`)
-      console.log(`uptime:         ${status.uptimeSeconds} s`)
-      console.log(`peers known:    ${status.peers.known} (${status.peers.connected} connected, ${status.peers.answeredLastRound} answered the last ping round)`)
-      console.log(`routing table:  ${status.routingTableSize}`)
-      console.log(`reachability:   ${status.nat.reachability}${status.nat.publicAddrs.length > 0 ? ` (${status.nat.publicAddrs.join(', ')})` : ''}; DHT ${status.nat.dhtMode}; relays ${status.nat.relays.length}`)
-      for (const [key, value] of Object.entries(status)) {
-        if (!['peerId', 'uptimeSeconds', 'peers', 'routingTableSize', 'addrs', 'nat'].includes(key)) {
-          console.log(`${(key + ':').padEnd(16)}${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
-        }
-      }
-    }))
+    .action(action(showStatus))
 }
 
 export function stopCommand (): Command {

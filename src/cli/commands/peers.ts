@@ -1,26 +1,11 @@
 import { Command } from 'commander'
-import { action, clientFrom, formatAge, printJson, withCommonOptions, type CommonOptions } from '../common.js'
-import type { PeerSummary } from '../../node/node.js'
+import { action, clientFrom, printJson, withCommonOptions, type CommonOptions } from '../common.js'
+import { showPeers } from '../node-info-plain.js'
 
 export function peersCommand (): Command {
   return withCommonOptions(new Command('peers'))
     .description('list known peers with RTT and last-seen time')
-    .action(action(async (options: CommonOptions) => {
-      const peers = await (await clientFrom(options)).get<PeerSummary[]>('/peers')
-      if (options.json === true) {
-        printJson(peers.map(({ peerId, addrs, rttMs, lastSeen }) => ({ peerId, addrs, rttMs, lastSeen })))
-        return
-      }
-      if (peers.length === 0) {
-        console.log('no known peers')
-        return
-      }
-      console.log(`${'PEER ID'.padEnd(54)}${'RTT'.padStart(8)}  ${'LAST SEEN'.padEnd(10)}  ADDRESS`)
-      for (const peer of peers) {
-        const rtt = peer.rttMs == null ? '-' : `${peer.rttMs} ms`
-        console.log(`${peer.peerId.padEnd(54)}${rtt.padStart(8)}  ${formatAge(peer.lastSeen).padEnd(10)}  ${peer.addrs[0] ?? ''}`)
-      }
-    }))
+    .action(action(showPeers))
 }
 
 export function connectCommand (): Command {

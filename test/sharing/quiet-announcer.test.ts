@@ -1,0 +1,58 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { QuietAnnouncer } from '../../src/sharing/quiet-announcer.js'
+
+describe('QuietAnnouncer', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  const make = (): { announced: string[], q: QuietAnnouncer<string> } => {
+    const announced: string[] = []
+    return { announced, q: new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000 }) }
+  }
+
+  it('announces once the quiet time passed without a get', () => {
+    const { announced, q } = make()
+    q.schedule('a')
+    q.schedule('a')
+    vi.advanceTimersByTime(999)
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(announced).toEqual(['a'])
+    expect(q.waiting).toBe(0)
+  })
+
+  it('waits while a get runs, and for the quiet time after it', () => {
+    const { announced, q } = make()
+    q.schedule('a')
+    const end = q.busy()
+    vi.advanceTimersByTime(5_000)
+    expect(announced).toEqual([])
+    end()
+    end()
+    vi.advanceTimersByTime(999)
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(announced).toEqual(['a'])
+  })
+
+  it('gets back to back hold it no longer than the max deferral', () => {
+    const { announced, q } = make()
+    q.schedule('a')
+    for (let i = 0; i < 20; i++) {
+      const end = q.busy()
+      vi.advanceTimersByTime(500)
+      end()
+    }
+    expect(announced).toEqual(['a'])
+  })
+
+  it('a stopped announcer drops what waits', () => {
+    const { announced, q } = make()
+    q.schedule('a')
+    q.stop()
+    vi.advanceTimersByTime(20_000)
+    q.schedule('b')
+    vi.advanceTimersByTime(20_000)
+    expect(announced).toEqual([])
+  })
+})
