@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { Testnet } from '../src/testnet/testnet.js'
 import type { Act, DemoContext, DemoEvents, DemoSettings } from './context.js'
 import { createOutput, seconds } from './print.js'
@@ -17,7 +18,17 @@ import { messagesAct } from './acts/messages.js'
 import { runLabDemo } from './lab/main.js'
 
 /** Acts run in order on one swarm; later features add theirs here */
-const ACTS: Act[] = [joinAct, evictAct, shareAct, crowdAct, messagesAct, summaryAct]
+const ACTS: Record<string, Act> = { join: joinAct, evict: evictAct, share: shareAct, crowd: crowdAct, messages: messagesAct, summary: summaryAct }
+
+/** `--acts messages,summary` runs just those (after join, which builds the swarm every act needs) */
+function chosenActs (args: string[]): Act[] {
+  const { values } = parseArgs({ args, options: { acts: { type: 'string' } } })
+  if (values.acts == null) return Object.values(ACTS)
+  const names = ['join', ...values.acts.split(',').map(name => name.trim()).filter(name => name !== 'join')]
+  const unknown = names.filter(name => ACTS[name] == null)
+  if (unknown.length > 0) throw new Error(`unknown act ${unknown.join(', ')}; acts: ${Object.keys(ACTS).join(', ')}`)
+  return names.map(name => ACTS[name])
+}
 
 const SETTINGS: DemoSettings = { size: 10, peerTimeout: 5, startConcurrency: 3 }
 
@@ -25,6 +36,7 @@ const SETTINGS: DemoSettings = { size: 10, peerTimeout: 5, startConcurrency: 3 }
 const EXIT_GRACE_MS = 1_000
 
 async function main (): Promise<number> {
+  const acts = chosenActs(process.argv.slice(2))
   const startedAt = Date.now()
   const { print, ui } = createOutput(process.stdout, startedAt)
   const controller = new AbortController()
@@ -78,8 +90,8 @@ async function main (): Promise<number> {
 
   let exitCode = 0
   try {
-    for (const [i, act] of ACTS.entries()) {
-      ui.heading(`Act ${i + 1}/${ACTS.length}: ${act.title}`)
+    for (const [i, act] of acts.entries()) {
+      ui.heading(`Act ${i + 1}/${acts.length}: ${act.title}`)
       await act.run(ctx)
     }
   } catch (err) {

@@ -17,31 +17,37 @@ export const messagesAct: Act = {
     const [alice, bob] = nodes
     await alice.child!.api.post('/contacts/add', { name: 'bob', peerId: bob.peerId })
     await bob.child!.api.post('/contacts/add', { name: 'alice', peerId: alice.peerId })
-    ctx.print(`${style.cyan(label(alice))} and ${style.cyan(label(bob))} name each other alice and bob (local petnames)`)
+    const who = { alice: `alice (${label(alice)})`, bob: `bob (${label(bob)})` }
+    ctx.print(`${style.cyan(who.alice)} and ${style.cyan(who.bob)} add each other as contacts (local petnames, no registry)`)
     for (const [i, text] of CHAT.entries()) {
-      const [from, to] = i % 2 === 0 ? [alice, 'bob'] : [bob, 'alice']
+      const [from, name, to] = i % 2 === 0 ? [alice, 'alice', 'bob'] : [bob, 'bob', 'alice']
       const sent = await from.child!.api.post<MessageRecord>('/msg/send', { to, text })
-      ctx.print(`  ${label(from)} → ${to}: "${text}"  ${style.dim(`(${sent.status} via ${sent.via ?? '?'})`)}`)
+      ctx.print(`  ${name} → ${to}: "${text}"  ${style.dim(`(${sent.status}, ${sent.via ?? '?'})`)}`)
     }
 
-    ctx.print(`${style.cyan(label(bob))} goes offline; alice keeps writing`)
+    let t = Date.now()
     await ctx.testnet.stopMember(bob)
+    ctx.print(`${style.cyan(who.bob)} goes offline (stopped in ${seconds(Date.now() - t)}); alice keeps writing`)
     for (const text of AWAY) {
+      t = Date.now()
       const sent = await alice.child!.api.post<MessageRecord>('/msg/send', { to: 'bob', text }, { timeoutMs: 60_000 })
-      ctx.print(`  ${label(alice)} → bob: "${text}"  ${style.dim(`(${sent.status} via ${sent.via ?? '?'}: sealed to bob's key, held by the 3 peers closest to his mailbox key)`)}`)
+      ctx.print(`  alice → bob: "${text}"  ${style.dim(`(${sent.status}, ${sent.via ?? '?'}, in ${seconds(Date.now() - t)})`)}`)
     }
+    ctx.print(style.dim('  each sealed to bob\'s key and held by the 3 peers closest to his mailbox key, who cannot read it'))
     const started = Date.now()
     const back = await ctx.testnet.restart(bob)
-    ctx.print(`${style.cyan(label(back))} is back (same repo, no bootstrap) and drains its mailbox`)
+    const up = Date.now() - started
+    ctx.print(`${style.cyan(who.bob)} is back after ${seconds(up)} (same repo, no bootstrap) and drains its mailbox`)
     let got: MessageRecord[] = []
     while (Date.now() - started < 60_000 && !ctx.signal.aborted) {
       got = (await back.child!.api.get<MessageRecord[]>(`/msg/ls?peer=${alice.peerId}`)).filter(m => AWAY.includes(m.text))
       if (got.length === AWAY.length) break
       await new Promise(resolve => setTimeout(resolve, 250))
     }
-    for (const m of got) ctx.print(`  ${label(back)} reads: "${m.text}"  ${style.dim(`(seq ${m.seq}, via ${m.via ?? '?'})`)}`)
-    const line = `${got.length}/${AWAY.length} offline messages arrived, in order, ${seconds(Date.now() - started)} after bob's restart`
-    ctx.print(got.length === AWAY.length ? style.green(line) : style.red(line))
+    for (const m of got) ctx.print(`  bob reads: "${m.text}"  ${style.dim(`(seq ${m.seq}, ${m.via ?? '?'})`)}`)
+    const inOrder = got.every((m, i) => i === 0 || m.seq > got[i - 1].seq)
+    const line = `${got.length}/${AWAY.length} offline messages arrived${inOrder ? ', in order,' : ' OUT OF ORDER,'} ${seconds(Date.now() - started - up)} after bob was up again`
+    ctx.print(got.length === AWAY.length && inOrder ? style.green(line) : style.red(line))
 
     await broadcast(ctx, back)
   }
@@ -65,7 +71,7 @@ async function broadcast (ctx: DemoContext, publisher: ReturnType<typeof reachab
     }))
   }
   await Promise.all(ready)
-  ctx.print(`${listeners.length} nodes subscribe to town-square; ${style.cyan(label(publisher))} broadcasts`)
+  ctx.print(`${listeners.length} nodes subscribe to the topic town-square; ${style.cyan(label(publisher))} broadcasts "the swarm is alive" on it`)
   const started = Date.now()
   // gossip learns who subscribed within a heartbeat; a publish before that reaches fewer, so publish
   // again (a new message each time) every few seconds until everyone has heard one

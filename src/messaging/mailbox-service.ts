@@ -5,9 +5,13 @@ import type { Datastore } from 'interface-datastore'
 import { MAILBOX_PROTOCOL, MAX_BATCH, MAX_IDS, MAX_MAILBOX_FRAME, decodeMailboxFrame, encodeFrame, type Envelope, type MailboxFrame } from './codec.js'
 import { MailboxHolder } from './mailbox-holder.js'
 import { mailboxPeers } from './mailbox-key.js'
+import { MailboxHoldersCache } from './mailbox-holders-cache.js'
 import { DEFAULT_MAILBOX_LIMITS, type MailboxLimits } from './mailbox-policy.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { KizunaError } from '../errors.js'
+import { logger } from '@libp2p/logger'
+
+const log = logger('kizuna:mailbox')
 
 const CODEC: RpcCodec<MailboxFrame> = { protocol: MAILBOX_PROTOCOL, maxFrame: MAX_MAILBOX_FRAME, encode: encodeFrame, decode: decodeMailboxFrame }
 /** Pages one drain reads from one holder at most (each up to MAX_BATCH envelopes) */
@@ -46,6 +50,8 @@ export class MailboxService {
   private debounce?: ReturnType<typeof setTimeout>
   private repairing?: Promise<number>
   private controller = new AbortController()
+  /** recipient → the holders that took its last deposit (and the walk under way) */
+  private readonly recentHolders = new MailboxHoldersCache()
   private readonly onDisconnect = (): void => { this.repairSoon() }
 
   constructor (components: { libp2p: Libp2p<{ dht: KadDHT }>, datastore: Datastore }, init: Partial<MailboxInit> = {}) {
@@ -69,6 +75,7 @@ export class MailboxService {
     if (!this.started) return
     this.started = false
     this.controller.abort()
+    this.recentHolders.clear()
     clearInterval(this.timer)
     clearTimeout(this.debounce)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -95,20 +102,36 @@ export class MailboxService {
     return combined
   }
 
-  /** Stores envelopes at the k closest peers to the recipient's mailbox key; returns who took them */
+  /**
+   * Stores envelopes at the k closest peers to the recipient's mailbox key; returns who took them.
+   * The k that took the last deposit serve the next ones for MAILBOX_HOLDERS_TTL_MS; if one of them
+   * does not take it, a fresh walk finds the others (those that took it still count).
+   */
   async deposit (recipient: string, envelopes: Envelope[], options: { signal?: AbortSignal } = {}): Promise<string[]> {
     const signal = this.signal(options.signal)
-    const candidates = await mailboxPeers(this.libp2p, recipient, this.init.replicas * 2, { signal })
-    const holders: string[] = []
+    const took: PeerId[] = []
+    const known = this.recentHolders.get(recipient)
+    if (known != null) {
+      await Promise.all(known.map(async peer => {
+        if (await this.storeAt(peer, recipient, envelopes, signal)) took.push(peer)
+      }))
+      if (took.length >= this.init.replicas) return took.map(String)
+      log('deposit for %s: %d of %d remembered holders took it, walking again', recipient, took.length, known.length)
+      this.recentHolders.forget(recipient)
+    }
+    // concurrent deposits for one recipient share one walk (its own signal: a caller giving up does not cut the others' walk)
+    const candidates = await this.recentHolders.shared(recipient, async () => mailboxPeers(this.libp2p, recipient, this.init.replicas * 2, { signal: this.signal() }))
+    const rest = candidates.filter(peer => !took.some(t => t.equals(peer)) && !(known?.some(k => k.equals(peer)) ?? false))
     let next = 0
-    while (holders.length < this.init.replicas && next < candidates.length) {
-      const batch = candidates.slice(next, next + this.init.replicas - holders.length)
+    while (took.length < this.init.replicas && next < rest.length) {
+      const batch = rest.slice(next, next + this.init.replicas - took.length)
       next += batch.length
       await Promise.all(batch.map(async peer => {
-        if (await this.storeAt(peer, recipient, envelopes, signal)) holders.push(peer.toString())
+        if (await this.storeAt(peer, recipient, envelopes, signal)) took.push(peer)
       }))
     }
-    return holders
+    if (took.length >= this.init.replicas) this.recentHolders.set(recipient, took)
+    return took.map(String)
   }
 
   /** Offers our ids for `recipient` to `peer` and stores what it lacks; undefined if it did not answer */

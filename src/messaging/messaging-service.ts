@@ -99,6 +99,8 @@ export class MessagingService {
   private readonly metJustNow = new Map<string, PeerId>()
   /** peer id → until when a direct delivery is not tried (it found nobody just before) */
   private readonly unreachable = new Map<string, number>()
+  /** peer id → the direct attempt under way to it while it had no connection */
+  private readonly probing = new Map<string, Promise<unknown>>()
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
     this.unreachable.delete(event.detail.toString())
     if (this.catchingUp() && this.mayHoldOurMailbox(event.detail)) {
@@ -186,9 +188,17 @@ export class MessagingService {
   /** Straight to the friend if it answers, else into its mailbox; stays pending if neither works */
   private async dispatch (message: DirectMessage, signal?: AbortSignal): Promise<MessageRecord> {
     const peer = peerIdFromString(message.to)
-    const skipDirect = (this.unreachable.get(message.to) ?? 0) > Date.now() && this.components.libp2p.getConnections(peer).length === 0
-    const reply = skipDirect ? undefined : await rpc(this.components.libp2p, peer, CODEC, { type: 'deliver', message }, { signal, timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
-    if (reply === undefined && !skipDirect) this.rememberUnreachable(message.to)
+    // sends racing the first attempt to an unconnected friend wait for its verdict instead of each dialling (bounded by its timeout)
+    await this.probing.get(message.to)
+    const connected = this.components.libp2p.getConnections(peer).length > 0
+    const skipDirect = (this.unreachable.get(message.to) ?? 0) > Date.now() && !connected
+    let reply: MsgFrame | undefined
+    if (!skipDirect) {
+      const attempt = rpc(this.components.libp2p, peer, CODEC, { type: 'deliver', message }, { signal, timeoutMs: DIRECT_DELIVERY_TIMEOUT_MS }).catch(() => undefined)
+      if (!connected && !this.probing.has(message.to)) this.probing.set(message.to, attempt.finally(() => { this.probing.delete(message.to) }))
+      reply = await attempt
+      if (reply === undefined) this.rememberUnreachable(message.to)
+    }
     if (reply?.type === 'receipt' && reply.id === message.id) {
       await this.setStatus(message.to, message.id, 'delivered')
     } else if (reply?.type === 'refused') {

@@ -2,6 +2,7 @@ import { Circuit } from '@multiformats/multiaddr-matcher'
 import { KizunaError } from '../errors.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 import type { KizunaLibp2p } from '../libp2p/types.js'
+import { reusableConnection } from '../libp2p/reusable-connection.js'
 
 /**
  * A relayed (limited) connection carries content blocks only when its relay granted at least
@@ -83,8 +84,7 @@ export class BulkDialer {
       // on the connection we have: libp2p's dial by peer id ignores limited connections
       // (js-libp2p #2187), so each control stream to a relay-only peer would open a new
       // circuit, and concurrent ones fail "Remote closed connection during opening" (docs/nat.md)
-      const open = this.libp2p.getConnections(peer).filter(c => c.status === 'open')
-      const on = open.find(c => c.limits == null) ?? open[0]
+      const on = reusableConnection(this.libp2p.getConnections(peer))
       if (on != null) return on.newStream(protocol, { signal: options.signal, runOnLimitedConnection: true })
       return this.libp2p.dialProtocol(peer, protocol, options)
     }

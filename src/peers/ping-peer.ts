@@ -1,5 +1,6 @@
 import { ping } from '@libp2p/ping'
 import { KIZUNA_PROTOCOL_PREFIX, type KizunaLibp2p } from '../libp2p/types.js'
+import { reusableConnection } from '../libp2p/reusable-connection.js'
 import type { PeerId } from '@libp2p/interface'
 
 type PingComponents = Parameters<ReturnType<typeof ping>>[0]
@@ -23,8 +24,9 @@ export type PingNetwork = Pick<KizunaLibp2p, 'services' | 'getConnections'>
  * limited connection: no new circuit, nothing to collide with.
  */
 export async function pingPeer (network: PingNetwork, peerId: PeerId, signal: AbortSignal): Promise<number> {
-  const open = network.getConnections(peerId).filter(c => c.status === 'open')
-  const relayed = open.length > 0 && open.every(c => c.limits != null) ? open[0] : undefined
+  const reuse = reusableConnection(network.getConnections(peerId))
+  // limited only when no unlimited connection is open
+  const relayed = reuse?.limits != null ? reuse : undefined
   if (relayed == null) return await network.services.ping.ping(peerId, { signal })
   const connectionManager = {
     openStream: async (_peer: unknown, protocol: string, options: object) => await relayed.newStream(protocol, { ...options, runOnLimitedConnection: true })

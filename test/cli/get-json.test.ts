@@ -1,13 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChildNode } from '../../src/testnet/child-node.js'
+import type { ChildNode } from '../../src/testnet/child-node.js'
 import { runCli } from '../helpers/cli.js'
+import { startDaemonPair, type DaemonPair } from '../helpers/daemon-pair.js'
 import { sha256File, writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 
-const LOOPBACK_FLAGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--lan-swarm']
 const SIZE = 600_000
 
 /** Every stdout line of a `--json` get must be one JSON object with a string `type` */
@@ -21,21 +19,18 @@ function ndjson (stdout: string): Array<Record<string, any>> {
 }
 
 describe('kizuna get --json: the progress events as NDJSON', () => {
+  let pair: DaemonPair | undefined
   let dir: string
   let a: ChildNode
   let b: ChildNode
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-get-json-'))
-    for (const name of ['a', 'b']) expect((await runCli(['init', '--repo', join(dir, name)])).code).toBe(0)
-    a = await ChildNode.start({ repo: join(dir, 'a'), args: LOOPBACK_FLAGS })
-    b = await ChildNode.start({ repo: join(dir, 'b'), args: [...LOOPBACK_FLAGS, '--bootstrap', a.addrs[0]] })
+    pair = await startDaemonPair('kizuna-get-json-')
+    ;({ dir, a, b } = pair)
   }, 120_000)
 
   afterAll(async () => {
-    await a?.stop()
-    await b?.stop()
-    await rm(dir, { recursive: true, force: true })
+    await pair?.stop()
   })
 
   it('streams provider, progress and a final done line with the CID and size, between two daemons', async () => {

@@ -1,18 +1,16 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildProgram } from '../../src/cli/program.js'
-import { ChildNode, KIZUNA_BIN } from '../../src/testnet/child-node.js'
+import { KIZUNA_BIN, type ChildNode } from '../../src/testnet/child-node.js'
 import { runCli } from '../helpers/cli.js'
+import { LOOPBACK_FLAGS, startDaemonPair, type DaemonPair } from '../helpers/daemon-pair.js'
 import { jsonResult } from '../helpers/cli-json.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 
-const LOOPBACK_FLAGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--lan-swarm']
 
 /** Every runnable command of the CLI, by path ("msg send"), walked from the real command tree */
 function leafCommands (command: Command, prefix: string[] = []): Map<string, Command> {
@@ -43,6 +41,7 @@ async function firstStreamLines (args: string[]): Promise<{ lines: unknown[], co
 }
 
 describe('--json on every command', () => {
+  let pair: DaemonPair | undefined
   let dir: string
   let a: ChildNode
   let b: ChildNode
@@ -50,18 +49,14 @@ describe('--json on every command', () => {
   let file: string
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-json-'))
-    for (const name of ['a', 'b']) expect((await runCli(['init', '--repo', join(dir, name)])).code).toBe(0)
-    a = await ChildNode.start({ repo: join(dir, 'a'), args: LOOPBACK_FLAGS })
-    b = await ChildNode.start({ repo: join(dir, 'b'), args: [...LOOPBACK_FLAGS, '--bootstrap', a.addrs[0]] })
+    pair = await startDaemonPair('kizuna-json-')
+    ;({ dir, a, b } = pair)
     file = join(dir, 'f.bin')
     await writeRandomFile(file, 300_000)
   })
 
   afterAll(async () => {
-    await a?.stop()
-    await b?.stop()
-    await rm(dir, { recursive: true, force: true })
+    await pair?.stop()
   })
 
   it('each command of the command tree prints JSON with --json against a real daemon', async () => {

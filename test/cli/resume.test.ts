@@ -1,36 +1,32 @@
 import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChildNode, KIZUNA_BIN } from '../../src/testnet/child-node.js'
+import { KIZUNA_BIN, type ChildNode } from '../../src/testnet/child-node.js'
 import { runCli } from '../helpers/cli.js'
+import { startDaemonPair, type DaemonPair } from '../helpers/daemon-pair.js'
 import { sha256File, writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 import type { TransferSnapshot } from '../../src/telemetry/transfers.js'
 
-const LOOPBACK_FLAGS = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--lan-swarm', '--no-replication']
 const SIZE = 48 * 1024 * 1024
 const MiB = 1024 * 1024
 
 describe('Ctrl-C during get, and the rerun that resumes', () => {
+  let pair: DaemonPair | undefined
   let dir: string
   let a: ChildNode
   let b: ChildNode
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-resume-'))
-    for (const name of ['a', 'b']) expect((await runCli(['init', '--repo', join(dir, name)])).code).toBe(0)
-    a = await ChildNode.start({ repo: join(dir, 'a'), args: LOOPBACK_FLAGS })
-    b = await ChildNode.start({ repo: join(dir, 'b'), args: [...LOOPBACK_FLAGS, '--bootstrap', a.addrs[0]] })
+    pair = await startDaemonPair('kizuna-resume-', ['--no-replication'])
+    ;({ dir, a, b } = pair)
   })
 
   afterAll(async () => {
     a?.thaw()
-    await a?.stop()
-    await b?.stop()
-    await rm(dir, { recursive: true, force: true })
+    await pair?.stop()
   })
 
   it('says what was kept and the exact command; the rerun says it resumes and fetches only the rest', async () => {
