@@ -97,6 +97,8 @@ export class MessagingService {
   /** Peers connected since the last drain while catching up: asked directly, without a DHT walk
    * (a walk per new connection cost a 17-daemon swarm tens of CPU-seconds in its first minute) */
   private readonly metJustNow = new Map<string, PeerId>()
+  /** ids of our messages being sent right now (a drain's retry leaves them alone) */
+  private readonly dispatching = new Set<string>()
   /** peer id → until when a direct delivery is not tried (it found nobody just before) */
   private readonly unreachable = new Map<string, number>()
   /** peer id → the direct attempt under way to it while it had no connection */
@@ -187,6 +189,15 @@ export class MessagingService {
 
   /** Straight to the friend if it answers, else into its mailbox; stays pending if neither works */
   private async dispatch (message: DirectMessage, signal?: AbortSignal): Promise<MessageRecord> {
+    this.dispatching.add(message.id)
+    try {
+      return await this.dispatchOnce(message, signal)
+    } finally {
+      this.dispatching.delete(message.id)
+    }
+  }
+
+  private async dispatchOnce (message: DirectMessage, signal?: AbortSignal): Promise<MessageRecord> {
     const peer = peerIdFromString(message.to)
     // sends racing the first attempt to an unconnected friend wait for its verdict instead of each dialling (bounded by its timeout)
     await this.probing.get(message.to)
@@ -297,8 +308,12 @@ export class MessagingService {
         // connect (onConnect), and five walks per node in its first minute made a fresh swarm CPU-bound
         this.scheduleRetry(connected && reached.holders < this.mailbox.init.replicas)
       }
+      // retries: not a message whose send is still running, and after a drain of peers just met
+      // only messages to those peers (a fresh node drains per connection; each re-sent everything)
+      const metNow = options.peers != null ? new Set(options.peers.map(String)) : undefined
       for (const record of await this.store.pending()) {
         if (options.signal?.aborted === true || !this.started) break
+        if (this.dispatching.has(record.id) || (metNow != null && !metNow.has(record.peer))) continue
         await this.dispatch(toMessage(record), options.signal).catch(() => {})
       }
       await this.receipts.flush()
