@@ -1,39 +1,23 @@
 import { join, basename } from 'node:path'
-import { mkdir, stat, rm, copyFile, writeFile } from 'node:fs/promises'
-import { execFile, type ChildProcess } from 'node:child_process'
-import { promisify } from 'node:util'
+import { mkdir, stat, rm, copyFile } from 'node:fs/promises'
+import { type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Lab } from '../../src/netlab/index.js'
 import { sha256File } from '../lib/content.js'
 import { cpuTimes, figures, idleShare, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
 import { PUBLISHER, type LabCrowdParams } from './lab-kizuna.js'
+import { ARIA2_COMMON, ARIA2_SEED, aria2Version, drain, makeTorrent, opentrackerCommand, seederAnnounced, stopProcess } from '../lib/bittorrent.js'
 
-const exec = promisify(execFile)
+export { bittorrentMissing } from '../lib/bittorrent.js'
 
 export const TRACKER_PORT = 6969
 export const BT_PORT = 6881
-/** How to get the baseline's tools on Debian: the bench prints it when one is missing */
-export const BITTORRENT_INSTALL = 'apt-get install -y aria2 mktorrent opentracker'
-/** 256 KiB pieces (2^18), aria2's and mktorrent's usual size for files of this order */
-const PIECE_LENGTH_LOG2 = 18
 const SAMPLE_MS = 250
-const SEEDER_ANNOUNCED_TIMEOUT_MS = 30_000
 
 export interface TorrentResult extends CrowdFigures {
   aria2: string
   tracker: string
-}
-
-/** undefined when aria2c, mktorrent and opentracker are all there; else what is missing and how to install it */
-export async function bittorrentMissing (): Promise<string | undefined> {
-  const missing: string[] = []
-  for (const [tool, args] of [['aria2c', ['--version']], ['mktorrent', ['-h']], ['opentracker', ['-h']]] as const) {
-    try { await exec(tool, [...args], { timeout: 10_000 }) } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') missing.push(tool)
-    }
-  }
-  return missing.length === 0 ? undefined : `${missing.join(', ')} not installed: run \`${BITTORRENT_INSTALL}\` (Debian packages) for the BitTorrent baseline`
 }
 
 /**
@@ -47,7 +31,7 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
   const announce = `http://${publisher}:${TRACKER_PORT}/announce`
   const btDir = join(dir, 'bt')
   await mkdir(btDir, { recursive: true })
-  const aria2 = (await exec('aria2c', ['--version'])).stdout.split('\n')[0]
+  const aria2 = await aria2Version()
   const trackerDir = join(btDir, 'tracker')
   await mkdir(trackerDir, { recursive: true })
   const torrent = async (file: string, name: string): Promise<string> => {
@@ -55,21 +39,19 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
     await mkdir(seedDir, { recursive: true })
     await copyFile(file, join(seedDir, basename(file)))
     const out = join(btDir, `${name}.torrent`)
-    await exec('mktorrent', ['-a', announce, '-l', String(PIECE_LENGTH_LOG2), '-o', out, join(seedDir, basename(file))])
+    await makeTorrent(join(seedDir, basename(file)), announce, out)
     return out
   }
   const torrents = { lone: await torrent(files.lone, 'lone'), crowd: await torrent(files.crowd, 'crowd') }
-  // Debian's opentracker serves only whitelisted torrents (-w, read inside its -d chroot)
-  await writeFile(join(trackerDir, 'whitelist'), `${await infoHash(torrents.lone)}\n${await infoHash(torrents.crowd)}\n`)
-  const tracker = lab.spawn(PUBLISHER, ['opentracker', '-i', publisher, '-p', String(TRACKER_PORT), '-P', String(TRACKER_PORT), '-d', trackerDir, '-w', 'whitelist'], { stdio: 'ignore' })
+  const tracker = lab.spawn(PUBLISHER, await opentrackerCommand(publisher, TRACKER_PORT, trackerDir, [torrents.lone, torrents.crowd]), { stdio: 'ignore' })
   const processes: ChildProcess[] = [tracker]
   try {
     const phase = async (name: 'lone' | 'crowd', file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, idle: number, tx: Map<string, number> }> => {
       const torrentFile = torrents[name]
-      const seeder = lab.spawn(PUBLISHER, ['aria2c', ...ARIA2_COMMON, '--check-integrity=false', '--bt-seed-unverified=true', '-d', join(btDir, `seed-${name}`), torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const seeder = lab.spawn(PUBLISHER, ['aria2c', ...ARIA2_LAB, ...ARIA2_SEED, '-d', join(btDir, `seed-${name}`), torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
       processes.push(seeder)
       drain(seeder)
-      await seederAnnounced(lab, leechers[0], torrentFile, publisher, signal)
+      await seederAnnounced(fetchFrom(lab, leechers[0], signal), `http://${publisher}:${TRACKER_PORT}`, torrentFile, signal)
       const all = [PUBLISHER, ...leechers]
       const txBefore = await txBytesAll(lab, all)
       const cpuBefore = await cpuTimes()
@@ -110,11 +92,7 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
   }
 }
 
-const ARIA2_COMMON = [
-  '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
-  `--listen-port=${BT_PORT}`, '--seed-ratio=0.0', '--file-allocation=none', '--disk-cache=0',
-  '--summary-interval=0', '--console-log-level=notice', '--allow-overwrite=true', '--auto-save-interval=0'
-]
+const ARIA2_LAB = [...ARIA2_COMMON, `--listen-port=${BT_PORT}`]
 
 /**
  * One aria2c leecher. It is done when its file holds every byte (allocated blocks, sampled every
@@ -125,7 +103,7 @@ async function leech (lab: Lab, host: string, torrentFile: string, outDir: strin
   await mkdir(outDir, { recursive: true })
   const progress = new ProgressSeries(startedAt)
   progress.add(0)
-  const child = lab.spawn(host, ['aria2c', ...ARIA2_COMMON, '-d', outDir, torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = lab.spawn(host, ['aria2c', ...ARIA2_LAB, '-d', outDir, torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   processes.push(child)
   let completeAt: number | undefined
   let exited = false
@@ -146,38 +124,8 @@ async function leech (lab: Lab, host: string, torrentFile: string, outDir: strin
   return { host, ok: true, ms: completeAt - startedAt, error: null, progress: progress.points }
 }
 
-/** Waits until the tracker counts the seeder (a scrape from a lab host, bounded) */
-async function seederAnnounced (lab: Lab, from: string, torrentFile: string, tracker: string, signal: AbortSignal): Promise<void> {
-  const escaped = (await infoHash(torrentFile)).match(/../g)!.map(b => `%${b}`).join('')
-  const url = `http://${tracker}:${TRACKER_PORT}/scrape?info_hash=${escaped}`
+/** A scrape from a lab host (the tracker listens inside the lab only) */
+function fetchFrom (lab: Lab, host: string, signal: AbortSignal): (url: string) => Promise<string> {
   const script = `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.log(String(e)) })`
-  const deadline = Date.now() + SEEDER_ANNOUNCED_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    signal.throwIfAborted()
-    const { stdout: body } = await lab.exec(from, [process.execPath, '-e', script, url], { signal }).catch(() => ({ stdout: '' }))
-    if (/completei[1-9]/.test(body)) return
-    await sleep(500, undefined, { signal })
-  }
-  throw new Error('the aria2c seeder never showed up at the tracker')
-}
-
-async function infoHash (torrentFile: string): Promise<string> {
-  const { stdout } = await exec('aria2c', ['-S', torrentFile])
-  const hash = /Info Hash: ([0-9a-f]{40})/i.exec(stdout)?.[1]
-  if (hash == null) throw new Error(`no info hash in aria2c -S ${torrentFile}`)
-  return hash.toLowerCase()
-}
-
-function drain (child: ChildProcess): void {
-  child.stdout?.resume()
-  child.stderr?.resume()
-}
-
-async function stopProcess (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
-  await exited
-  clearTimeout(timer)
+  return async url => (await lab.exec(host, [process.execPath, '-e', script, url], { signal })).stdout
 }
