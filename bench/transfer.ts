@@ -11,6 +11,8 @@ import { backgroundCores, cpuSnapshot, measureBackground } from './lib/backgroun
 import { writeSection, saveResults } from './lib/docs.js'
 import { MiB, writeRandomFile, sha256File, addFile, getFile } from './lib/content.js'
 import type { Kind, PeerMessage } from './transfer/peer.js'
+import { runAria2 } from './transfer/aria2.js'
+import { aria2Version, bittorrentMissing } from './lib/bittorrent.js'
 import type { BenchmarkContext } from './index.js'
 
 const PEER_SCRIPT = fileURLToPath(new URL('./transfer/peer.js', import.meta.url))
@@ -24,16 +26,18 @@ interface RunRecord {
   /** CPUs kept busy by other processes during the transfer */
   backgroundCores: number
   verified: boolean
+  /** aria2: the leecher's spawn to exit; `seconds` is its data phase (first handshake to last piece) */
+  startToExitSeconds?: number
   providers?: Array<{ peerId: string, bytes: number, blocks: number }>
 }
 interface SystemResult {
   name: string
   runs: RunRecord[]
-  median: { mbPerSecond: number, seconds: number, sender: Side, receiver: Side } | null
+  median: { mbPerSecond: number, seconds: number, startToExitSeconds?: number, sender: Side, receiver: Side } | null
   error: string | null
 }
 
-const SYSTEMS = ['tcp', 'tls', 'libp2p', 'libp2p-tls', 'kizuna', 'helia', 'kizuna-2-providers'] as const
+const SYSTEMS = ['tcp', 'tls', 'libp2p', 'libp2p-tls', 'kizuna', 'helia', 'kizuna-2-providers', 'aria2'] as const
 type System = typeof SYSTEMS[number]
 
 const median = (xs: number[]): number => {
@@ -125,6 +129,24 @@ async function runBaseline (kind: Kind, file: string, size: number, work: string
   }
 }
 
+/** aria2c seeder and leecher over a local opentracker; MB/s from the data phase */
+async function runAria2Record (file: string, size: number, work: string, timeoutMs: number, signal: AbortSignal): Promise<RunRecord> {
+  const run = await runAria2(file, work, timeoutMs, signal)
+  try {
+    return {
+      seconds: run.dataSeconds,
+      mbPerSecond: size / 1e6 / run.dataSeconds,
+      sender: run.seeder,
+      receiver: run.leecher,
+      backgroundCores: run.backgroundCores,
+      verified: (await sha256File(run.output)) === (await expectedHash(file)),
+      startToExitSeconds: run.startToExitSeconds
+    }
+  } finally {
+    await rm(run.output, { force: true })
+  }
+}
+
 const hashes = new Map<string, string>()
 async function expectedHash (file: string): Promise<string> {
   return hashes.get(file)!
@@ -191,7 +213,13 @@ function summarize (name: string, runs: RunRecord[], error: string | null): Syst
   return {
     name,
     runs,
-    median: { mbPerSecond: median(runs.map(r => r.mbPerSecond)), seconds: median(runs.map(r => r.seconds)), sender: side(r => r.sender), receiver: side(r => r.receiver) },
+    median: {
+      mbPerSecond: median(runs.map(r => r.mbPerSecond)),
+      seconds: median(runs.map(r => r.seconds)),
+      ...(runs.every(r => r.startToExitSeconds != null) ? { startToExitSeconds: median(runs.map(r => r.startToExitSeconds!)) } : {}),
+      sender: side(r => r.sender),
+      receiver: side(r => r.receiver)
+    },
     error
   }
 }
@@ -213,6 +241,14 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   const timeoutMs = Number(values['timeout-s']) * 1000
   const only = values.only != null ? values.only.split(',') : null
   const systems = SYSTEMS.filter(s => only == null || only.includes(s))
+  let aria2: string | undefined
+  if (systems.includes('aria2')) {
+    const missing = await bittorrentMissing()
+    if (missing != null) {
+      log(`aria2 skipped: ${missing}`)
+      systems.splice(systems.indexOf('aria2'), 1)
+    } else aria2 = await aria2Version()
+  }
   const size = Math.round(sizeMib * MiB)
   const startedAt = new Date()
   const loadBefore = loadavg()
@@ -240,10 +276,12 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
             ? await runKizuna(1, file, size, work, timeoutMs, signal)
             : system === 'kizuna-2-providers'
               ? await runKizuna(2, file, size, work, timeoutMs, signal)
-              : await runBaseline(system, file, size, work, tlsFiles, timeoutMs, signal)
+              : system === 'aria2'
+                ? await runAria2Record(file, size, work, timeoutMs, signal)
+                : await runBaseline(system, file, size, work, tlsFiles, timeoutMs, signal)
           if (!record.verified) throw new Error('downloaded file does not match the sha256')
           entry.runs.push(record)
-          log(`  ${record.mbPerSecond.toFixed(1)} MB/s, cpu ${record.sender.cpuSeconds.toFixed(2)}/${record.receiver.cpuSeconds.toFixed(2)} s, peak RSS ${(record.sender.peakRssBytes / 1e6).toFixed(0)}/${(record.receiver.peakRssBytes / 1e6).toFixed(0)} MB, background ${record.backgroundCores.toFixed(2)} CPUs`)
+          log(`  ${record.mbPerSecond.toFixed(1)} MB/s${record.startToExitSeconds != null ? ` (data phase ${record.seconds.toFixed(2)} s, start to exit ${record.startToExitSeconds.toFixed(2)} s)` : ''}, cpu ${record.sender.cpuSeconds.toFixed(2)}/${record.receiver.cpuSeconds.toFixed(2)} s, peak RSS ${(record.sender.peakRssBytes / 1e6).toFixed(0)}/${(record.receiver.peakRssBytes / 1e6).toFixed(0)} MB, background ${record.backgroundCores.toFixed(2)} CPUs`)
         } catch (err) {
           signal.throwIfAborted()
           entry.error = `round ${round}: ${((err as Error).message ?? String(err)).split('\n')[0].slice(0, 300)}`
@@ -274,6 +312,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     machine: machineInfo(),
     sizeBytes: size,
     runs,
+    aria2: aria2 ?? null,
     load: { loadAverageBefore: loadBefore, loadAverageAfter: loadavg() },
     results: summary,
     ratios
@@ -285,7 +324,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
   }
 }
 
-function renderMarkdown (report: { date: string, machine: ReturnType<typeof machineInfo>, sizeBytes: number, runs: number, load: { loadAverageBefore: number[], loadAverageAfter: number[] } }, summary: SystemResult[], ratios: Record<string, { value: number | null, target: number }>): string {
+function renderMarkdown (report: { date: string, machine: ReturnType<typeof machineInfo>, sizeBytes: number, runs: number, aria2: string | null, load: { loadAverageBefore: number[], loadAverageAfter: number[] } }, summary: SystemResult[], ratios: Record<string, { value: number | null, target: number }>): string {
   const mb = (b: number): string => (b / 1e6).toFixed(0)
   const fmt = (n: number | null, d = 2): string => n == null ? 'n/a' : n.toFixed(d)
   const labels: Record<string, string> = {
@@ -295,14 +334,20 @@ function renderMarkdown (report: { date: string, machine: ReturnType<typeof mach
     'libp2p-tls': 'bare libp2p stream (TCP+TLS+Yamux, `@libp2p/tls`)',
     kizuna: 'Kizuna `get` (2 daemons)',
     helia: 'Helia bitswap, blockstore-fs both sides',
-    'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)'
+    'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)',
+    aria2: `aria2c BitTorrent, data phase${report.aria2 != null ? ` (${report.aria2})` : ''}`
   }
   const rows = summary.map(s => s.median == null
     ? `| ${labels[s.name]} | failed | | | | | | ${s.error ?? ''} |`
-    : `| ${labels[s.name]} | ${s.median.mbPerSecond.toFixed(1)} | ${s.runs.map(r => r.mbPerSecond.toFixed(0)).join(', ')} | ${s.median.sender.cpuSeconds.toFixed(2)} | ${s.median.receiver.cpuSeconds.toFixed(2)} | ${mb(s.median.sender.peakRssBytes)} | ${mb(s.median.receiver.peakRssBytes)} | ${s.error != null ? `some runs failed: ${s.error}` : ''}${s.runs.some(r => r.backgroundCores > 0.5) ? ` background ${s.runs.map(r => r.backgroundCores.toFixed(1)).join('/')} CPUs` : ''} |`)
+    : `| ${labels[s.name]} | ${s.median.mbPerSecond.toFixed(1)} | ${s.runs.map(r => r.mbPerSecond.toFixed(0)).join(', ')} | ${s.median.sender.cpuSeconds.toFixed(2)} | ${s.median.receiver.cpuSeconds.toFixed(2)} | ${mb(s.median.sender.peakRssBytes)} | ${mb(s.median.receiver.peakRssBytes)} | ${s.median.startToExitSeconds != null ? `start to exit ${s.median.startToExitSeconds.toFixed(2)} s (data phase ${s.median.seconds.toFixed(2)} s) ` : ''}${s.error != null ? `some runs failed: ${s.error}` : ''}${s.runs.some(r => r.backgroundCores > 0.5) ? ` background ${s.runs.map(r => r.backgroundCores.toFixed(1)).join('/')} CPUs` : ''} |`)
   const two = summary.find(s => s.name === 'kizuna-2-providers')
   const served = two?.runs.map((r, i) => `run ${i + 1}: ${(r.providers ?? []).map(p => `${(p as { role?: string }).role ?? p.peerId} ${(p.bytes / 1e6).toFixed(1)} MB`).join(', ')}`).join('; ')
   const failed = summary.filter(s => s.error != null)
+  const aria2 = summary.find(s => s.name === 'aria2')?.median
+  const kizunaMedian = summary.find(s => s.name === 'kizuna')?.median
+  const versus = aria2?.startToExitSeconds != null
+    ? `\naria2 (medians): data phase **${aria2.seconds.toFixed(2)} s**, leecher start to exit **${aria2.startToExitSeconds.toFixed(2)} s**${kizunaMedian != null ? `; Kizuna \`get\` **${kizunaMedian.seconds.toFixed(2)} s** (provider search to file in place, daemons already running; a \`kizuna get\` from the CLI adds its process start, see the cli section)` : ''}.\n`
+    : ''
   return `
 Run: \`npm run bench -- transfer --size-mib ${report.sizeBytes / MiB} --runs ${report.runs}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}.
 Load average before/after: ${report.load.loadAverageBefore.map(l => l.toFixed(2)).join(' ')} / ${report.load.loadAverageAfter.map(l => l.toFixed(2)).join(' ')} (the machine is shared with other engineers' tests; a load above the CPU count means every number below is depressed by neighbours, most for the CPU-heavy systems).
@@ -316,11 +361,12 @@ ${rows.join('\n')}
 
 Ratios (median MB/s): Kizuna ÷ bare libp2p = **${fmt(ratios.kizunaOverLibp2p.value)}** (target ≥ 0.9); Kizuna ÷ bare libp2p over TLS = **${fmt(ratios.kizunaOverLibp2pTls.value)}**; Kizuna ÷ Helia = **${fmt(ratios.kizunaOverHelia.value)}** (target ≥ 4).
 Kizuna peak RSS per side: **${ratios.kizunaPeakRssMaxBytes.value == null ? 'n/a' : mb(ratios.kizunaPeakRssMaxBytes.value)} MB** (largest of the two sides; target ≤ 150 MB).
-${served != null && served !== '' ? `\nBytes served per provider in the 2-provider run (from \`get:done\` \`providers\`): ${served}.\n` : ''}${failed.length > 0 ? `\nDid not complete every run: ${failed.map(s => `${s.name} (${s.error})`).join('; ')}.\n` : ''}
+${versus}${served != null && served !== '' ? `\nBytes served per provider in the 2-provider run (from \`get:done\` \`providers\`): ${served}.\n` : ''}${failed.length > 0 ? `\nDid not complete every run: ${failed.map(s => `${s.name} (${s.error})`).join('; ')}.\n` : ''}
 How each is measured:
 - **baselines** (raw TCP, TLS, bare libp2p over Noise and over \`@libp2p/tls\`, Helia): two forked processes (\`dist/bench/transfer/peer.js\`). The receiver connects first (TLS handshake, libp2p dial with Noise, Helia dial are not timed); time runs from the go signal until the receiver has closed the file on disk. The sender streams the file from disk in 64 KiB reads; TCP/TLS use \`pipeline\`, the libp2p sender \`stream.send\` with \`onDrain\` backpressure; the libp2p receiver writes every message to the file stream without pausing (pausing overran the stream's 4 MiB read buffer, since yamux keeps sending its 16 MiB window). TLS: a self-signed P-256 certificate made with openssl at run time, TLS 1.3.
 - **Helia**: a light Helia (createHeliaLight + libp2p with only TCP+Noise+Yamux+identify, bitswap), \`blockstore-fs\` on both sides; the sender \`addByteStream\`s the file (untimed), the receiver \`cat\`s the CID to a file.
 - **Kizuna**: fresh \`kizuna daemon\` processes per run (Testnet, process mode, \`--no-replication\`); the publisher adds the file through \`/add\`; time runs from the start of \`/get\` (provider search included) until \`get:done\` (the file written, fsync'ed and renamed into place; the receiver writes each leaf once, into the output file, and its block store keeps a reference to it); the sha256 check of the output runs after the clock stops, as for the baselines. In the 2-provider run a second daemon \`get\`s the file first, then a third fetches it; sender columns are the publisher.
+- **aria2** (BitTorrent baseline, skipped with a printed reason when \`aria2c\`, \`mktorrent\` or \`opentracker\` is missing): per run a torrent made with \`mktorrent\` (256 KiB pieces), a Debian \`opentracker\` on 127.0.0.1 (whitelisting the torrent), one \`aria2c\` seeder of the original file, then one \`aria2c\` leecher (\`--seed-time=0\`, so it exits when done); DHT, PEX and LPD off, peers only from the tracker, ports found by binding port 0; setup untimed. The MB/s column is the **data phase**, read from the leecher's \`--log-level=info\` log: first peer handshake line to the last "we got new piece" line (the log's microsecond timestamps). **Start to exit** is the leecher's spawn to its exit: it adds the tracker announce, aria2's tick before it dials the peer it got (about 1–2 s on an idle machine) and the "completed" announce after the last piece (about 1 s). Leecher CPU and peak RSS are its last /proc sample (every 100 ms) before it exits, its CPU over its whole life; the info log (one line per 16 KiB block) costs it a little CPU.
 - **CPU s**: utime+stime delta from /proc/PID/stat over the timed window. **Peak RSS**: VmHWM from /proc/PID/status at the end, so it includes setup (the Helia sender's import, the Kizuna publisher's \`add\`).
 `
 }
