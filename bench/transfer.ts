@@ -131,7 +131,7 @@ async function runBaseline (kind: Kind, file: string, size: number, work: string
 
 /** aria2c seeder and leecher over a local opentracker; MB/s from the data phase */
 async function runAria2Record (file: string, size: number, work: string, timeoutMs: number, signal: AbortSignal): Promise<RunRecord> {
-  const run = await runAria2(file, work, timeoutMs, signal)
+  const run = await runAria2(file, size, work, timeoutMs, signal)
   try {
     return {
       seconds: run.dataSeconds,
@@ -335,7 +335,7 @@ function renderMarkdown (report: { date: string, machine: ReturnType<typeof mach
     kizuna: 'Kizuna `get` (2 daemons)',
     helia: 'Helia bitswap, blockstore-fs both sides',
     'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)',
-    aria2: `aria2c BitTorrent, data phase${report.aria2 != null ? ` (${report.aria2})` : ''}`
+    aria2: `aria2c${report.aria2 != null ? ` ${report.aria2.replace(/^aria2 version /, '')}` : ''} BitTorrent, data phase`
   }
   const rows = summary.map(s => s.median == null
     ? `| ${labels[s.name]} | failed | | | | | | ${s.error ?? ''} |`
@@ -366,7 +366,7 @@ How each is measured:
 - **baselines** (raw TCP, TLS, bare libp2p over Noise and over \`@libp2p/tls\`, Helia): two forked processes (\`dist/bench/transfer/peer.js\`). The receiver connects first (TLS handshake, libp2p dial with Noise, Helia dial are not timed); time runs from the go signal until the receiver has closed the file on disk. The sender streams the file from disk in 64 KiB reads; TCP/TLS use \`pipeline\`, the libp2p sender \`stream.send\` with \`onDrain\` backpressure; the libp2p receiver writes every message to the file stream without pausing (pausing overran the stream's 4 MiB read buffer, since yamux keeps sending its 16 MiB window). TLS: a self-signed P-256 certificate made with openssl at run time, TLS 1.3.
 - **Helia**: a light Helia (createHeliaLight + libp2p with only TCP+Noise+Yamux+identify, bitswap), \`blockstore-fs\` on both sides; the sender \`addByteStream\`s the file (untimed), the receiver \`cat\`s the CID to a file.
 - **Kizuna**: fresh \`kizuna daemon\` processes per run (Testnet, process mode, \`--no-replication\`); the publisher adds the file through \`/add\`; time runs from the start of \`/get\` (provider search included) until \`get:done\` (the file written, fsync'ed and renamed into place; the receiver writes each leaf once, into the output file, and its block store keeps a reference to it); the sha256 check of the output runs after the clock stops, as for the baselines. In the 2-provider run a second daemon \`get\`s the file first, then a third fetches it; sender columns are the publisher.
-- **aria2** (BitTorrent baseline, skipped with a printed reason when \`aria2c\`, \`mktorrent\` or \`opentracker\` is missing): per run a torrent made with \`mktorrent\` (256 KiB pieces), a Debian \`opentracker\` on 127.0.0.1 (whitelisting the torrent), one \`aria2c\` seeder of the original file, then one \`aria2c\` leecher (\`--seed-time=0\`, so it exits when done); DHT, PEX and LPD off, peers only from the tracker, ports found by binding port 0; setup untimed. The MB/s column is the **data phase**, read from the leecher's \`--log-level=info\` log: first peer handshake line to the last "we got new piece" line (the log's microsecond timestamps). **Start to exit** is the leecher's spawn to its exit: it adds the tracker announce, aria2's tick before it dials the peer it got (about 1–2 s on an idle machine) and the "completed" announce after the last piece (about 1 s). Leecher CPU and peak RSS are its last /proc sample (every 100 ms) before it exits, its CPU over its whole life; the info log (one line per 16 KiB block) costs it a little CPU.
+- **aria2** (BitTorrent baseline, skipped with a printed reason when \`aria2c\`, \`mktorrent\` or \`opentracker\` is missing): per run a torrent made with \`mktorrent\` (256 KiB pieces), a Debian \`opentracker\` on 127.0.0.1 (whitelisting the torrent), one \`aria2c\` seeder of the original file, then one \`aria2c\` leecher (\`--seed-time=0\`, so it exits when done); DHT, PEX and LPD off, peers only from the tracker, ports found by binding port 0; setup untimed. The MB/s column is the **data phase**, read from the leecher's \`--log-level=info\` log: first peer handshake line to the last "we got new piece" line (the log's microsecond timestamps; each piece SHA-1-checked and written, not fsync'ed; the run fails unless every piece comes after the handshake). **Start to exit** is the leecher's spawn to its exit: it adds the tracker announce, aria2's tick before it dials the peer it got (about 1–2 s on an idle machine) and the "completed" announce after the last piece (about 1 s). Leecher CPU and peak RSS are its last /proc sample (every 100 ms) before it exits, its CPU over its whole life; the info log (one line per 16 KiB block) costs it a little CPU.
 - **CPU s**: utime+stime delta from /proc/PID/stat over the timed window. **Peak RSS**: VmHWM from /proc/PID/status at the end, so it includes setup (the Helia sender's import, the Kizuna publisher's \`add\`).
 `
 }

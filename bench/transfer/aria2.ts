@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { clockTicks, readStat } from '../lib/proc.js'
 import { backgroundCores, cpuSnapshot } from '../lib/background.js'
-import { ARIA2_COMMON, ARIA2_SEED, drain, makeTorrent, opentrackerCommand, seederAnnounced, stopProcess } from '../lib/bittorrent.js'
+import { ARIA2_COMMON, ARIA2_SEED, PIECE_LENGTH_LOG2, drain, makeTorrent, opentrackerCommand, seederAnnounced, stopProcess } from '../lib/bittorrent.js'
 import { aria2DataPhase } from '../lib/aria2-log.js'
 
 const LOOPBACK = '127.0.0.1'
@@ -46,7 +46,7 @@ async function sample (pid: number): Promise<{ cpuTicks: number, peakRssBytes: n
  * opentracker. The torrent, tracker and seeder are set up untimed; the leecher is timed from spawn
  * to exit (--seed-time=0), and its info log gives the data phase.
  */
-export async function runAria2 (file: string, work: string, timeoutMs: number, signal: AbortSignal): Promise<Aria2Run> {
+export async function runAria2 (file: string, size: number, work: string, timeoutMs: number, signal: AbortSignal): Promise<Aria2Run> {
   const dir = join(work, 'aria2')
   const trackerDir = join(dir, 'tracker')
   const leechDir = join(dir, 'leech')
@@ -93,6 +93,9 @@ export async function runAria2 (file: string, work: string, timeoutMs: number, s
     bg1.ourTicks += last?.cpuTicks ?? 0
     const phase = aria2DataPhase(await readFile(log, 'utf8'))
     if (phase == null) throw new Error('no handshake or piece in the aria2c leecher log')
+    // every piece must come after the handshake, or the data phase would be cut short
+    const pieces = Math.ceil(size / 2 ** PIECE_LENGTH_LOG2)
+    if (phase.pieces !== pieces) throw new Error(`the aria2c leecher log shows ${phase.pieces} new pieces after the handshake, not ${pieces}`)
     return {
       dataSeconds: phase.ms / 1000,
       startToExitSeconds,
