@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net'
+import { parseIP } from '@chainsafe/is-ip/parse'
 
 /** Bits of an IPv6 address one subscriber holds: ISPs hand out a /64 (or more) per host or home */
 export const IPV6_HOST_PREFIX_BITS = 64
@@ -10,28 +10,11 @@ export const IPV6_HOST_PREFIX_BITS = 64
  * dual-stack socket). Anything else is returned as given.
  */
 export function ipLimitKey (ip: string): string {
-  if (isIPv4(ip)) return ip
-  const zoneless = ip.split('%')[0]
-  if (!isIPv6(zoneless)) return ip
-  const groups = expandIpv6(zoneless)
-  if (groups.slice(0, 5).every(g => g === 0) && groups[5] === 0xffff) {
-    return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`
-  }
-  const head = groups.slice(0, IPV6_HOST_PREFIX_BITS / 16).map(g => g.toString(16)).join(':')
-  return `${head}::/${IPV6_HOST_PREFIX_BITS}`
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (handles `::` and a dotted IPv4 tail) */
-function expandIpv6 (ip: string): number[] {
-  let text = ip.toLowerCase()
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
-  if (dotted != null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number)
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [left, right] = text.includes('::') ? text.split('::') : [text, undefined]
-  const head = left === '' ? [] : left.split(':')
-  const tail = right === undefined || right === '' ? [] : right.split(':')
-  const zeros = right === undefined ? [] : new Array(8 - head.length - tail.length).fill('0')
-  return [...head, ...zeros, ...tail].map(g => parseInt(g, 16))
+  const bytes = parseIP(ip.split('%')[0])
+  if (bytes == null) return ip
+  if (bytes.length === 4) return bytes.join('.')
+  if (bytes.subarray(0, 10).every(b => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.subarray(12).join('.')
+  const groups: string[] = []
+  for (let i = 0; i < IPV6_HOST_PREFIX_BITS / 8; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16))
+  return `${groups.join(':')}::/${IPV6_HOST_PREFIX_BITS}`
 }
