@@ -124,6 +124,9 @@ describe('downloads survive providers and downloaders dying', () => {
     const hash = await writeRandomFile(source, 48 * MiB)
     const added = await cli(a, 'add', source)
     await cli(b, 'get', added.cid, '--pin')
+    // b announces what it fetched once its gets are quiet (src/sharing/quiet-announcer.ts): the
+    // downloader must be able to find b before the test's premise (two providers) holds
+    await waitFor(async () => (await downloader.child!.api.get<Array<{ peerId: string }>>(`/providers/${added.cid}`)).some(p => p.peerId === b.peerId), { timeoutMs: 60_000, message: 'b to be found as a provider' })
 
     let killed = false
     let done: (GetEvent & { type: 'get:done' }) | undefined

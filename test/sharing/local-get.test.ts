@@ -59,7 +59,11 @@ describe('a get of content already here (real nodes over loopback)', () => {
     expect(first.map(e => e.type)).toContain('get:searching')
 
     const asked = internalsOf(publisher).sharing.stats()
+    // the node's own background walks (join lookups, mailbox drains) may run meanwhile: what must not
+    // run is a walk for this content
     const before = { find: dht.findProviders.length, closest: dht.getClosestPeers.length }
+    const forContent = (): string[] => [...dht.findProviders.slice(before.find), ...dht.getClosestPeers.slice(before.closest)]
+      .filter(key => key === CID.parse(cid).toString() || key === String(CID.parse(cid).multihash.bytes))
     const again = await get(downloader, cid, join(dir, 'small.2'))
     expect(again[0]).toMatchObject({ type: 'get:local', cid })
     expect(again.map(e => e.type)).not.toContain('get:searching')
@@ -67,7 +71,8 @@ describe('a get of content already here (real nodes over loopback)', () => {
     expect(await sha256File(join(dir, 'small.2'))).toBe(hash)
     // nothing went to the network during the local get, and the first get's announcement (a
     // DHT walk) has not started yet: it would have run beside the local get
-    expect({ find: dht.findProviders.length, closest: dht.getClosestPeers.length }).toEqual(before)
+    expect(forContent()).toEqual([])
+    expect(dht.findProviders.length).toBe(before.find)
     expect(dht.provide).not.toContain(CID.parse(cid).toString())
     const answered = internalsOf(publisher).sharing.stats()
     expect(answered.exchange.haveQueries).toBe(asked.exchange.haveQueries)
