@@ -1,4 +1,5 @@
 import type { MultiaddrConnection, PeerId } from '@libp2p/interface'
+import { RateLimiter } from '@libp2p/utils'
 import { ipOf } from './address-scope.js'
 import { ipLimitKey } from './ip-limit-key.js'
 
@@ -17,8 +18,6 @@ export const PENDING_UPGRADE_SECONDS_PER_IP = 2
 export const PENDING_UPGRADE_HOLD_MAX_MS = 30_000
 /** The per-IP rate counts connections in windows this long (libp2p's own limiter uses 1 s too) */
 export const INBOUND_RATE_WINDOW_MS = 1_000
-/** Keys with a rate window remembered at once; a new window forgets all but the current ones */
-const MAX_RATE_KEYS = 4096
 
 /**
  * A cap, per remote IP, on inbound connections in their handshake, as a connection gater.
@@ -36,15 +35,16 @@ export class InboundUpgradeSlots {
   readonly perIp: number
   private readonly pending = new Map<string, number>()
   private readonly held = new Map<MultiaddrConnection, { ip: string, timer: NodeJS.Timeout }>()
-  private readonly ratePerWindow: number
-  private readonly windows = new Map<string, { start: number, count: number }>()
-  private readonly now: () => number
+  /** new connections per key and window: libp2p's own limiter, keyed by ipLimitKey instead of the address */
+  private readonly rate: RateLimiter
 
   /** `connectionsPerIpPerSecond`: the node's per-IP inbound rate limit */
-  constructor (connectionsPerIpPerSecond: number, options: { now?: () => number } = {}) {
+  constructor (connectionsPerIpPerSecond: number) {
     this.perIp = Math.max(1, Math.ceil(connectionsPerIpPerSecond * PENDING_UPGRADE_SECONDS_PER_IP))
-    this.ratePerWindow = Math.max(1, Math.floor(connectionsPerIpPerSecond * INBOUND_RATE_WINDOW_MS / 1000))
-    this.now = options.now ?? Date.now
+    this.rate = new RateLimiter({
+      points: Math.max(1, Math.floor(connectionsPerIpPerSecond * INBOUND_RATE_WINDOW_MS / 1000)),
+      duration: INBOUND_RATE_WINDOW_MS / 1000
+    })
   }
 
   /** Handshakes in progress from `ip` (counted with every address of its /64 for IPv6) */
@@ -54,20 +54,12 @@ export class InboundUpgradeSlots {
 
   /** Charges one new connection to `key`; false when its window is full */
   private takeRate (key: string): boolean {
-    const now = this.now()
-    let window = this.windows.get(key)
-    if (window === undefined || now - window.start >= INBOUND_RATE_WINDOW_MS) {
-      if (window === undefined && this.windows.size >= MAX_RATE_KEYS) {
-        for (const [k, w] of this.windows) if (now - w.start >= INBOUND_RATE_WINDOW_MS) this.windows.delete(k)
-        // all current: a flood of distinct keys; forget the oldest rather than grow
-        if (this.windows.size >= MAX_RATE_KEYS) this.windows.delete(this.windows.keys().next().value as string)
-      }
-      window = { start: now, count: 0 }
-      this.windows.set(key, window)
+    try {
+      this.rate.consume(key)
+      return true
+    } catch {
+      return false
     }
-    if (window.count >= this.ratePerWindow) return false
-    window.count++
-    return true
   }
 
   /** connectionGater.denyInboundConnection: true refuses the connection before its handshake */

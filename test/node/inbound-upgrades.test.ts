@@ -19,8 +19,11 @@ class FakeConnection extends EventTarget {
 const from = (ip: string, port = 4010): MultiaddrConnection => new FakeConnection(`/ip4/${ip}/tcp/${port}`) as unknown as MultiaddrConnection
 const PEER = {} as unknown as PeerId
 const from6 = (ip: string, port = 4010): MultiaddrConnection => new FakeConnection(`/ip6/${ip}/tcp/${port}`) as unknown as MultiaddrConnection
-/** A clock on which every connection comes a rate window after the last: only the slots bind */
-const apart = (): () => number => { let t = 0; return () => (t += INBOUND_RATE_WINDOW_MS) }
+/** Asks the gater about each connection a rate window after the last, so only the slots bind */
+const apart = (slots: InboundUpgradeSlots) => (connection: MultiaddrConnection): boolean => {
+  vi.advanceTimersByTime(INBOUND_RATE_WINDOW_MS)
+  return slots.denyInboundConnection(connection)
+}
 
 describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   afterEach(() => { vi.useRealTimers() })
@@ -35,20 +38,24 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   })
 
   it('refuses an IP past its cap while other IPs still get in', () => {
-    const slots = new InboundUpgradeSlots(1, { now: apart() })
+    vi.useFakeTimers()
+    const slots = new InboundUpgradeSlots(1)
+    const deny = apart(slots)
     const flood = [from('10.0.0.20', 1), from('10.0.0.20', 2)]
-    expect(flood.map(c => slots.denyInboundConnection(c))).toEqual([false, false])
-    expect(slots.denyInboundConnection(from('10.0.0.20', 3))).toBe(true)
-    expect(slots.denyInboundConnection(from('10.0.0.30'))).toBe(false)
+    expect(flood.map(deny)).toEqual([false, false])
+    expect(deny(from('10.0.0.20', 3))).toBe(true)
+    expect(deny(from('10.0.0.30'))).toBe(false)
     expect(slots.pendingFrom('10.0.0.20')).toBe(2)
     expect(slots.pendingFrom('10.0.0.30')).toBe(1)
   })
 
   it('frees a slot when the handshake ends, or when the connection closes, once each', () => {
-    const slots = new InboundUpgradeSlots(1, { now: apart() })
+    vi.useFakeTimers()
+    const slots = new InboundUpgradeSlots(1)
+    const deny = apart(slots)
     const [a, b] = [from('10.0.0.20', 1), from('10.0.0.20', 2)]
-    slots.denyInboundConnection(a)
-    slots.denyInboundConnection(b)
+    deny(a)
+    deny(b)
     slots.denyInboundUpgradedConnection(PEER, a)
     expect(slots.pendingFrom('10.0.0.20')).toBe(1)
     // the upgraded connection closing later frees nothing more
@@ -57,7 +64,7 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
     ;(b as unknown as FakeConnection).close()
     ;(b as unknown as FakeConnection).close()
     expect(slots.pendingFrom('10.0.0.20')).toBe(0)
-    expect(slots.denyInboundConnection(from('10.0.0.20', 3))).toBe(false)
+    expect(deny(from('10.0.0.20', 3))).toBe(false)
   })
 
   it('ignores connections it never counted (outbound ones upgraded as responder) and asks the same one once', () => {
@@ -88,18 +95,18 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
   })
 
   it('counts new connections per IP in 1-s windows: the 6th in a window is refused, the next window lets 5 more in', () => {
-    let now = 0
-    const slots = new InboundUpgradeSlots(5, { now: () => now })
+    vi.useFakeTimers()
+    const slots = new InboundUpgradeSlots(5)
     const verdicts = Array.from({ length: 7 }, (_, i) => slots.denyInboundConnection(from('10.0.0.20', i + 1)))
     expect(verdicts).toEqual([false, false, false, false, false, true, true])
     expect(slots.denyInboundConnection(from('10.0.0.30'))).toBe(false)
-    now += INBOUND_RATE_WINDOW_MS
+    vi.advanceTimersByTime(INBOUND_RATE_WINDOW_MS)
     expect(slots.denyInboundConnection(from('10.0.0.20', 100))).toBe(false)
   })
 
   it('treats every address of one IPv6 /64 as one IP, for the rate and for the slots', () => {
-    let now = 0
-    const slots = new InboundUpgradeSlots(5, { now: () => now })
+    vi.useFakeTimers()
+    const slots = new InboundUpgradeSlots(5)
     // a host picking a new source address for each connection, all in fd00:1:2:3::/64
     const verdicts = Array.from({ length: 8 }, (_, i) => slots.denyInboundConnection(from6(`fd00:1:2:3::${(i + 1).toString(16)}`)))
     expect(verdicts).toEqual([false, false, false, false, false, true, true, true])
@@ -107,9 +114,9 @@ describe('InboundUpgradeSlots: handshakes in progress, capped per IP', () => {
     // the next /64 is someone else
     expect(slots.denyInboundConnection(from6('fd00:1:2:4::1'))).toBe(false)
     // a second window: 5 more, then the /64's 10 handshake slots are full
-    now += INBOUND_RATE_WINDOW_MS
+    vi.advanceTimersByTime(INBOUND_RATE_WINDOW_MS)
     expect(Array.from({ length: 6 }, (_, i) => slots.denyInboundConnection(from6(`fd00:1:2:3::a:${i}`)))).toEqual([false, false, false, false, false, true])
-    now += INBOUND_RATE_WINDOW_MS
+    vi.advanceTimersByTime(INBOUND_RATE_WINDOW_MS)
     expect(slots.denyInboundConnection(from6('fd00:1:2:3::b:1'))).toBe(true)
     expect(slots.pendingFrom('fd00:1:2:3::1')).toBe(10)
   })
