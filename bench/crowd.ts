@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Testnet, type TestnetMember } from '../src/testnet/testnet.js'
 import type { GetEvent } from '../src/sharing/events.js'
+import type { NodeStatus } from '../src/node/status.js'
 import { SwarmGrower } from './lib/swarm.js'
 import { machineInfo } from './lib/machine.js'
 import { backgroundCores, cpuSnapshot, measureBackground } from './lib/background.js'
@@ -42,6 +43,8 @@ export interface DownloadRecord {
   fromPublisherBytes: number
   /** bytes this download received: what its providers delivered, or its last progress for a failure */
   receivedBytes: number
+  /** bytes received and thrown away (endgame duplicates, blocks that came after their cancel) */
+  wastedBytes: number
   error: string | null
 }
 
@@ -65,6 +68,8 @@ export interface ModeResult {
     publisherUploadOverFile: number
     /** /status uploadedBytes growth summed over every node ÷ bytes the downloads received: 1 = no byte sent twice */
     swarmUploadOverDelivered: number
+    /** what the downloaders received and threw away (endgame duplicates, late arrivals), ÷ delivered */
+    wastedOverDelivered: number
     /** bytes the downloaders say they got from someone other than the publisher, ÷ file */
     servedByPeersOverFile: number
     replicasOverTime: Array<[number, number]>
@@ -84,6 +89,8 @@ export interface ModeResult {
      */
     loneCostFloorOverLone: number | null
     publisherStats: CidStats | null
+    /** the publisher's crowd spreading after the crowd: referrals, copies after a wait, probes */
+    publisherCrowd: NodeStatus['crowd'] | null
     backgroundCores: number
     downloads: DownloadRecord[]
   }
@@ -228,6 +235,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
     const cpuAfter = await cpuSnapshot(pids)
     const after = await uploadedAll(grower.running(), signal)
     const publisherStats = await cidStats(publisher, added.cid, signal).catch(() => null)
+    const publisherCrowd = (await status(publisher, signal).catch(() => null))?.crowd ?? null
     await rm(source, { force: true })
 
     const records = downloads.map(d => d.record)
@@ -259,6 +267,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         publisherUploadBytes,
         publisherUploadOverFile: round(publisherUploadBytes / size, 2),
         swarmUploadOverDelivered: received > 0 ? round(swarmUpload / received, 2) : 0,
+        wastedOverDelivered: received > 0 ? round(records.reduce((sum, r) => sum + r.wastedBytes, 0) / received, 2) : 0,
         servedByPeersOverFile: round(peerBytes / size, 2),
         replicasOverTime: watch.samples,
         offers: crowdOffers,
@@ -266,6 +275,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         cpuBoundOverLone: overLone(cpuSeconds),
         loneCostFloorOverLone: overLone(crowd.length * loneCpuSeconds),
         publisherStats,
+        publisherCrowd,
         backgroundCores: round(backgroundCores(cpuBefore, cpuAfter), 2),
         downloads: records.map(strip)
       },
@@ -290,8 +300,12 @@ async function download (member: TestnetMember, cid: string, output: string, sha
   const started = Date.now()
   let fetchMs: number | null = null
   let progressBytes = 0
+  let wastedBytes = 0
   const onEvent = (event: GetEvent): void => {
-    if (event.type === 'get:fetched') fetchMs = event.durationMs
+    if (event.type === 'get:fetched') {
+      fetchMs = event.durationMs
+      wastedBytes = event.wastedBytes
+    }
     if (event.type === 'get:progress') progressBytes = event.bytesDone
   }
   try {
@@ -308,11 +322,12 @@ async function download (member: TestnetMember, cid: string, output: string, sha
       fromPublisherBytes: served.get(publisher.peerId) ?? 0,
       providersBytes: [...served.values()].reduce((a, b) => a + b, 0),
       receivedBytes: [...served.values()].reduce((a, b) => a + b, 0),
+      wastedBytes,
       error: ok ? null : 'sha256 mismatch'
     }
   } catch (err) {
     signal.throwIfAborted()
-    return { index: member.index, ok: false, wallMs: Date.now() - started, fetchMs, providers: 0, fromPublisherBytes: 0, providersBytes: 0, receivedBytes: progressBytes, error: (err as Error).message.slice(0, 300) }
+    return { index: member.index, ok: false, wallMs: Date.now() - started, fetchMs, providers: 0, fromPublisherBytes: 0, providersBytes: 0, receivedBytes: progressBytes, wastedBytes, error: (err as Error).message.slice(0, 300) }
   }
   // The output stays until the run's directory goes: a downloader serves the file's leaves from it
 }

@@ -7,7 +7,8 @@ export const BENCHMARKS_DOC = join(packageRoot(), 'docs', 'benchmarks.md')
 const HEADER = `# Benchmarks
 
 Measured numbers for Kizuna on real \`kizuna daemon\` processes on 127.0.0.1. Every section
-below is written by its benchmark; re-running one replaces only its own section.
+below is written by its benchmark; re-running one replaces only what it wrote in its own section
+(notes kept by hand live in \`###\` subsections, which stay).
 
 ## How to run
 
@@ -28,8 +29,10 @@ are drawn from the figures printed in their section; the crowd-download and join
 `
 
 /**
- * Replaces the \`## <name>\` section (up to the next \`## \` heading) of docs/benchmarks.md,
- * appending it when absent and creating the file with its header when missing.
+ * Replaces what the benchmark wrote in the \`## <name>\` section of docs/benchmarks.md and keeps
+ * the rest: \`### \` subsections (notes written by hand: before/after tables, investigations)
+ * and the charts block, except a subsection whose heading the new body itself writes. The
+ * section is appended when absent, and the file created with its header when missing.
  */
 export async function writeSection (name: string, body: string, file = BENCHMARKS_DOC): Promise<void> {
   let text: string
@@ -39,19 +42,31 @@ export async function writeSection (name: string, body: string, file = BENCHMARK
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     text = HEADER
   }
-  const section = `## ${name}\n\n${body.trim()}\n`
+  const fresh = body.trim()
   const lines = text.split('\n')
   const start = lines.findIndex(line => line.trim() === `## ${name}`)
   if (start === -1) {
-    text = `${text.trimEnd()}\n\n${section}`
+    text = `${text.trimEnd()}\n\n## ${name}\n\n${fresh}\n`
   } else {
     const next = lines.findIndex((line, i) => i > start && line.startsWith('## '))
+    const end = next === -1 ? lines.length : next
+    const kept = keptBlocks(lines.slice(start + 1, end), new Set(fresh.split('\n')))
     const before = lines.slice(0, start).join('\n').trimEnd()
     const after = next === -1 ? '' : `\n${lines.slice(next).join('\n')}`
-    text = `${before}\n\n${section}${after}`
+    text = `${before}\n\n${[`## ${name}`, fresh, ...kept].join('\n\n')}\n${after}`
   }
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, text.trimEnd() + '\n')
+}
+
+/** The \`### \` subsections and charts block of an old section, minus those the new body writes */
+function keptBlocks (old: string[], freshLines: Set<string>): string[] {
+  const blocks: string[][] = []
+  for (const line of old) {
+    if (line.startsWith('### ') || line.startsWith('<!-- charts:')) blocks.push([line])
+    else blocks.at(-1)?.push(line)
+  }
+  return blocks.filter(block => !freshLines.has(block[0])).map(block => block.join('\n').trim())
 }
 
 /**

@@ -35,7 +35,8 @@ export type GetEvent =
   | { type: 'get:relay-only', peerId: string, cause: RelayOnlyCause, error: string }
   /** bytesDone counts blocks found already stored (a resume); bytesFetched only those fetched now */
   | { type: 'get:progress', bytesDone: number, blocksDone: number, bytesFetched?: number, totalBytes?: number, peers: number, providers?: ProviderUse[] }
-  | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, durationMs: number, providers: ProviderUse[] }
+  /** wastedBytes: received and discarded (a block that came from two providers in endgame, or after its cancel) */
+  | { type: 'get:fetched', cid: string, blocksFetched: number, bytesFetched: number, blocksLocal: number, duplicateBlocks: number, wastedBytes: number, durationMs: number, providers: ProviderUse[] }
   | { type: 'get:exporting', output: string }
   /** An entry not written: a symlink (it could point anywhere on this machine) or metadata */
   | { type: 'get:skipped', path: string, reason: string }

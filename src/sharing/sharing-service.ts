@@ -381,6 +381,8 @@ export class SharingService {
           blocksFetched: event.blocksFetched,
           bytesFetched: event.bytesFetched,
           blocksLocal: event.blocksLocal,
+          duplicateBlocks: event.duplicateBlocks,
+          wastedBytes: event.wastedBytes,
           durationMs: event.durationMs,
           providers: event.providers.map(p => ({ peerId: p.peer.toString(), blocks: p.blocks, bytes: p.bytes }))
         }

@@ -60,6 +60,8 @@ export interface FetchDoneEvent {
   blocksLocal: number
   /** Blocks received more than once (endgame) and discarded */
   duplicateBlocks: number
+  /** Bytes received and discarded: endgame duplicates and blocks that arrived after their cancel */
+  wastedBytes: number
   durationMs: number
   providers: ProviderSummary[]
 }

@@ -36,7 +36,7 @@ export class FetchTally {
     }
   }
 
-  done (root: CID, duplicateBlocks: number, providers: Provider[]): FetchDoneEvent {
+  done (root: CID, duplicateBlocks: number, wastedBytes: number, providers: Provider[]): FetchDoneEvent {
     return {
       type: 'fetch:done',
       root,
@@ -46,6 +46,7 @@ export class FetchTally {
       bytesFetched: this.bytesFetched,
       blocksLocal: this.blocksLocal,
       duplicateBlocks,
+      wastedBytes,
       durationMs: Math.round(performance.now() - this.startedAt),
       providers: providers.filter(p => p.blocks > 0).map(p => ({ peer: p.peer, blocks: p.blocks, bytes: p.bytes }))
     }

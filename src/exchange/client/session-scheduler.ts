@@ -51,6 +51,7 @@ export class RequestScheduler {
   private readonly inflight = new Map<string, Inflight>()
   private readonly sizeByCodec = new Map<number, { total: number, count: number }>()
   private duplicates = 0
+  private wasted = 0
   private backoffTimer?: ReturnType<typeof setTimeout>
   private backoffAt = Number.POSITIVE_INFINITY
 
@@ -70,6 +71,11 @@ export class RequestScheduler {
   /** Blocks that came from two providers in endgame */
   get duplicateBlocks (): number {
     return this.duplicates
+  }
+
+  /** Bytes received and thrown away: endgame duplicates and blocks that arrived after their cancel */
+  get wastedBytes (): number {
+    return this.wasted
   }
 
   /** A block found missing: requested after those found before it */
@@ -196,6 +202,7 @@ export class RequestScheduler {
     if (p.remove(entry.key) === undefined) {
       if (result.type === 'block') {
         // cancelled meanwhile: nobody else saw these bytes
+        this.wasted += result.bytes.byteLength
         blockBufferPool.release(result.bytes)
       }
       return
@@ -209,6 +216,7 @@ export class RequestScheduler {
           // the same block already came from another provider in endgame
           p.meter.record(bytes.byteLength, now)
           this.duplicates++
+          this.wasted += bytes.byteLength
           blockBufferPool.release(bytes)
           break
         }

@@ -315,7 +315,7 @@ export class FetchSession {
   }
 
   private doneEvent (): FetchEvent {
-    return this.tally.done(this.root, this.requests.duplicateBlocks, this.providers.list())
+    return this.tally.done(this.root, this.requests.duplicateBlocks, this.requests.wastedBytes, this.providers.list())
   }
 
   private async cleanup (): Promise<void> {
