@@ -271,7 +271,19 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     s.framed.sendNow({ type: 'busy', id, retryAfterMs })
     s.stats.busyReplies++
     this.totals.busyReplies++
-    this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'busy' } })
+    this.notify<RequestRefusedEvent>('request:refused', { peer: s.peer, cid, reason: 'busy' })
+  }
+
+  private refuseDontHave (s: ServedStream, id: number, cid: CID): void {
+    s.framed.sendNow({ type: 'dont-have', id })
+    s.stats.dontHaveReplies++
+    this.totals.dontHaveReplies++
+    this.notify<RequestRefusedEvent>('request:refused', { peer: s.peer, cid, reason: 'dont-have' })
+  }
+
+  /** Events go out per request: none is built while nobody listens (the usual case for refusals) */
+  private notify<T> (type: keyof ExchangeServerEvents, detail: T): void {
+    if (this.listenerCount(type) > 0) this.safeDispatchEvent<T>(type, { detail })
   }
 
   private async serveWant (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }): Promise<void> {
@@ -281,6 +293,11 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     this.spreader.asked(peerKey, Date.now())
+    if (this.components.fetching?.has(key) === true) {
+      // a downloader in a crowd is asked for what it still waits for itself, again and again
+      this.refuseDontHave(s, id, cid)
+      return
+    }
     // Blocks go out one after another on this stream anyway: reading every requested block at
     // once would only hold the client's whole request window in our memory
     let releaseSlot: (() => void) | undefined
@@ -326,10 +343,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
           return
         }
         if (isNotFound(err)) {
-          s.framed.sendNow({ type: 'dont-have', id })
-          s.stats.dontHaveReplies++
-          this.totals.dontHaveReplies++
-          this.safeDispatchEvent<RequestRefusedEvent>('request:refused', { detail: { peer: s.peer, cid, reason: 'dont-have' } })
+          this.refuseDontHave(s, id, cid)
         } else {
           s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
         }
@@ -365,7 +379,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       s.stats.blocksServed++
       this.totals.bytesServed += bytes.byteLength
       this.totals.blocksServed++
-      this.safeDispatchEvent<BlockServedEvent>('block:served', { detail: { peer: s.peer, cid, bytes: bytes.byteLength } })
+      this.notify<BlockServedEvent>('block:served', { peer: s.peer, cid, bytes: bytes.byteLength })
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
