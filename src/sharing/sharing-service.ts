@@ -18,6 +18,7 @@ import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import { SharedFetches } from './shared-fetch.js'
 import { QuietAnnouncer } from './quiet-announcer.js'
+import { PartialAnnouncements } from './partial-announcements.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyHolder } from '../nat/relay-only-watch.js'
 
@@ -99,6 +100,8 @@ export class SharingService {
   private readonly shared = new SharedFetches<GetEvent>()
   /** roots whose DHT announcement runs now (bounded by the fetches that start them) */
   private readonly announcing = new Set<string>()
+  /** partial announcements made during a fetch: the done one that follows is the same record */
+  private readonly partlyAnnounced = new PartialAnnouncements()
   /** announcements of what a get fetched, held back while the user's gets run */
   private readonly afterGets = new QuietAnnouncer<string>(key => { this.announceOnce(CID.parse(key)) })
   private readonly partialAnswers = new Map<string, Memo<HaveAnswer>>()
@@ -281,11 +284,16 @@ export class SharingService {
   }
 
   /** One announcement of a root at a time, however many requests of one session want it */
-  private announceOnce (root: CID): void {
+  private announceOnce (root: CID, partial = false): void {
     const key = root.toString()
     if (this.announcing.has(key)) return
+    if (!partial && this.partlyAnnounced.covers(key)) return
     this.announcing.add(key)
-    void this.announce(root).finally(() => this.announcing.delete(key))
+    // counted from the start: a done announcement asked for meanwhile was skipped anyway (above)
+    if (partial) this.partlyAnnounced.announced(key)
+    void this.announce(root).then(result => {
+      if (partial && !result.ok) this.partlyAnnounced.forget(key)
+    }).finally(() => this.announcing.delete(key))
   }
 
   /** The fetch session itself: runs once per root however many requests joined it */
@@ -333,7 +341,7 @@ export class SharingService {
           // reaches: only a long download announces before it is done
           if (!announced && request.announce !== false && Date.now() - fetchStarted >= PARTIAL_ANNOUNCE_AFTER_MS) {
             announced = true
-            this.announceOnce(root)
+            this.announceOnce(root, true)
           }
           if (totalBytes === undefined && event.cid.equals(root)) totalBytes = await this.rootSize(root)
         }
@@ -347,6 +355,8 @@ export class SharingService {
         }
       }
     } catch (err) {
+      // no done announcement follows a failed fetch: a later fetch of the root must make its own
+      this.partlyAnnounced.forget(key)
       if (watch.failure != null && request.signal?.aborted !== true) throw watch.failure
       throw translateFetchError(err, watch.holders())
     } finally {
