@@ -60,11 +60,11 @@ const MAX_REMEMBERED_REFERENCES = 65_536
  * put() rewrites a block whose file size is wrong instead of trusting it, and get() re-verifies the
  * hash (verifyOnRead) and deletes a block that fails, turning corruption into absence.
  *
- * Re-hashing cheaply. getInto() (the server's and export's read) hashes a block only when its file's
- * stat (device, inode, size, mtime, ctime) differs from the one it had when this process last hashed
- * or wrote those bytes, or when that was more than VERIFIED_FOR_MS ago (verified-stats.ts): any
- * rewrite shows in the stat, rot does not, so the TTL bounds how long rot goes unseen by us.
- * get() always re-hashes.
+ * Re-hashing cheaply. getInto() (the server's and export's read) hashes a stored block only when its
+ * file's stat (device, inode, size, mtime, ctime) differs from the one it had when this process last
+ * hashed or wrote those bytes, or that was over VERIFIED_FOR_MS ago (verified-stats.ts): a rewrite
+ * shows in the stat, rot does not, so the TTL bounds how long rot goes unseen. get() reads stored
+ * blocks with no stat, so it always hashes them.
  *
  * References. A block may instead be kept as `<name>.ref`: a small JSON file naming a byte range of
  * a file outside the store (a file `get -o` wrote; see FileAssembler), so a downloaded file's
