@@ -6,7 +6,6 @@ import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
-import { FetchingBlocks } from '../exchange/fetching-blocks.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../exchange/client/session-options.js'
 import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
@@ -94,8 +93,6 @@ export class SharingService {
   readonly penalties = new PenaltyBox()
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
-  /** blocks those fetches still wait for: the server answers DONT_HAVE for them at once */
-  private readonly missingBlocks = new FetchingBlocks()
   /** root → the one fetch session of it that every request for it joins */
   private readonly shared = new SharedFetches<GetEvent>()
   /** roots whose DHT announcement runs now (bounded by the fetches that start them) */
@@ -128,8 +125,7 @@ export class SharingService {
         return await this.holding(root, options)
       },
       probeClient: this.client,
-      penalties: this.penalties,
-      fetching: this.missingBlocks
+      penalties: this.penalties
     })
   }
 
@@ -321,7 +317,6 @@ export class SharingService {
         blockStore: request.blockStore ?? this.components.blockStore,
         providers,
         client: this.client,
-        fetching: this.missingBlocks,
         signal,
         providerTimeoutMs: request.providerTimeoutMs ?? this.init.providerTimeoutMs,
         // one bad block may be bit rot: only a peer that keeps sending them is penalised

@@ -1,7 +1,6 @@
 import type { ExchangeClient, ExchangeDialer } from './client.js'
 import type { DropReason } from './fetch-events.js'
 import type { BlockStore } from '../../content/index.js'
-import type { FetchingBlocks } from '../fetching-blocks.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -78,8 +77,6 @@ export interface FetchOptions {
    * (FileAssembler) spares reading everything back after the download. Must not throw.
    */
   onBlock?: (cid: CID, bytes: Uint8Array) => Promise<void>
-  /** Where the blocks this session still waits for are listed for the node's server to see */
-  fetching?: FetchingBlocks
   /** Told about every provider dropped for misbehaviour, so the peer layer can score it */
   onPenalty?: (peer: PeerId, reason: DropReason, err?: Error) => void
 }

@@ -11,7 +11,6 @@ import { DEFAULT_MAX_PROCESSING_BYTES, DEFAULT_PROVIDER_TIMEOUT_MS, type FetchOp
 import { ProviderPool } from './session-providers.js'
 import { RequestScheduler } from './session-scheduler.js'
 import { Wakeup } from './wakeup.js'
-import { SessionFetching } from '../fetching-blocks.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import type { FetchEvent, FetchProgressEvent } from './fetch-events.js'
 import type { Provider } from './provider.js'
@@ -61,7 +60,6 @@ export class FetchSession {
   /** Blocks being processed or walked locally that may still reveal more blocks */
   private expanding = 0
   private readonly tally = new FetchTally()
-  private readonly missing: SessionFetching
   private failure?: Error
   private stallTimer?: ReturnType<typeof setTimeout>
 
@@ -69,7 +67,6 @@ export class FetchSession {
     this.root = root
     this.opts = options
     this.store = options.blockStore
-    this.missing = new SessionFetching(options.fetching)
     // every store call and dial in flight listens on this signal
     setMaxListeners(Infinity, this.controller.signal)
     const signal = this.controller.signal
@@ -97,7 +94,6 @@ export class FetchSession {
       store: this.store,
       signal,
       onMissing: (block) => {
-        this.missing.add(block.key)
         this.requests.enqueue(block)
         this.wakeup.wake()
       },
@@ -195,7 +191,6 @@ export class FetchSession {
         await stored
         await this.opts.onBlock?.(cid, bytes)
       }
-      this.missing.done(blockKey(cid))
       this.requests.noteSize(cid, size)
       this.tally.fetched(size)
       this.emit({ type: 'fetch:block', cid, bytes: size, from: from.peer })
@@ -326,7 +321,6 @@ export class FetchSession {
   private async cleanup (): Promise<void> {
     this.controller.abort()
     this.clearStallTimer()
-    this.missing.clear()
     this.requests.stop()
     this.providers.stop()
     if (this.ownClient) {

@@ -50,11 +50,6 @@ export interface ExchangeServerComponents {
    * looked up: a penalised peer's streams are refused. Without it a dropped peer may come back.
    */
   penalties?: ServerPenalties
-  /**
-   * Blocks this node is fetching itself (fetching-blocks.ts): a WANT for one is answered
-   * DONT_HAVE at once, without a read slot or a look on the disk
-   */
-  fetching?: { has: (blockKey: string) => boolean }
 }
 
 export interface ServerPenalties {

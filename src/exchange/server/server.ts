@@ -293,11 +293,6 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     this.spreader.asked(peerKey, Date.now())
-    if (this.components.fetching?.has(key) === true) {
-      // a downloader in a crowd is asked for what it still waits for itself, again and again
-      this.refuseDontHave(s, id, cid)
-      return
-    }
     // Blocks go out one after another on this stream anyway: reading every requested block at
     // once would only hold the client's whole request window in our memory
     let releaseSlot: (() => void) | undefined
