@@ -17,10 +17,14 @@
  *
  * A crowd is only as good as its members' uploads, and peers that ask for everything and serve
  * nothing must not make one (issue 16: three such peer ids starved an honest downloader). So a
- * peer counts as a crowd member only while it is proven to serve: the server asks it back for a
- * block we sent it (see crowd-prober.ts) and it delivered. And every peer gets its first
- * FIRST_BLOCKS_ALWAYS blocks (the root among them) from us whatever the crowd, so a download
- * always starts.
+ * peer counts as a crowd member while it is proven to serve (the server asks it back for a block
+ * we sent it, see crowd-prober.ts, and it delivered), or provisionally for PROVISIONAL_MS after
+ * its first request until a probe of it fails: a flash crowd asks all at once, and waiting for
+ * proofs let it fetch most of a file from us first. Provisional trust is bounded in time and in
+ * number (MAX_PROVISIONAL), since peer ids are cheap. A peer is referred for a block only when
+ * someone else that got it from us is a member: a block that went only to peers that do not
+ * serve is sent again. And every peer gets its first FIRST_BLOCKS_ALWAYS blocks (the root among
+ * them) from us whatever the crowd, so a download always starts.
  */
 export const SPREAD_MIN_PEERS = 3
 export const SPREAD_COPIES = 2
@@ -39,13 +43,22 @@ export const SPREAD_MEMORY_MS = 10 * 60_000
 export const FIRST_BLOCKS_ALWAYS = 1
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
-/** Blocks a peer must have had from us before it is probed */
-export const PROBE_AFTER_BLOCKS = 2
+/** An unproven peer counts as a member this long after its first request, unless a probe of it fails */
+export const PROVISIONAL_MS = 5_000
+/** Unproven peers that count as members at once: fresh peer ids cannot buy more trust than this */
+export const MAX_PROVISIONAL = 32
+/** Blocks a peer must have had from us before it is probed: the first one, so it is proven soon */
+export const PROBE_AFTER_BLOCKS = 1
+/** Recipients remembered per block: enough to find a member among them */
+const MAX_RECIPIENTS = 8
 /** A failed (or pending) probe of a peer is not repeated sooner than this: an early probe fails
  * when the block is still on its way, and a 10 s wait let the whole crowd download before it formed */
 export const PROBE_RETRY_MS = 2_000
 /** Bookkeeping entries kept before old ones are pruned */
 const MAX_ENTRIES = 65_536
+
+/** What a probe found out (see probeDone) */
+export type ProbeOutcome = 'served' | 'lacks' | 'failed'
 
 export interface CrowdSpreaderInit {
   minPeers?: number
@@ -57,6 +70,8 @@ export interface CrowdSpreaderInit {
   firstBlocks?: number
   /** false: every active requester counts as a crowd member, proven or not (tests of the counting) */
   provenOnly?: boolean
+  /** How long an unproven peer counts as a member (PROVISIONAL_MS); 0: only proven peers */
+  provisionalMs?: number
 }
 
 interface PeerRecord {
@@ -64,6 +79,8 @@ interface PeerRecord {
   admitted: number
   /** until when it counts as serving the crowd */
   provenUntil: number
+  /** until when it counts as a member without proof (0: never, or a probe of it failed) */
+  provisionalUntil: number
   lastProbeAt: number
   probing: boolean
   /** the last block we sent it */
@@ -76,6 +93,8 @@ interface BlockUploads {
   count: number
   since: number
   firstSentAt?: number
+  /** peers the copies were admitted to (the first MAX_RECIPIENTS) */
+  to: string[]
 }
 
 export class CrowdSpreader {
@@ -86,6 +105,7 @@ export class CrowdSpreader {
   private readonly extraRefillMs: number
   private readonly firstBlocks: number
   private readonly provenOnly: boolean
+  private readonly provisionalMs: number
   /** peer id → what we know of its part in the crowd */
   private readonly peers = new Map<string, PeerRecord>()
   /** peer id → time of its last request */
@@ -114,13 +134,15 @@ export class CrowdSpreader {
     this.extraRefillMs = init.extraRefillMs ?? SPREAD_EXTRA_REFILL_MS
     this.firstBlocks = init.firstBlocks ?? FIRST_BLOCKS_ALWAYS
     this.provenOnly = init.provenOnly ?? true
+    this.provisionalMs = init.provisionalMs ?? PROVISIONAL_MS
   }
 
   private peer (id: string, now: number): PeerRecord {
     let record = this.peers.get(id)
     if (record === undefined) {
       if (this.peers.size >= MAX_ENTRIES / 16) this.prunePeers(now)
-      record = { admitted: 0, provenUntil: 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
+      const provisional = this.provisionalMs > 0 && this.provisionalCount(now) < MAX_PROVISIONAL
+      record = { admitted: 0, provenUntil: 0, provisionalUntil: provisional ? now + this.provisionalMs : 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
       this.peers.set(id, record)
     }
     return record
@@ -133,6 +155,12 @@ export class CrowdSpreader {
     }
     // still full: every one of them asked within the linger time; forget the oldest
     while (this.peers.size >= MAX_ENTRIES / 16) this.peers.delete(this.peers.keys().next().value as string)
+  }
+
+  private provisionalCount (now: number): number {
+    let count = 0
+    for (const record of this.peers.values()) if (record.provisionalUntil > now && record.provenUntil <= now) count++
+    return count
   }
 
   /** `peer` served a block we asked it for: it counts as a crowd member for a while */
@@ -153,20 +181,33 @@ export class CrowdSpreader {
     return record.sentBefore ?? record.lastSent
   }
 
-  probeDone (peer: string, served: boolean, now: number): void {
+  /**
+   * 'served': a member for PROVEN_FOR_MS. 'lacks': it does not have the block yet (it may still be
+   * on its way), which proves nothing either way. 'failed': not served, refused, timed out — no
+   * provisional trust any more.
+   */
+  probeDone (peer: string, outcome: ProbeOutcome, now: number): void {
     const record = this.peers.get(peer)
     if (record === undefined) return
     record.probing = false
-    if (served) {
+    if (outcome === 'served') {
       record.provenUntil = now + PROVEN_FOR_MS
       this.probesServed++
-    } else {
+    } else if (outcome === 'failed') {
+      record.provisionalUntil = 0
       this.probesFailed++
     }
   }
 
   private isMember (peer: string, now: number): boolean {
-    return !this.provenOnly || (this.peers.get(peer)?.provenUntil ?? 0) > now
+    if (!this.provenOnly) return true
+    const record = this.peers.get(peer)
+    return record !== undefined && (record.provenUntil > now || record.provisionalUntil > now)
+  }
+
+  /** Whether a peer other than `asker` that got `block` from us is a member it can be referred to */
+  private memberHolds (uploads: BlockUploads, asker: string, now: number): boolean {
+    return uploads.to.some(peer => peer !== asker && this.isMember(peer, now))
   }
 
   /**
@@ -200,12 +241,13 @@ export class CrowdSpreader {
       this.refusedSince.clear()
     }
     const uploads = this.uploadsOf(block, now)
-    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks) {
+    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks && this.memberHolds(uploads, peer, now)) {
       if (!this.waitedLongEnough(peer, block, uploads, now)) return false
       this.extrasThisCrowd++
       this.sentAfterWait++
     }
     uploads.count++
+    if (uploads.to.length < MAX_RECIPIENTS && !uploads.to.includes(peer)) uploads.to.push(peer)
     record.admitted++
     return true
   }
@@ -245,11 +287,15 @@ export class CrowdSpreader {
   release (block: string, peer?: string): void {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined && uploads.count > 0) uploads.count--
+    if (uploads !== undefined && peer !== undefined) {
+      const i = uploads.to.indexOf(peer)
+      if (i >= 0) uploads.to.splice(i, 1)
+    }
     const record = peer === undefined ? undefined : this.peers.get(peer)
     if (record !== undefined && record.admitted > 0) record.admitted--
   }
 
-  /** Peers asking now that count as members (proven to serve, unless provenOnly is off) */
+  /** Peers asking now that count as members (proven to serve or provisional, unless provenOnly is off) */
   crowdSize (now: number): number {
     let crowd = 0
     for (const [peer, at] of this.requesters) {
@@ -280,7 +326,7 @@ export class CrowdSpreader {
         for (const [key, entry] of this.uploads) if (now - entry.since > SPREAD_MEMORY_MS) this.uploads.delete(key)
         if (this.uploads.size > MAX_ENTRIES) this.uploads.clear()
       }
-      uploads = { count: 0, since: now }
+      uploads = { count: 0, since: now, to: [] }
       this.uploads.set(block, uploads)
     }
     return uploads

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader } from '../../../src/exchange/server/crowd-spreader.js'
+import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader, MAX_PROVISIONAL, PROVISIONAL_MS } from '../../../src/exchange/server/crowd-spreader.js'
 
 describe('crowd spreading', () => {
   // the counting itself: every requester a member, no first blocks (see the proven-crowd tests below)
@@ -97,6 +97,7 @@ describe('crowd spreading', () => {
         // no patience within the run, so only the copy limit applies
         const spreader = new CrowdSpreader({ ...init, patienceMs: 1e12 })
         const sent = new Map<number, number>()
+        const recipients = new Map<number, Set<number>>()
         const lastAsked = new Map<number, number>()
         let now = 0
         let crowdOn = false
@@ -113,18 +114,25 @@ describe('crowd spreading', () => {
           } else if (crowdOn && !lingering) {
             crowdOn = false
             sent.clear()
+            recipients.clear()
           }
           const admitted = spreader.admit(String(r.peer), String(r.block), now)
-          expect(admitted).toBe(!inCrowd || (sent.get(r.block) ?? 0) < init.copies)
+          // referred only to someone else that got the block from us
+          const othersHold = [...(recipients.get(r.block) ?? [])].some(p => p !== r.peer)
+          expect(admitted).toBe(!inCrowd || (sent.get(r.block) ?? 0) < init.copies || !othersHold)
           if (askers === 1) expect(admitted).toBe(true)
-          if (admitted) sent.set(r.block, (sent.get(r.block) ?? 0) + 1)
+          if (admitted) {
+            sent.set(r.block, (sent.get(r.block) ?? 0) + 1)
+            recipients.set(r.block, (recipients.get(r.block) ?? new Set()).add(r.peer))
+          }
         }
       }
     ))
   })
 
   describe('a crowd is made of peers proven to serve', () => {
-    const proven = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 2 }
+    // only proven peers count here; provisional members have their own tests below
+    const proven = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 2, provisionalMs: 0 }
 
     it('peers that only ask never make a crowd: everyone is served', () => {
       const spreader = new CrowdSpreader(proven)
@@ -146,26 +154,92 @@ describe('crowd spreading', () => {
       expect(spreader.admit('new', 'leaf2', 3)).toBe(false)
     })
 
-    it('a probe is due once a peer had a few blocks, and a served probe makes it a member', () => {
+    it('a probe is due once a peer had its first block, and a served probe makes it a member', () => {
       const spreader = new CrowdSpreader(proven)
-      for (let i = 0; i < 4; i++) {
+      spreader.admit('p', 'b0', 0)
+      expect(spreader.probeDue('p', 0)).toBeUndefined()
+      spreader.sent('b0', 0, 'p')
+      expect(spreader.probeDue('p', 1)).toBe('b0')
+      spreader.probeDone('p', 'lacks', 2)
+      for (let i = 1; i < 4; i++) {
         spreader.admit('p', `b${i}`, i)
         spreader.sent(`b${i}`, i, 'p')
       }
       expect(spreader.crowdSize(5)).toBe(0)
-      // the block before the last: the last may still be on its way
-      expect(spreader.probeDue('p', 5)).toBe('b2')
+      // not sooner than the retry time; then the block before the last: the last may still be on its way
+      expect(spreader.probeDue('p', 5)).toBeUndefined()
+      expect(spreader.probeDue('p', 1 + 2_000)).toBe('b2')
       // one probe at a time
-      expect(spreader.probeDue('p', 6)).toBeUndefined()
-      spreader.probeDone('p', true, 7)
-      expect(spreader.crowdSize(8)).toBe(1)
+      expect(spreader.probeDue('p', 2_002)).toBeUndefined()
+      spreader.probeDone('p', 'served', 2_003)
+      expect(spreader.crowdSize(2_004)).toBe(1)
       // a failed probe is not retried at once, and the peer is no member
-      spreader.admit('q', 'b0', 10)
-      for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 10); spreader.sent(`c${i}`, 10, 'q') }
-      expect(spreader.probeDue('q', 11)).toBe('c2')
-      spreader.probeDone('q', false, 12)
-      expect(spreader.probeDue('q', 13)).toBeUndefined()
-      expect(spreader.crowdSize(14)).toBe(1)
+      for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 2_010); spreader.sent(`c${i}`, 2_010, 'q') }
+      expect(spreader.probeDue('q', 2_011)).toBe('c2')
+      spreader.probeDone('q', 'failed', 2_012)
+      expect(spreader.probeDue('q', 2_013)).toBeUndefined()
+      expect(spreader.crowdSize(2_014)).toBe(1)
+    })
+
+    it('a block that went only to peers that do not serve is sent again', () => {
+      const spreader = new CrowdSpreader({ ...proven, firstBlocks: 0 })
+      for (const p of ['a', 'b']) spreader.proven(p, 0)
+      for (const p of ['a', 'b', 'x', 'y']) spreader.admit(p, 'warm-up', 1)
+      // x and y ask first: both copies go to them, and nobody could serve the block on
+      expect(spreader.admit('x', 'block', 2)).toBe(true)
+      expect(spreader.admit('y', 'block', 2)).toBe(true)
+      expect(spreader.admit('a', 'block', 3)).toBe(true)
+      // now a member holds it: the next asker is referred to a
+      expect(spreader.admit('b', 'block', 4)).toBe(false)
+    })
+  })
+
+  describe('provisional members: a flash crowd is a crowd before anyone is proven', () => {
+    const init = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 1 }
+
+    it('peers asking at once count at once: each block leaves twice', () => {
+      const spreader = new CrowdSpreader(init)
+      const peers = ['a', 'b', 'c', 'd', 'e', 'f']
+      for (const p of peers) expect(spreader.admit(p, 'root', 0)).toBe(true)
+      const admitted = peers.filter(p => spreader.admit(p, 'leaf', 1))
+      expect(admitted).toEqual(['a', 'b'])
+      expect(spreader.crowdSize(1)).toBe(peers.length)
+    })
+
+    it('provisional trust ends after PROVISIONAL_MS, or at once when a probe fails', () => {
+      const spreader = new CrowdSpreader(init)
+      for (const p of ['a', 'b', 'c']) spreader.admit(p, 'root', 0)
+      spreader.probeDone('a', 'failed', 10)
+      expect(spreader.crowdSize(20)).toBe(2)
+      // a probe that found the block not there yet proves nothing either way
+      spreader.probeDone('b', 'lacks', 20)
+      expect(spreader.crowdSize(30)).toBe(2)
+      // still asking, never proven: no member any more
+      for (const p of ['a', 'b', 'c']) spreader.asked(p, PROVISIONAL_MS + 1)
+      expect(spreader.crowdSize(PROVISIONAL_MS + 1)).toBe(0)
+      // and so never referred to: everyone is served
+      for (const p of ['a', 'b', 'c']) expect(spreader.admit(p, 'leaf', PROVISIONAL_MS + 2)).toBe(true)
+    })
+
+    it('fresh peer ids buy at most MAX_PROVISIONAL members', () => {
+      const spreader = new CrowdSpreader(init)
+      for (let i = 0; i < MAX_PROVISIONAL * 3; i++) spreader.admit(`sybil${i}`, 'root', 0)
+      expect(spreader.crowdSize(1)).toBe(MAX_PROVISIONAL)
+    })
+
+    it('peers that ask for everything and fail their probes cannot keep an honest downloader waiting', () => {
+      const spreader = new CrowdSpreader(init)
+      const leechers = ['x', 'y', 'z']
+      for (const p of leechers) spreader.admit(p, 'root', 0)
+      // while they are provisional they are a crowd among themselves ...
+      for (const p of leechers) spreader.admit(p, 'leaf', 1)
+      // ... until their probes fail (they serve nothing)
+      for (const p of leechers) spreader.probeDone(p, 'failed', 2)
+      for (let t = 3; t < 20; t++) {
+        for (const p of leechers) spreader.admit(p, `leaf${t}`, t)
+        expect(spreader.admit('honest', `leaf${t}`, t)).toBe(true)
+      }
+      expect(spreader.admit('honest', 'leaf', 20)).toBe(true)
     })
   })
 })
