@@ -17,14 +17,12 @@
  *
  * A crowd is only as good as its members' uploads, and peers that ask for everything and serve
  * nothing must not make one (issue 16: three such peer ids starved an honest downloader). So a
- * peer counts as a crowd member while it is proven to serve (the server asks it back for a block
- * we sent it, see crowd-prober.ts, and it delivered), or provisionally for PROVISIONAL_MS after
- * its first request until a probe of it fails: a flash crowd asks all at once, and waiting for
- * proofs let it fetch most of a file from us first. Provisional trust is bounded in time and in
- * number (MAX_PROVISIONAL), since peer ids are cheap. A peer is referred for a block only when
- * someone else that got it from us is a member: a block that went only to peers that do not
- * serve is sent again. And every peer gets its first FIRST_BLOCKS_ALWAYS blocks (the root among
- * them) from us whatever the crowd, so a download always starts.
+ * peer counts as a crowd member only while it is proven to serve: the server asks it back for a
+ * block we sent it (see crowd-prober.ts), as soon as it had one, and it delivered. A peer is
+ * referred for a block only when someone else that got it from us is a member: a block that went
+ * only to peers that do not serve is sent again. And every peer gets its first
+ * FIRST_BLOCKS_ALWAYS blocks (the root among them) from us whatever the crowd, so a download
+ * always starts.
  */
 export const SPREAD_MIN_PEERS = 3
 export const SPREAD_COPIES = 2
@@ -43,10 +41,6 @@ export const SPREAD_MEMORY_MS = 10 * 60_000
 export const FIRST_BLOCKS_ALWAYS = 1
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
-/** An unproven peer counts as a member this long after its first request, unless a probe of it fails */
-export const PROVISIONAL_MS = 5_000
-/** Unproven peers that count as members at once: fresh peer ids cannot buy more trust than this */
-export const MAX_PROVISIONAL = 32
 /** Blocks a peer must have had from us before it is probed: the first one, so it is proven soon */
 export const PROBE_AFTER_BLOCKS = 1
 /** Recipients remembered per block: enough to find a member among them */
@@ -70,8 +64,6 @@ export interface CrowdSpreaderInit {
   firstBlocks?: number
   /** false: every active requester counts as a crowd member, proven or not (tests of the counting) */
   provenOnly?: boolean
-  /** How long an unproven peer counts as a member (PROVISIONAL_MS); 0: only proven peers */
-  provisionalMs?: number
 }
 
 interface PeerRecord {
@@ -79,8 +71,6 @@ interface PeerRecord {
   admitted: number
   /** until when it counts as serving the crowd */
   provenUntil: number
-  /** until when it counts as a member without proof (0: never, or a probe of it failed) */
-  provisionalUntil: number
   lastProbeAt: number
   probing: boolean
   /** the last block we sent it */
@@ -105,7 +95,6 @@ export class CrowdSpreader {
   private readonly extraRefillMs: number
   private readonly firstBlocks: number
   private readonly provenOnly: boolean
-  private readonly provisionalMs: number
   /** peer id → what we know of its part in the crowd */
   private readonly peers = new Map<string, PeerRecord>()
   /** peer id → time of its last request */
@@ -134,15 +123,13 @@ export class CrowdSpreader {
     this.extraRefillMs = init.extraRefillMs ?? SPREAD_EXTRA_REFILL_MS
     this.firstBlocks = init.firstBlocks ?? FIRST_BLOCKS_ALWAYS
     this.provenOnly = init.provenOnly ?? true
-    this.provisionalMs = init.provisionalMs ?? PROVISIONAL_MS
   }
 
   private peer (id: string, now: number): PeerRecord {
     let record = this.peers.get(id)
     if (record === undefined) {
       if (this.peers.size >= MAX_ENTRIES / 16) this.prunePeers(now)
-      const provisional = this.provisionalMs > 0 && this.provisionalCount(now) < MAX_PROVISIONAL
-      record = { admitted: 0, provenUntil: 0, provisionalUntil: provisional ? now + this.provisionalMs : 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
+      record = { admitted: 0, provenUntil: 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
       this.peers.set(id, record)
     }
     return record
@@ -155,12 +142,6 @@ export class CrowdSpreader {
     }
     // still full: every one of them asked within the linger time; forget the oldest
     while (this.peers.size >= MAX_ENTRIES / 16) this.peers.delete(this.peers.keys().next().value as string)
-  }
-
-  private provisionalCount (now: number): number {
-    let count = 0
-    for (const record of this.peers.values()) if (record.provisionalUntil > now && record.provenUntil <= now) count++
-    return count
   }
 
   /** `peer` served a block we asked it for: it counts as a crowd member for a while */
@@ -183,8 +164,7 @@ export class CrowdSpreader {
 
   /**
    * 'served': a member for PROVEN_FOR_MS. 'lacks': it does not have the block yet (it may still be
-   * on its way), which proves nothing either way. 'failed': not served, refused, timed out — no
-   * provisional trust any more.
+   * on its way), which proves nothing either way. 'failed': not served, refused, timed out.
    */
   probeDone (peer: string, outcome: ProbeOutcome, now: number): void {
     const record = this.peers.get(peer)
@@ -194,15 +174,12 @@ export class CrowdSpreader {
       record.provenUntil = now + PROVEN_FOR_MS
       this.probesServed++
     } else if (outcome === 'failed') {
-      record.provisionalUntil = 0
       this.probesFailed++
     }
   }
 
   private isMember (peer: string, now: number): boolean {
-    if (!this.provenOnly) return true
-    const record = this.peers.get(peer)
-    return record !== undefined && (record.provenUntil > now || record.provisionalUntil > now)
+    return !this.provenOnly || (this.peers.get(peer)?.provenUntil ?? 0) > now
   }
 
   /** Whether a peer other than `asker` that got `block` from us is a member it can be referred to */
@@ -295,7 +272,7 @@ export class CrowdSpreader {
     if (record !== undefined && record.admitted > 0) record.admitted--
   }
 
-  /** Peers asking now that count as members (proven to serve or provisional, unless provenOnly is off) */
+  /** Peers asking now that count as members (proven to serve, unless provenOnly is off) */
   crowdSize (now: number): number {
     let crowd = 0
     for (const [peer, at] of this.requesters) {

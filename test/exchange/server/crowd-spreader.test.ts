@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader, MAX_PROVISIONAL, PROVISIONAL_MS } from '../../../src/exchange/server/crowd-spreader.js'
+import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader } from '../../../src/exchange/server/crowd-spreader.js'
 
 describe('crowd spreading', () => {
   // the counting itself: every requester a member, no first blocks (see the proven-crowd tests below)
@@ -131,8 +131,7 @@ describe('crowd spreading', () => {
   })
 
   describe('a crowd is made of peers proven to serve', () => {
-    // only proven peers count here; provisional members have their own tests below
-    const proven = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 2, provisionalMs: 0 }
+    const proven = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 2 }
 
     it('peers that only ask never make a crowd: everyone is served', () => {
       const spreader = new CrowdSpreader(proven)
@@ -191,55 +190,6 @@ describe('crowd spreading', () => {
       expect(spreader.admit('a', 'block', 3)).toBe(true)
       // now a member holds it: the next asker is referred to a
       expect(spreader.admit('b', 'block', 4)).toBe(false)
-    })
-  })
-
-  describe('provisional members: a flash crowd is a crowd before anyone is proven', () => {
-    const init = { minPeers: 3, copies: 2, patienceMs: 10_000, extraShare: 0.25, extraRefillMs: 10_000, firstBlocks: 1 }
-
-    it('peers asking at once count at once: each block leaves twice', () => {
-      const spreader = new CrowdSpreader(init)
-      const peers = ['a', 'b', 'c', 'd', 'e', 'f']
-      for (const p of peers) expect(spreader.admit(p, 'root', 0)).toBe(true)
-      const admitted = peers.filter(p => spreader.admit(p, 'leaf', 1))
-      expect(admitted).toEqual(['a', 'b'])
-      expect(spreader.crowdSize(1)).toBe(peers.length)
-    })
-
-    it('provisional trust ends after PROVISIONAL_MS, or at once when a probe fails', () => {
-      const spreader = new CrowdSpreader(init)
-      for (const p of ['a', 'b', 'c']) spreader.admit(p, 'root', 0)
-      spreader.probeDone('a', 'failed', 10)
-      expect(spreader.crowdSize(20)).toBe(2)
-      // a probe that found the block not there yet proves nothing either way
-      spreader.probeDone('b', 'lacks', 20)
-      expect(spreader.crowdSize(30)).toBe(2)
-      // still asking, never proven: no member any more
-      for (const p of ['a', 'b', 'c']) spreader.asked(p, PROVISIONAL_MS + 1)
-      expect(spreader.crowdSize(PROVISIONAL_MS + 1)).toBe(0)
-      // and so never referred to: everyone is served
-      for (const p of ['a', 'b', 'c']) expect(spreader.admit(p, 'leaf', PROVISIONAL_MS + 2)).toBe(true)
-    })
-
-    it('fresh peer ids buy at most MAX_PROVISIONAL members', () => {
-      const spreader = new CrowdSpreader(init)
-      for (let i = 0; i < MAX_PROVISIONAL * 3; i++) spreader.admit(`sybil${i}`, 'root', 0)
-      expect(spreader.crowdSize(1)).toBe(MAX_PROVISIONAL)
-    })
-
-    it('peers that ask for everything and fail their probes cannot keep an honest downloader waiting', () => {
-      const spreader = new CrowdSpreader(init)
-      const leechers = ['x', 'y', 'z']
-      for (const p of leechers) spreader.admit(p, 'root', 0)
-      // while they are provisional they are a crowd among themselves ...
-      for (const p of leechers) spreader.admit(p, 'leaf', 1)
-      // ... until their probes fail (they serve nothing)
-      for (const p of leechers) spreader.probeDone(p, 'failed', 2)
-      for (let t = 3; t < 20; t++) {
-        for (const p of leechers) spreader.admit(p, `leaf${t}`, t)
-        expect(spreader.admit('honest', `leaf${t}`, t)).toBe(true)
-      }
-      expect(spreader.admit('honest', 'leaf', 20)).toBe(true)
     })
   })
 })
