@@ -12,6 +12,8 @@ import { writeSection, saveResults } from './lib/docs.js'
 import { MiB, writeRandomFile, sha256File, addFile, getFile } from './lib/content.js'
 import type { Kind, PeerMessage } from './transfer/peer.js'
 import { runAria2 } from './transfer/aria2.js'
+import { runKizunaCli } from './transfer/kizuna-cli.js'
+import { DEFAULT_CONFIG } from '../src/node/config.js'
 import { aria2Version, bittorrentMissing } from './lib/bittorrent.js'
 import type { BenchmarkContext } from './index.js'
 
@@ -37,7 +39,7 @@ interface SystemResult {
   error: string | null
 }
 
-const SYSTEMS = ['tcp', 'tls', 'libp2p', 'libp2p-tls', 'kizuna', 'helia', 'kizuna-2-providers', 'aria2'] as const
+const SYSTEMS = ['tcp', 'tls', 'libp2p', 'libp2p-tls', 'kizuna', 'helia', 'kizuna-2-providers', 'kizuna-cli', 'aria2'] as const
 type System = typeof SYSTEMS[number]
 
 const median = (xs: number[]): number => {
@@ -204,6 +206,11 @@ async function runKizuna (providers: 1 | 2, file: string, size: number, work: st
   }
 }
 
+async function runKizunaCliRecord (file: string, size: number, work: string, timeoutMs: number, signal: AbortSignal): Promise<RunRecord> {
+  const record = await runKizunaCli(file, await expectedHash(file), work, timeoutMs, signal, peakRss)
+  return { ...record, mbPerSecond: size / 1e6 / record.seconds }
+}
+
 function summarize (name: string, runs: RunRecord[], error: string | null): SystemResult {
   if (runs.length === 0) return { name, runs, median: null, error }
   const side = (pick: (r: RunRecord) => Side): Side => ({
@@ -276,9 +283,11 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
             ? await runKizuna(1, file, size, work, timeoutMs, signal)
             : system === 'kizuna-2-providers'
               ? await runKizuna(2, file, size, work, timeoutMs, signal)
-              : system === 'aria2'
-                ? await runAria2Record(file, size, work, timeoutMs, signal)
-                : await runBaseline(system, file, size, work, tlsFiles, timeoutMs, signal)
+              : system === 'kizuna-cli'
+                ? await runKizunaCliRecord(file, size, work, timeoutMs, signal)
+                : system === 'aria2'
+                  ? await runAria2Record(file, size, work, timeoutMs, signal)
+                  : await runBaseline(system, file, size, work, tlsFiles, timeoutMs, signal)
           if (!record.verified) throw new Error('downloaded file does not match the sha256')
           entry.runs.push(record)
           log(`  ${record.mbPerSecond.toFixed(1)} MB/s${record.startToExitSeconds != null ? ` (data phase ${record.seconds.toFixed(2)} s, start to exit ${record.startToExitSeconds.toFixed(2)} s)` : ''}, cpu ${record.sender.cpuSeconds.toFixed(2)}/${record.receiver.cpuSeconds.toFixed(2)} s, peak RSS ${(record.sender.peakRssBytes / 1e6).toFixed(0)}/${(record.receiver.peakRssBytes / 1e6).toFixed(0)} MB, background ${record.backgroundCores.toFixed(2)} CPUs`)
@@ -301,6 +310,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     kizunaOverLibp2p: { value: ratio(kizuna, get('libp2p')), target: 0.9 },
     kizunaOverLibp2pTls: { value: ratio(kizuna, get('libp2p-tls')), target: 0.9 },
     kizunaOverHelia: { value: ratio(kizuna, get('helia')), target: 4 },
+    cliOverKizuna: { value: ratio(get('kizuna-cli'), kizuna), target: 0.9 },
     kizunaPeakRssMaxBytes: {
       value: kizuna?.median != null ? Math.max(kizuna.median.sender.peakRssBytes, kizuna.median.receiver.peakRssBytes) : null,
       target: 150e6
@@ -335,6 +345,7 @@ function renderMarkdown (report: { date: string, machine: ReturnType<typeof mach
     kizuna: 'Kizuna `get` (2 daemons)',
     helia: 'Helia bitswap, blockstore-fs both sides',
     'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)',
+    'kizuna-cli': 'Kizuna CLI `kizuna get`, spawn to exit (2 daemons, default replication)',
     aria2: `aria2c${report.aria2 != null ? ` ${report.aria2.replace(/^aria2 version /, '')}` : ''} BitTorrent, data phase`
   }
   const rows = summary.map(s => s.median == null
@@ -359,13 +370,14 @@ Every counted download matched the file's sha256.
 |---|---:|---|---:|---:|---:|---:|---|
 ${rows.join('\n')}
 
-Ratios (median MB/s): Kizuna ÷ bare libp2p = **${fmt(ratios.kizunaOverLibp2p.value)}** (target ≥ 0.9); Kizuna ÷ bare libp2p over TLS = **${fmt(ratios.kizunaOverLibp2pTls.value)}**; Kizuna ÷ Helia = **${fmt(ratios.kizunaOverHelia.value)}** (target ≥ 4).
+Ratios (median MB/s): Kizuna ÷ bare libp2p = **${fmt(ratios.kizunaOverLibp2p.value)}** (target ≥ 0.9); Kizuna ÷ bare libp2p over TLS = **${fmt(ratios.kizunaOverLibp2pTls.value)}**; Kizuna ÷ Helia = **${fmt(ratios.kizunaOverHelia.value)}** (target ≥ 4); Kizuna CLI ÷ Kizuna \`get\` = **${fmt(ratios.cliOverKizuna.value)}** (target ≥ 0.9).
 Kizuna peak RSS per side: **${ratios.kizunaPeakRssMaxBytes.value == null ? 'n/a' : mb(ratios.kizunaPeakRssMaxBytes.value)} MB** (largest of the two sides; target ≤ 150 MB).
 ${versus}${served != null && served !== '' ? `\nBytes served per provider in the 2-provider run (from \`get:done\` \`providers\`): ${served}.\n` : ''}${failed.length > 0 ? `\nDid not complete every run: ${failed.map(s => `${s.name} (${s.error})`).join('; ')}.\n` : ''}
 How each is measured:
 - **baselines** (raw TCP, TLS, bare libp2p over Noise and over \`@libp2p/tls\`, Helia): two forked processes (\`dist/bench/transfer/peer.js\`). The receiver connects first (TLS handshake, libp2p dial with Noise, Helia dial are not timed); time runs from the go signal until the receiver has closed the file on disk. The sender streams the file from disk in 64 KiB reads; TCP/TLS use \`pipeline\`, the libp2p sender \`stream.send\` with \`onDrain\` backpressure; the libp2p receiver writes every message to the file stream without pausing (pausing overran the stream's 4 MiB read buffer, since yamux keeps sending its 16 MiB window). TLS: a self-signed P-256 certificate made with openssl at run time, TLS 1.3.
 - **Helia**: a light Helia (createHeliaLight + libp2p with only TCP+Noise+Yamux+identify, bitswap), \`blockstore-fs\` on both sides; the sender \`addByteStream\`s the file (untimed), the receiver \`cat\`s the CID to a file.
 - **Kizuna**: fresh \`kizuna daemon\` processes per run (Testnet, process mode, \`--no-replication\`); the publisher adds the file through \`/add\`; time runs from the start of \`/get\` (provider search included) until \`get:done\` (the file written, fsync'ed and renamed into place; the receiver writes each leaf once, into the output file, and its block store keeps a reference to it); the sha256 check of the output runs after the clock stops, as for the baselines. In the 2-provider run a second daemon \`get\`s the file first, then a third fetches it; sender columns are the publisher.
+- **Kizuna CLI**: what a user gets — two fresh daemons with the default replication settings (replicas ${DEFAULT_CONFIG.replicas}, so the publisher offers the new file to the downloader as a floor replica while the get runs), and a \`kizuna get CID -o PATH --repo\` process timed from spawn to exit; receiver columns are the downloading daemon.
 - **aria2** (BitTorrent baseline, skipped with a printed reason when \`aria2c\`, \`mktorrent\` or \`opentracker\` is missing): per run a torrent made with \`mktorrent\` (256 KiB pieces), a Debian \`opentracker\` on 127.0.0.1 (whitelisting the torrent), one \`aria2c\` seeder of the original file, then one \`aria2c\` leecher (\`--seed-time=0\`, so it exits when done); DHT, PEX and LPD off, peers only from the tracker, ports found by binding port 0; setup untimed. The MB/s column is the **data phase**, read from the leecher's \`--log-level=info\` log: first peer handshake line to the last "we got new piece" line (the log's microsecond timestamps; each piece SHA-1-checked and written, not fsync'ed; the run fails unless every piece comes after the handshake). **Start to exit** is the leecher's spawn to its exit: it adds the tracker announce, aria2's tick before it dials the peer it got (about 1–2 s on an idle machine) and the "completed" announce after the last piece (about 1 s). Leecher CPU and peak RSS are its last /proc sample (every 100 ms) before it exits, its CPU over its whole life; the info log (one line per 16 KiB block) costs it a little CPU.
 - **CPU s**: utime+stime delta from /proc/PID/stat over the timed window. **Peak RSS**: VmHWM from /proc/PID/status at the end, so it includes setup (the Helia sender's import, the Kizuna publisher's \`add\`).
 `

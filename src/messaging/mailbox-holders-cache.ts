@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { PeerId } from '@libp2p/interface'
 
 /**
@@ -6,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
  * Short, so that holders follow the swarm; a holder that refuses or fails drops the entry at once.
  */
 export const MAILBOX_HOLDERS_TTL_MS = 30_000
-/** Recipients whose holders are remembered at most (the oldest entry goes first) */
+/** Recipients whose holders are remembered at most (the least recently used goes first) */
 export const MAILBOX_HOLDERS_CACHE_MAX = 256
 
 /**
@@ -14,25 +15,26 @@ export const MAILBOX_HOLDERS_CACHE_MAX = 256
  * way for each recipient, so that concurrent deposits share one walk instead of starting one each.
  */
 export class MailboxHoldersCache {
-  private readonly entries = new Map<string, { holders: PeerId[], until: number }>()
+  private readonly entries: LRUCache<string, PeerId[]>
   private readonly walks = new Map<string, Promise<PeerId[]>>()
 
-  constructor (private readonly ttlMs = MAILBOX_HOLDERS_TTL_MS, private readonly max = MAILBOX_HOLDERS_CACHE_MAX, private readonly now: () => number = Date.now) {}
+  /** `now`: the clock the TTL runs on (performance.now unless a test steps it) */
+  constructor (ttlMs = MAILBOX_HOLDERS_TTL_MS, max = MAILBOX_HOLDERS_CACHE_MAX, now?: () => number) {
+    this.entries = new LRUCache({
+      max,
+      ttl: ttlMs,
+      // read the clock on every lookup instead of caching it for a millisecond behind a timer
+      ttlResolution: 0,
+      ...(now != null ? { perf: { now } } : {})
+    })
+  }
 
   get (recipient: string): PeerId[] | undefined {
-    const entry = this.entries.get(recipient)
-    if (entry == null) return undefined
-    if (entry.until <= this.now()) {
-      this.entries.delete(recipient)
-      return undefined
-    }
-    return entry.holders
+    return this.entries.get(recipient)
   }
 
   set (recipient: string, holders: PeerId[]): void {
-    this.entries.delete(recipient)
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string)
-    this.entries.set(recipient, { holders: [...holders], until: this.now() + this.ttlMs })
+    this.entries.set(recipient, [...holders])
   }
 
   forget (recipient: string): void {

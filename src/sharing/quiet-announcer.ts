@@ -17,7 +17,7 @@ export class QuietAnnouncer<K> {
   private readonly announce: (key: K) => void
   private readonly quietMs: number
   private readonly maxDeferMs: number
-  /** key → when it was first asked for */
+  /** key → when it was first asked for; a Map iterates in insertion order, so the first is the oldest */
   private readonly pending = new Map<K, number>()
   private active = 0
   private lastActivity = 0
@@ -71,7 +71,7 @@ export class QuietAnnouncer<K> {
     if (this.stopped || this.pending.size === 0) return
     if (this.timer != null) clearTimeout(this.timer)
     const now = Date.now()
-    const oldest = Math.min(...this.pending.values())
+    const oldest = this.pending.values().next().value as number
     // while a get runs only the max deadline can fire; its end re-arms the quiet one
     const dueQuiet = this.active > 0 ? Infinity : this.lastActivity + this.quietMs
     const dueMax = oldest + this.maxDeferMs
@@ -83,8 +83,14 @@ export class QuietAnnouncer<K> {
     this.timer = undefined
     const now = Date.now()
     const quiet = this.active === 0 && now - this.lastActivity >= this.quietMs
-    const due = [...this.pending].filter(([, at]) => quiet || now - at >= this.maxDeferMs)
-    for (const [key] of due) {
+    // oldest first: the keys past the max deadline are a prefix. Collected before announcing, as
+    // announce() may schedule again
+    const due: K[] = []
+    for (const [key, at] of this.pending) {
+      if (!quiet && now - at < this.maxDeferMs) break
+      due.push(key)
+    }
+    for (const key of due) {
       this.pending.delete(key)
       this.announce(key)
     }

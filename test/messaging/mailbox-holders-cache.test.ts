@@ -16,11 +16,11 @@ describe('MailboxHoldersCache', () => {
     cache.set('bob', holders)
     const cases: Array<[string, () => void, string, number | undefined]> = [
       ['fresh', () => {}, 'bob', 3],
-      ['just before the TTL', () => { now = 1_099 }, 'bob', 3],
-      ['at the TTL', () => { now = 1_100 }, 'bob', undefined],
+      ['at the TTL', () => { now = 1_100 }, 'bob', 3],
+      ['past the TTL', () => { now = 1_101 }, 'bob', undefined],
       ['set again', () => { cache.set('bob', holders) }, 'bob', 3],
       ['forgotten', () => { cache.forget('bob') }, 'bob', undefined],
-      ['oldest of three dropped', () => { cache.set('a', holders); cache.set('b', holders); cache.set('c', holders) }, 'a', undefined],
+      ['least recently used of three dropped', () => { cache.set('a', holders); cache.set('b', holders); cache.set('c', holders) }, 'a', undefined],
       ['newest kept', () => {}, 'c', 3]
     ]
     for (const [name, step, recipient, expected] of cases) {

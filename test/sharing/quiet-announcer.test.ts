@@ -46,6 +46,24 @@ describe('QuietAnnouncer', () => {
     expect(announced).toEqual(['a'])
   })
 
+  it('under endless gets each key goes at its own max deadline, oldest first; asking again keeps its place', () => {
+    const { announced, q } = make()
+    q.busy()
+    q.schedule('a')
+    vi.advanceTimersByTime(4_000)
+    q.schedule('b')
+    q.schedule('a')
+    vi.advanceTimersByTime(5_999)
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(announced).toEqual(['a'])
+    expect(q.waiting).toBe(1)
+    vi.advanceTimersByTime(3_999)
+    expect(announced).toEqual(['a'])
+    vi.advanceTimersByTime(1)
+    expect(announced).toEqual(['a', 'b'])
+  })
+
   it('a stopped announcer drops what waits', () => {
     const { announced, q } = make()
     q.schedule('a')

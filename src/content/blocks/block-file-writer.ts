@@ -1,4 +1,4 @@
-import fsSync from 'node:fs'
+import fsSync, { type BigIntStats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { writeFully, writeFullySync } from '../../util/write-fully.js'
@@ -44,17 +44,20 @@ export class BlockFileWriter {
     return this.sync && performance.now() >= this.asyncUntil
   }
 
-  /** Writes `bytes` to `temp`, creating its directory if missing, and renames it to `file` */
-  async writeAtomically (temp: string, file: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes `bytes` to `temp`, creating its directory if missing, and renames it to `file`; returns
+   * the stat of `file` after the rename (which changes its ctime)
+   */
+  async writeAtomically (temp: string, file: string, bytes: Uint8Array): Promise<BigIntStats> {
     if (this.synchronous) {
       const started = performance.now()
       try {
         writeSyncCreatingDir(temp, bytes)
         fsSync.renameSync(temp, file)
+        return fsSync.statSync(file, { bigint: true })
       } finally {
         if (performance.now() - started >= this.slowMs) this.asyncUntil = performance.now() + this.cooldownMs
       }
-      return
     }
     try {
       await writeWhole(temp, bytes)
@@ -64,6 +67,7 @@ export class BlockFileWriter {
       await writeWhole(temp, bytes)
     }
     await fs.rename(temp, file)
+    return await fs.stat(file, { bigint: true })
   }
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { BigIntStats } from 'node:fs'
 import { MAX_BLOCK_SIZE } from './verify.js'
 import { readFully } from '../../util/read-fully.js'
 
@@ -70,11 +71,18 @@ export async function referencedSize (reference: BlockReference): Promise<number
   }
 }
 
+/** Referenced bytes as read, and their file's stat taken after the read */
+export interface ReferencedRead {
+  bytes: Uint8Array
+  stat: BigIntStats
+}
+
 /**
  * Reads the referenced bytes into `target` (a fresh buffer when it is too small). undefined when
- * the file is gone or shorter than the reference says: the user deleted or truncated it.
+ * the file is gone or shorter than the reference says: the user deleted or truncated it. The stat
+ * comes after the read, so a change made while reading shows in it.
  */
-export async function readReferenced (reference: BlockReference, target?: Uint8Array): Promise<Uint8Array | undefined> {
+export async function readReferenced (reference: BlockReference, target?: Uint8Array): Promise<ReferencedRead | undefined> {
   const into = target !== undefined && target.byteLength >= reference.size
     ? target.subarray(0, reference.size)
     : new Uint8Array(reference.size)
@@ -86,7 +94,8 @@ export async function readReferenced (reference: BlockReference, target?: Uint8A
     throw err
   }
   try {
-    return await readFully(handle, into, reference.offset) === reference.size ? into : undefined
+    if (await readFully(handle, into, reference.offset) !== reference.size) return undefined
+    return { bytes: into, stat: await handle.stat({ bigint: true }) }
   } finally {
     await handle.close()
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
@@ -8,10 +9,11 @@ import { createLru } from '../../util/lru.js'
 import { blockKey, rawCidFromMultihash } from './block-key.js'
 import { BlockNotFoundError } from '../errors.js'
 import { verifyBlock } from './verify.js'
+import { VerifiedStats } from './verified-stats.js'
 import { identity } from 'multiformats/hashes/identity'
 import { BlockFileWriter } from './block-file-writer.js'
 import { readFully } from '../../util/read-fully.js'
-import { formatReference, readReference, readReferenced, referencedSize, type BlockReference } from './block-references.js'
+import { formatReference, readReference, readReferenced, referencedSize, type BlockReference, type ReferencedRead } from './block-references.js'
 import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
@@ -25,6 +27,16 @@ export interface FsBlockStoreInit {
   verifyOnRead?: boolean
   /** Write block files synchronously while the disk is fast (default true; see BlockFileWriter) */
   syncWrites?: boolean
+  /** Wall clock compared with files' change times (tests) */
+  now?: () => number
+}
+
+/** Reads that checked a block against its CID, by how (tests and diagnostics) */
+export interface ReadVerificationCounts {
+  /** the bytes were hashed */
+  hashed: number
+  /** the bytes were taken as verified: their file's stat had not changed since they were hashed */
+  vouchedByStat: number
 }
 
 const BLOCK_EXTENSION = '.data'
@@ -48,11 +60,18 @@ const MAX_REMEMBERED_REFERENCES = 65_536
  * put() rewrites a block whose file size is wrong instead of trusting it, and get() re-verifies the
  * hash (verifyOnRead) and deletes a block that fails, turning corruption into absence.
  *
+ * Re-hashing cheaply. getInto() (the server's and export's read) hashes a stored block only when its
+ * file's stat (device, inode, size, mtime, ctime) differs from the one it had when this process last
+ * hashed or wrote those bytes, or that was over VERIFIED_FOR_MS ago (verified-stats.ts): a rewrite
+ * shows in the stat, rot does not, so the TTL bounds how long rot goes unseen. get() reads stored
+ * blocks with no stat, so it always hashes them.
+ *
  * References. A block may instead be kept as `<name>.ref`: a small JSON file naming a byte range of
  * a file outside the store (a file `get -o` wrote; see FileAssembler), so a downloaded file's
  * leaves are written to disk once, not twice (Kubo's filestore does the same for `add --nocopy`).
  * That file belongs to the user, who may change or delete it, so referenced bytes are always
- * re-hashed on read, whatever verifyOnRead says: a reference whose bytes no longer match is
+ * verified on read, whatever verifyOnRead says (by hash, or by a stat unchanged since a hash made
+ * RACY_CHANGE_MS after the file last changed): a reference whose bytes no longer match is
  * deleted, one whose file is gone or short is kept, and either way the block reads as missing.
  * `<name>.data` wins when both exist.
  *
@@ -74,6 +93,9 @@ export class FsBlockStore implements ListableBlockStore {
    * 64 MiB download whose 64 leaves it had itself just referenced.
    */
   private readonly references = createLru<BlockReference>(MAX_REMEMBERED_REFERENCES)
+  /** block key → the stat its file had when its bytes were last verified */
+  private readonly verified: VerifiedStats
+  private readonly counts: ReadVerificationCounts = { hashed: 0, vouchedByStat: 0 }
   /**
    * Told of every block found corrupt on read (and deleted): the node re-fetches it when a pinned
    * root needs it (see StoreRepair). Set after construction: the store exists before its repairer.
@@ -88,6 +110,12 @@ export class FsBlockStore implements ListableBlockStore {
     this.store = new FsBlockstore(this.path, { shardingStrategy: this.sharding })
     this.verifyOnRead = init.verifyOnRead ?? true
     this.writer = new BlockFileWriter({ sync: init.syncWrites })
+    this.verified = new VerifiedStats({ wallNow: init.now })
+  }
+
+  /** How reads so far checked blocks against their CIDs */
+  get readVerification (): Readonly<ReadVerificationCounts> {
+    return { ...this.counts }
   }
 
   /** Creates the directory if missing */
@@ -128,7 +156,9 @@ export class FsBlockStore implements ListableBlockStore {
   async getInto (cid: CID, target: Uint8Array, options?: ReadIntoOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     if (isIdentity(cid)) return cid.multihash.digest.slice()
+    const verify = options?.verify !== false && this.verifyOnRead
     let bytes: Uint8Array | undefined
+    let stat: BigIntStats | undefined
     let handle: fs.FileHandle
     try {
       handle = await fs.open(this.filePath(cid), 'r')
@@ -140,6 +170,8 @@ export class FsBlockStore implements ListableBlockStore {
       const { size } = await handle.stat()
       if (size <= target.byteLength) {
         bytes = target.subarray(0, await readFully(handle, target.subarray(0, size), 0))
+        // after the read: a rewrite during it shows in this stat
+        if (verify) stat = await handle.stat({ bigint: true })
       }
     } catch (err) {
       throw this.readError(cid, err, options)
@@ -148,27 +180,43 @@ export class FsBlockStore implements ListableBlockStore {
     }
     // larger than the buffer: get() reads it and rejects it as too large
     if (bytes === undefined) return await this.get(cid, options)
-    return options?.verify === false ? bytes : await this.checkRead(cid, bytes)
+    if (!verify || stat === undefined) return bytes
+    const key = blockKey(cid)
+    if (this.verified.vouches(key, stat)) {
+      this.counts.vouchedByStat++
+      return bytes
+    }
+    await this.checkRead(cid, bytes)
+    this.verified.remember(key, stat)
+    return bytes
   }
 
-  /** A block kept by reference: read from the file it points into, and always re-hashed */
+  /** A block kept by reference: read from the file it points into, and always verified */
   private async getReferenced (cid: CID, target: Uint8Array | undefined, options?: BlockStoreOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     let reference: BlockReference | undefined
-    let bytes: Uint8Array | undefined
+    let read: ReferencedRead | undefined
     try {
       reference = await this.readReference(cid)
-      if (reference !== undefined) bytes = await readReferenced(reference, target)
+      if (reference !== undefined) read = await readReferenced(reference, target)
     } catch (err) {
       throw this.readError(cid, err, options)
     }
     // Gone or too short: missing for now, but the reference stays. A file being published is
     // renamed before its references are pointed at the new name, and dropping one in that moment
     // would lose a block the file does hold.
-    if (reference === undefined || bytes === undefined) throw new BlockNotFoundError(cid)
+    if (reference === undefined || read === undefined) throw new BlockNotFoundError(cid)
+    const key = blockKey(cid)
+    if (this.verified.vouches(key, read.stat)) {
+      this.counts.vouchedByStat++
+      return read.bytes
+    }
     try {
-      verifyBlock(cid, bytes)
-      return bytes
+      this.counts.hashed++
+      verifyBlock(cid, read.bytes)
+      // the user may rewrite the file any moment: only a stat older than a clock tick vouches
+      this.verified.remember(key, read.stat, { racy: true })
+      return read.bytes
     } catch (err) {
       // the bytes there changed: forget the reference (unless it was just rewritten), refetch later
       await this.dropReferenceIfUnchanged(cid, reference)
@@ -189,6 +237,7 @@ export class FsBlockStore implements ListableBlockStore {
     const resolved = { path: path.resolve(reference.path), offset: reference.offset, size: reference.size }
     const key = blockKey(cid)
     this.references.remove(key)
+    this.verified.forget(key)
     try {
       await this.writer.writeAtomically(temp, file, formatReference(resolved))
     } catch (err) {
@@ -219,7 +268,9 @@ export class FsBlockStore implements ListableBlockStore {
 
   async deleteReference (cid: CID, options?: BlockStoreOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    this.references.remove(blockKey(cid))
+    const key = blockKey(cid)
+    this.references.remove(key)
+    this.verified.forget(key)
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
@@ -239,6 +290,7 @@ export class FsBlockStore implements ListableBlockStore {
   private async checkRead (cid: CID, bytes: Uint8Array): Promise<Uint8Array> {
     if (this.verifyOnRead) {
       try {
+        this.counts.hashed++
         verifyBlock(cid, bytes)
       } catch (err) {
         // Only a mismatch is corruption. An oversized file was never written by put(), so it is
@@ -394,7 +446,9 @@ export class FsBlockStore implements ListableBlockStore {
     const dir = path.dirname(file)
     const temp = path.join(dir, `.${path.basename(file)}.tmp`)
     try {
-      await this.writer.writeAtomically(temp, file, bytes)
+      // put() hashed these bytes, or its caller did: the file as written is verified. Only this
+      // store writes its block files, so unlike a user's file it need not age first.
+      this.verified.remember(blockKey(cid), await this.writer.writeAtomically(temp, file, bytes))
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }

@@ -99,6 +99,35 @@ describe('FsBlockStore blocks kept by reference', () => {
     expect(await exists(file)).toBe(true)
   })
 
+  it('re-hashes referenced bytes while the file changed moments ago, then trusts its unchanged stat; a rewrite in place is caught', async () => {
+    const { store: fresh, file, cid, bytes, offset } = await setUp()
+    const target = new Uint8Array(MAX_BLOCK_SIZE)
+    // the file was written just now: it may change again within the same timestamp tick
+    await fresh.getInto(cid, target)
+    await fresh.getInto(cid, target)
+    expect(fresh.readVerification).toEqual({ hashed: 2, vouchedByStat: 0 })
+
+    // the same file seen a minute later
+    const store = new FsBlockStore(path.join(tmp, 'blocks'), { now: () => Date.now() + 60_000 })
+    const corrupted: CID[] = []
+    store.onCorrupt = c => { corrupted.push(c) }
+    expect(Buffer.compare(await store.getInto(cid, target), bytes)).toBe(0)
+    expect(Buffer.compare(await store.getInto(cid, target), bytes)).toBe(0)
+    expect(store.readVerification).toEqual({ hashed: 1, vouchedByStat: 1 })
+
+    // the user rewrites the file in place: same size, other bytes, and even puts its mtime back
+    const { mtime } = await fs.stat(file)
+    const whole = await fs.readFile(file)
+    whole[offset + 10] ^= 0xff
+    await fs.writeFile(file, whole)
+    await fs.utimes(file, mtime, mtime)
+    expect(await codeOf(store.getInto(cid, target))).toBe('ERR_BLOCK_NOT_FOUND')
+    expect(store.readVerification).toEqual({ hashed: 2, vouchedByStat: 1 })
+    expect(corrupted.map(c => c.toString())).toEqual([cid.toString()])
+    expect(await exists(store.referencePath(cid))).toBe(false)
+    expect(await exists(file)).toBe(true)
+  })
+
   it('reports the block missing while its file is short or gone, and finds it again when the file is back', async () => {
     const { store, file, cid, bytes, offset } = await setUp()
     const whole = await fs.readFile(file)

@@ -12,6 +12,7 @@ import { FsBlockStore } from '../../../src/content/blocks/fs-block-store.js'
 import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-store.js'
 import type { ListableBlockStore } from '../../../src/content/blocks/listable-block-store.js'
 import { codeOf } from '../../helpers/code-of.js'
+import { MAX_BLOCK_SIZE } from '../../../src/content/blocks/verify.js'
 
 async function rawBlock (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new Uint8Array(randomBytes(size))
@@ -165,6 +166,48 @@ describe('FsBlockStore on disk', () => {
 
     expect(await codeOf(store.get(cid))).toBe('ERR_BLOCK_NOT_FOUND')
     expect(await store.has(cid)).toBe(false)
+  })
+
+  it('getInto hashes a block it wrote only once the file\'s stat changed, and then catches a rewrite in place', async () => {
+    const store = await open()
+    const corrupted: CID[] = []
+    store.onCorrupt = cid => { corrupted.push(cid) }
+    const { cid, bytes } = await rawBlock(70_000)
+    await store.put(cid, bytes)
+    const target = new Uint8Array(MAX_BLOCK_SIZE)
+    expectBytes(await store.getInto(cid, target), bytes)
+    expectBytes(await store.getInto(cid, target), bytes)
+    expect(store.readVerification).toEqual({ hashed: 0, vouchedByStat: 2 })
+
+    // other bytes of the same size, written in place (same inode) with a new mtime
+    const file = store.filePath(cid)
+    const { mtimeMs } = await fs.stat(file)
+    const corrupt = Uint8Array.from(bytes)
+    corrupt[7] ^= 1
+    await fs.writeFile(file, corrupt)
+    await fs.utimes(file, new Date(mtimeMs + 1000), new Date(mtimeMs + 1000))
+    expect(await codeOf(store.getInto(cid, target))).toBe('ERR_BLOCK_NOT_FOUND')
+    expect(store.readVerification).toEqual({ hashed: 1, vouchedByStat: 2 })
+    expect(await store.has(cid)).toBe(false)
+    expect(corrupted.map(c => c.toString())).toEqual([cid.toString()])
+  })
+
+  it('hashes a block another process wrote on its first read, then vouches for it while its stat holds', async () => {
+    const { cid, bytes } = await rawBlock(5000)
+    await (await open()).put(cid, bytes)
+    const store = await open()
+    const target = new Uint8Array(MAX_BLOCK_SIZE)
+    expectBytes(await store.getInto(cid, target), bytes)
+    expect(store.readVerification).toEqual({ hashed: 1, vouchedByStat: 0 })
+    expectBytes(await store.getInto(cid, target), bytes)
+    expect(store.readVerification).toEqual({ hashed: 1, vouchedByStat: 1 })
+    // get() has no stat to compare: it always hashes
+    expectBytes(await store.get(cid), bytes)
+    expect(store.readVerification).toEqual({ hashed: 2, vouchedByStat: 1 })
+    // nor is anything checked when the caller or the store turned verification off
+    await store.getInto(cid, target, { verify: false })
+    await (await open({ verifyOnRead: false })).getInto(cid, target)
+    expect(store.readVerification).toEqual({ hashed: 2, vouchedByStat: 1 })
   })
 
   it('serves corrupted bytes only when verifyOnRead is off', async () => {

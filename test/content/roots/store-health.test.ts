@@ -57,6 +57,8 @@ describe('self-healing storage, garbage collection and identity CIDs', () => {
     const bytes = await readFile(file)
     bytes[bytes.length >> 1] ^= 0x01
     await writeFile(file, bytes)
+    // as the stat shows any rewrite once the clock ticked (rot that leaves the stat alone waits for VERIFIED_FOR_MS)
+    await utimes(file, new Date(Date.now() + 1000), new Date(Date.now() + 1000))
 
     // a peer asks B for the rotten leaf: B must not send bytes that fail their hash
     const answer = await internalsOf(a).sharing.client.want(b.peerId, leaf)
@@ -72,6 +74,40 @@ describe('self-healing storage, garbage collection and identity CIDs', () => {
     expect(() => { verifyBlock(leaf, healed) }).not.toThrow()
     expect(await internalsOf(b).content.hasAll(cid)).toBe(true)
     // and it serves it again
+    expect((await internalsOf(a).sharing.client.want(b.peerId, leaf)).type).toBe('block')
+  }, 90_000)
+
+  it('a downloaded file rewritten in place is caught when served, after its unchanged stat vouched for it; the leaf is re-fetched', async () => {
+    const [a, b] = testnet.members.map(m => m.node as KizunaNode)
+    const source = join(dir, 'edited.bin')
+    await writeRandomFile(source, 3 * MiB)
+    const cid = await addFile(a, source)
+    const output = join(dir, 'edited.out')
+    await collect(internalsOf(b).sharing.get(cid.toString(), { output, pin: true }))
+    const blocks = internalsOf(b).blocks
+    const leaf = (await internalsOf(b).content.blockRefs(cid))!.map(r => r.cid).find(c => c.code === raw.code)!
+    const reference = await blocks.reference(leaf)
+    expect(reference?.path).toBe(output)
+
+    // B serves the leaf from the user's file, hashing it until the file is old enough for its stat to vouch
+    await waitFor(async () => {
+      const vouched = blocks.readVerification.vouchedByStat
+      expect((await internalsOf(a).sharing.client.want(b.peerId, leaf)).type).toBe('block')
+      return blocks.readVerification.vouchedByStat > vouched
+    }, { timeoutMs: 20_000, intervalMs: 250, message: 'a serve vouched for by the unchanged stat' })
+
+    // the user rewrites the file in place: same size, other bytes in that leaf, a new mtime
+    const bytes = await readFile(output)
+    bytes[reference!.offset + 100] ^= 0x01
+    await writeFile(output, bytes)
+    await utimes(output, new Date(Date.now() + 1000), new Date(Date.now() + 1000))
+    expect((await internalsOf(a).sharing.client.want(b.peerId, leaf)).type).toBe('dont-have')
+    expect(internalsOf(a).sharing.penalties.strikesOf(b.peerId.toString())).toBe(0)
+    expect(await blocks.reference(leaf)).toBeUndefined()
+
+    // the pinned root needs it: B fetches it again from A, and serves it
+    const healed = await waitFor(async () => await blocks.get(leaf).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 200, message: 'the edited leaf re-fetched' })
+    expect(() => { verifyBlock(leaf, healed) }).not.toThrow()
     expect((await internalsOf(a).sharing.client.want(b.peerId, leaf)).type).toBe('block')
   }, 90_000)
 
