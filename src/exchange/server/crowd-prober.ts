@@ -18,7 +18,8 @@ export interface ProbeClient {
  * Does `peer` serve? We ask it for a block we sent it and check the bytes. A peer that asks for
  * everything and serves nothing fails, and so never makes a crowd others are referred to (see
  * crowd-spreader.ts). DONT_HAVE, REFER or BUSY says 'lacks': the block may still be on its way
- * to it (or it is loaded), so it is asked again later without counting as a failure. Costs one block per peer per PROVEN_FOR_MS at most.
+ * to it (or it is loaded), so it is asked again later without counting as a failure. Costs one
+ * block per peer per PROVEN_FOR_MS at most.
  */
 export async function probeServes (client: ProbeClient, peer: PeerId, blockKey: string, options: AbortOptions = {}): Promise<ProbeOutcome> {
   const cid = rawCidFromMultihash(base32.baseDecode(blockKey))

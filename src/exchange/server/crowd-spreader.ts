@@ -83,7 +83,7 @@ interface BlockUploads {
   count: number
   since: number
   firstSentAt?: number
-  /** peers the copies were admitted to (the first MAX_RECIPIENTS) */
+  /** peers the copies were admitted to (at most MAX_RECIPIENTS, members kept first) */
   to: string[]
 }
 
@@ -182,6 +182,17 @@ export class CrowdSpreader {
     return !this.provenOnly || (this.peers.get(peer)?.provenUntil ?? 0) > now
   }
 
+  /** Remembers `peer` got a copy; when the list is full it takes the place of one that is no member */
+  private noteRecipient (uploads: BlockUploads, peer: string, now: number): void {
+    if (uploads.to.includes(peer)) return
+    if (uploads.to.length < MAX_RECIPIENTS) {
+      uploads.to.push(peer)
+      return
+    }
+    const stale = uploads.to.findIndex(p => !this.isMember(p, now))
+    if (stale >= 0) uploads.to[stale] = peer
+  }
+
   /** Whether a peer other than `asker` that got `block` from us is a member it can be referred to */
   private memberHolds (uploads: BlockUploads, asker: string, now: number): boolean {
     return uploads.to.some(peer => peer !== asker && this.isMember(peer, now))
@@ -224,7 +235,7 @@ export class CrowdSpreader {
       this.sentAfterWait++
     }
     uploads.count++
-    if (uploads.to.length < MAX_RECIPIENTS && !uploads.to.includes(peer)) uploads.to.push(peer)
+    this.noteRecipient(uploads, peer, now)
     record.admitted++
     return true
   }

@@ -191,5 +191,15 @@ describe('crowd spreading', () => {
       // now a member holds it: the next asker is referred to a
       expect(spreader.admit('b', 'block', 4)).toBe(false)
     })
+
+    it('many copies to peers that do not serve still leave room to remember a member', () => {
+      const spreader = new CrowdSpreader({ ...proven, firstBlocks: 0 })
+      for (const p of ['a', 'b']) spreader.proven(p, 0)
+      const takers = Array.from({ length: 20 }, (_, i) => `taker${i}`)
+      for (const p of ['a', 'b', ...takers]) spreader.admit(p, 'warm-up', 1)
+      for (const p of takers) expect(spreader.admit(p, 'block', 2)).toBe(true)
+      expect(spreader.admit('a', 'block', 3)).toBe(true)
+      expect(spreader.admit('b', 'block', 4)).toBe(false)
+    })
   })
 })
