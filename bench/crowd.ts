@@ -68,7 +68,7 @@ export interface ModeResult {
     publisherUploadOverFile: number
     /** /status uploadedBytes growth summed over every node ÷ bytes the downloads received: 1 = no byte sent twice */
     swarmUploadOverDelivered: number
-    /** what the downloaders received and threw away (endgame duplicates, late arrivals), ÷ delivered */
+    /** what the downloaders received and threw away (endgame duplicates, blocks after their cancel), ÷ delivered */
     wastedOverDelivered: number
     /** bytes the downloaders say they got from someone other than the publisher, ÷ file */
     servedByPeersOverFile: number
@@ -267,7 +267,7 @@ async function runMode (mode: ReplicationMode, params: CrowdParams, dir: string,
         publisherUploadBytes,
         publisherUploadOverFile: round(publisherUploadBytes / size, 2),
         swarmUploadOverDelivered: received > 0 ? round(swarmUpload / received, 2) : 0,
-        wastedOverDelivered: received > 0 ? round(records.reduce((sum, r) => sum + r.wastedBytes, 0) / received, 2) : 0,
+        wastedOverDelivered: received > 0 ? round((records.reduce((sum, r) => sum + r.wastedBytes, 0) + after.late - before.late) / received, 2) : 0,
         servedByPeersOverFile: round(peerBytes / size, 2),
         replicasOverTime: watch.samples,
         offers: crowdOffers,
@@ -332,11 +332,12 @@ async function download (member: TestnetMember, cid: string, output: string, sha
   // The output stays until the run's directory goes: a downloader serves the file's leaves from it
 }
 
-async function uploadedAll (members: TestnetMember[], signal: AbortSignal): Promise<Map<number, number>> {
-  const result = new Map<number, number>()
+async function uploadedAll (members: TestnetMember[], signal: AbortSignal): Promise<Map<number, number> & { late: number }> {
+  const result = Object.assign(new Map<number, number>(), { late: 0 })
   await Promise.all(members.map(async m => {
     const s = await status(m, signal).catch(() => undefined)
     if (s != null) result.set(m.index, s.uploadedBytes)
+    result.late += s?.exchange.lateBlockBytes ?? 0
   }))
   return result
 }

@@ -138,7 +138,7 @@ function section (doc, name) {
   return lines.slice(start, next === -1 ? undefined : next).join('\n')
 }
 
-const TRANSFER_NAMES = { tcp: 'raw TCP (`node:net`)', tls: '`node:tls` TLS 1.3', libp2p: 'bare libp2p stream (TCP+Noise+Yamux)', kizuna: 'Kizuna `get` (2 daemons)', helia: 'Helia bitswap, blockstore-fs both sides', 'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)' }
+const TRANSFER_NAMES = { tcp: 'raw TCP (`node:net`)', tls: '`node:tls` TLS 1.3', libp2p: 'bare libp2p stream (TCP+Noise+Yamux)', 'libp2p-tls': 'bare libp2p stream (TCP+TLS+Yamux)', kizuna: 'Kizuna `get` (2 daemons)', helia: 'Helia bitswap, blockstore-fs both sides', 'kizuna-2-providers': 'Kizuna `get` from 2 providers (3 daemons)', 'kizuna-cli': 'Kizuna CLI `kizuna get` (default daemons)', aria2: 'aria2c BitTorrent, data phase' }
 const plain = s => s.replace(/`/g, '')
 
 /** transfer: [{ label, value (median MB/s), runs }] from results.json, else from the section's table */
@@ -149,6 +149,8 @@ function transferRows (json, text) {
   if (text == null) return undefined
   const rows = []
   for (const line of text.split('\n')) {
+    // the bench's own table comes first; ### subsections below it are notes with tables of their own
+    if (line.startsWith('### ')) break
     const cells = line.split('|').map(c => c.trim())
     // | system | MB/s (median) | runs MB/s | ...
     if (cells.length > 4 && /^[\d.]+$/.test(cells[2]) && /^[\d., ]+$/.test(cells[3])) {
@@ -229,7 +231,10 @@ async function main () {
 
 const MARK = name => `<!-- charts:${name} (scripts/bench-charts.mjs) -->`
 
-/** Puts (or replaces) the chart links at the end of the named section, right after its tables */
+/**
+ * Puts the chart links at the end of the named section, or replaces them where they already are:
+ * only the marker and its image lines, so notes written after them (### subsections) stay
+ */
 export function withCharts (doc, name, charts) {
   const lines = doc.split('\n')
   const start = lines.findIndex(l => l.trim() === `## ${name}`)
@@ -238,10 +243,13 @@ export function withCharts (doc, name, charts) {
   if (end === -1) end = lines.length
   const body = lines.slice(start, end)
   const mark = body.findIndex(l => l === MARK(name))
+  let after = mark + 1
+  while (mark !== -1 && after < body.length && (body[after].startsWith('![') || body[after].trim() === '')) after++
   const kept = mark === -1 ? body : body.slice(0, mark)
+  const rest = mark === -1 ? [] : body.slice(after)
   while (kept.length > 0 && kept[kept.length - 1].trim() === '') kept.pop()
   const block = [MARK(name), ...charts.map(c => `![${c.alt}](charts/${c.file})`), '']
-  return [...lines.slice(0, start), ...kept, '', ...block, ...lines.slice(end)].join('\n').replace(/\n+$/, '\n')
+  return [...lines.slice(0, start), ...kept, '', ...block, ...(rest.length > 0 ? [...rest, ''] : []), ...lines.slice(end)].join('\n').replace(/\n+$/, '\n')
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os'
 import { BlockList } from 'node:net'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { announceable, ipOf, isLoopbackIp, keepLearned, shareWith, type LocalScope } from './address-scope.js'
+import { announceable, ipOf, isLoopbackIp, keepLearned, rangeTest, shareWith, type LocalScope } from './address-scope.js'
 
 /** Our interface subnets are re-read at most this often (interfaces rarely change) */
 export const INTERFACE_SCOPE_TTL_MS = 10_000
@@ -27,7 +27,7 @@ interface AddressHost {
  */
 export class AddressPolicy {
   private host?: AddressHost
-  private subnets?: { blocks: BlockList, readAt: number }
+  private subnets?: { onLink: (ip: string) => boolean, readAt: number }
 
   /** Called once libp2p exists; until then every address passes */
   attach (host: AddressHost): void {
@@ -84,12 +84,11 @@ export class AddressPolicy {
           blocks.addSubnet(network, Number(prefix), address.family === 'IPv4' ? 'ipv4' : 'ipv6')
         }
       }
-      this.subnets = { blocks, readAt: now }
+      this.subnets = { onLink: rangeTest(blocks), readAt: now }
     }
-    const blocks = this.subnets.blocks
     const host = this.host
     return {
-      onLink: ip => blocks.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4'),
+      onLink: this.subnets.onLink,
       // asked only for a loopback address told by a third party; not listening yet counts as
       // loopback-only, so a bootstrap address given at start is never dropped
       get loopbackOnly () {

@@ -23,10 +23,31 @@ export function ipOf (ma: Multiaddr): { ip: string, family: IpFamily } | undefin
   return undefined
 }
 
-function list (ranges: Array<[string, number, IpFamily]>): BlockList {
+/** IPs whose answer a range test remembers; beyond this it starts over (a swarm has few IPs) */
+export const MAX_REMEMBERED_IPS = 1024
+
+/**
+ * Is an IP inside `blocks`? Answers are remembered per IP: BlockList.check builds a native
+ * SocketAddress per call, and every address of every peer in every DHT answer is tested
+ */
+export function rangeTest (blocks: BlockList): (ip: string) => boolean {
+  const answers = new Map<string, boolean>()
+  return ip => {
+    let inside = answers.get(ip)
+    if (inside === undefined) {
+      const family = familyOf(ip)
+      inside = family != null && blocks.check(ip, family)
+      if (answers.size >= MAX_REMEMBERED_IPS) answers.clear()
+      answers.set(ip, inside)
+    }
+    return inside
+  }
+}
+
+function list (ranges: Array<[string, number, IpFamily]>): (ip: string) => boolean {
   const blocks = new BlockList()
   for (const [network, prefix, family] of ranges) blocks.addSubnet(network, prefix, family)
-  return blocks
+  return rangeTest(blocks)
 }
 
 const LOOPBACK = list([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']])
@@ -40,18 +61,15 @@ function familyOf (ip: string): IpFamily | undefined {
 }
 
 export function isLoopbackIp (ip: string): boolean {
-  const family = familyOf(ip)
-  return family != null && LOOPBACK.check(ip, family)
+  return LOOPBACK(ip)
 }
 
 export function isPrivateIp (ip: string): boolean {
-  const family = familyOf(ip)
-  return family != null && (PRIVATE.check(ip, family) || LOOPBACK.check(ip, family))
+  return PRIVATE(ip) || LOOPBACK(ip)
 }
 
 export function isLinkLocalIp (ip: string): boolean {
-  const family = familyOf(ip)
-  return family != null && LINK_LOCAL.check(ip, family)
+  return LINK_LOCAL(ip)
 }
 
 /** What this node knows about its own network position */

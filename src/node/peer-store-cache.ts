@@ -1,9 +1,10 @@
 import type { AbortOptions, Peer, PeerData, PeerId, PeerStore } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A decoded peer is served from memory for this long after it was read or written */
 export const PEER_CACHE_TTL_MS = 30_000
 /**
- * A merge that adds nothing (a protocol the peer is known to speak) is skipped while the record
+ * A merge that adds nothing (protocols and addresses the record has) is skipped while the record
  * was written this recently; after that it goes through, so the record's "updated" time, which
  * libp2p ages peers out by, still moves for a peer we keep talking to
  */
@@ -149,12 +150,21 @@ function copyOf (peer: Peer): Peer {
   }
 }
 
-/** True when merging `data` into `peer` would change nothing (only protocols it already has) */
+/**
+ * True when merging `data` into `peer` would change nothing: only protocols and addresses it
+ * already has (every peer named in a DHT answer is merged again with the addresses it came with)
+ */
 function addsNothing (peer: Peer, data: PeerData): boolean {
   for (const [field, value] of Object.entries(data)) {
     if (value === undefined) continue
-    if (field !== 'protocols') return false
-    if (!(value as string[]).every(protocol => peer.protocols.includes(protocol))) return false
+    if (field === 'protocols') {
+      if (!(value as string[]).every(protocol => peer.protocols.includes(protocol))) return false
+    } else if (field === 'multiaddrs') {
+      const known = new Set(peer.addresses.map(address => address.multiaddr.toString()))
+      if (!(value as Multiaddr[]).every(ma => known.has(ma.toString()))) return false
+    } else {
+      return false
+    }
   }
   return true
 }

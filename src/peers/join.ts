@@ -16,14 +16,17 @@ export type JoinEvent =
   | { type: 'join:lookup', key: 'self' | 'random', peersFound: number, routingTableSize: number }
   | { type: 'join:done', connected: number, routingTableSize: number, viewSize: number, durationMs: number }
 
+/** kad-dht's event after each of its own self-queries (not in libp2p's typed event map) */
+export const DHT_SELF_QUERY_EVENT = 'kad-dht:query:self'
+
 export interface JoinComponents {
-  libp2p: Pick<KizunaLibp2p, 'peerId' | 'dial' | 'getConnections' | 'peerStore' | 'services'>
+  libp2p: Pick<KizunaLibp2p, 'peerId' | 'dial' | 'getConnections' | 'peerStore' | 'services' | 'addEventListener' | 'removeEventListener'>
   view: PeerView
 }
 
 export interface JoinInit {
   bootstrap: string[]
-  /** Random-key lookups after the self lookup */
+  /** Random-key lookups before the self lookup */
   lookups: number
   rejoinDials?: number
   lookupTimeoutMs?: number
@@ -31,8 +34,8 @@ export interface JoinInit {
 
 /**
  * Join (principle 1): dial saved peers from the last run and the bootstrap list, then fill the
- * routing table actively with a lookup for our own key and for random keys — a bootstrap link
- * alone leaves tables so sparse that lookups fail.
+ * routing table actively with lookups for random keys and for our own key (kad-dht's self-query
+ * when it found peers) — a bootstrap link alone leaves tables so sparse that lookups fail.
  */
 export class JoinService {
   private readonly components: JoinComponents
@@ -44,9 +47,19 @@ export class JoinService {
   }
 
   async * join (options: { signal?: AbortSignal } = {}): AsyncGenerator<JoinEvent> {
+    // kad-dht walks to our own key by itself a second after start, and every lookup waits for that
+    // walk: when it found peers, a second walk to the same key right after finds nothing new
+    const selfQuery = this.watchSelfQuery()
+    try {
+      yield * this.dialAndLookUp(selfQuery, options.signal)
+    } finally {
+      selfQuery.stop()
+    }
+  }
+
+  private async * dialAndLookUp (selfQuery: { readonly peers: number }, signal?: AbortSignal): AsyncGenerator<JoinEvent> {
     const started = Date.now()
     const { libp2p } = this.components
-    const signal = options.signal
 
     const dials: Array<Promise<JoinEvent>> = []
     const bootstrapPeers = new Set<string>()
@@ -74,10 +87,12 @@ export class JoinService {
     }
 
     if (libp2p.getConnections().length > 0) {
-      yield await this.lookup('self', libp2p.peerId.toMultihash().bytes, signal)
       for (let i = 0; i < this.init.lookups && signal?.aborted !== true; i++) {
         yield await this.lookup('random', randomBytes(32), signal)
       }
+      yield selfQuery.peers > 0
+        ? { type: 'join:lookup', key: 'self', peersFound: selfQuery.peers, routingTableSize: routingTableSize(libp2p) }
+        : await this.lookup('self', libp2p.peerId.toMultihash().bytes, signal)
     }
 
     yield {
@@ -110,6 +125,17 @@ export class JoinService {
       const peerId = 'toMultihash' in target ? target.toString() : undefined
       return { type: 'join:dial', source, peerId, addr, ok: false, error: (err as Error).message }
     }
+  }
+
+  /** The most peers a kad-dht self-query found while this watch was on */
+  private watchSelfQuery (): { readonly peers: number, stop: () => void } {
+    const target = this.components.libp2p as unknown as EventTarget
+    const watch = { peers: 0, stop: () => { target.removeEventListener(DHT_SELF_QUERY_EVENT, onQuery) } }
+    const onQuery = (event: Event): void => {
+      watch.peers = Math.max(watch.peers, (event as CustomEvent<{ peers?: number }>).detail?.peers ?? 0)
+    }
+    target.addEventListener(DHT_SELF_QUERY_EVENT, onQuery)
+    return watch
   }
 
   private async lookup (key: 'self' | 'random', bytes: Uint8Array, outer?: AbortSignal): Promise<JoinEvent> {

@@ -54,7 +54,8 @@ export interface SharingComponents {
 }
 
 /** What this node's exchange server answered since start */
-export interface ExchangeTotals { blocksServed: number, dontHaveReplies: number, busyReplies: number, haveQueries: number }
+/** lateBlockBytes: blocks received after we cancelled their request, thrown away (the sender's upload wasted) */
+export interface ExchangeTotals { blocksServed: number, dontHaveReplies: number, busyReplies: number, haveQueries: number, lateBlockBytes: number }
 
 export interface SharingInit {
   announceTimeoutMs?: number
@@ -206,7 +207,7 @@ export class SharingService {
       uploadedBytes: served.bytesServed,
       downloadedBytes: this.downloaded,
       crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait, members: served.crowdMembers, probesServed: served.probesServed, probesFailed: served.probesFailed },
-      exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries }
+      exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries, lateBlockBytes: this.client.lateBlockBytes }
     }
   }
 

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { BlockList } from 'node:net'
+import { describe, expect, it, vi } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { announceable, keepLearned, shareWith, type LocalScope } from '../../src/node/address-scope.js'
+import { announceable, isLinkLocalIp, isLoopbackIp, isPrivateIp, keepLearned, MAX_REMEMBERED_IPS, rangeTest, shareWith, type LocalScope } from '../../src/node/address-scope.js'
 
 // we sit on 192.168.1.0/24 (a home LAN) unless a case says otherwise
 const home: LocalScope = { onLink: ip => ip.startsWith('192.168.1.'), loopbackOnly: false }
@@ -43,5 +44,34 @@ describe('address scope rules', () => {
     ['192.168.1.20', undefined, true, 'no asker (our own use)']
   ] as Array<[string, string | undefined, boolean, string]>)('shares %s with an asker at %s: %s (%s)', (address, asker, share) => {
     expect(shareWith(ma(address), asker, home)).toBe(share)
+  })
+
+  it.each([
+    // [ip, loopback, private, link-local]
+    ['127.0.0.1', true, true, false], ['127.9.8.7', true, true, false], ['::1', true, true, false],
+    ['10.1.2.3', false, true, false], ['172.31.0.1', false, true, false], ['172.32.0.1', false, false, false],
+    ['192.168.1.1', false, true, false], ['100.64.0.1', false, true, false], ['169.254.1.1', false, true, true],
+    ['fd00::5', false, true, false], ['fe80::1', false, true, true], ['8.8.8.8', false, false, false],
+    ['2001:db8::1', false, false, false], ['not-an-ip', false, false, false]
+  ] as Array<[string, boolean, boolean, boolean]>)('classifies %s (twice: the answer is remembered)', (ip, loopback, priv, linkLocal) => {
+    for (let i = 0; i < 2; i++) {
+      expect(isLoopbackIp(ip)).toBe(loopback)
+      expect(isPrivateIp(ip)).toBe(priv)
+      expect(isLinkLocalIp(ip)).toBe(linkLocal)
+    }
+  })
+
+  it('asks the block list once per IP, and starts over past its bound', () => {
+    const blocks = new BlockList()
+    blocks.addSubnet('10.0.0.0', 8, 'ipv4')
+    const check = vi.spyOn(blocks, 'check')
+    const inside = rangeTest(blocks)
+    expect([inside('10.0.0.1'), inside('10.0.0.1'), inside('11.0.0.1'), inside('11.0.0.1')]).toEqual([true, true, false, false])
+    expect(check).toHaveBeenCalledTimes(2)
+    for (let i = 0; i < MAX_REMEMBERED_IPS; i++) inside(`10.0.${i >> 8}.${i & 255}`)
+    check.mockClear()
+    inside('10.0.0.1')
+    inside('10.0.0.1')
+    expect(check).toHaveBeenCalledTimes(1)
   })
 })

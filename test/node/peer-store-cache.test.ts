@@ -72,6 +72,19 @@ describe('peer store cache', () => {
     expect((await store.get(peer)).tags.get('kept')?.value).toBe(1)
   })
 
+  it('skips a merge of addresses the record already has (a peer named again in a DHT answer), and writes a new one', async () => {
+    const peer = await newPeer()
+    const first = multiaddr('/ip4/127.0.0.1/tcp/4001')
+    await store.merge(peer, { multiaddrs: [first] })
+    const skipped = cache.skippedMerges
+    await store.merge(peer, { multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/4001')] })
+    expect(cache.skippedMerges).toBe(skipped + 1)
+
+    await store.merge(peer, { multiaddrs: [first, multiaddr('/ip4/127.0.0.1/tcp/4002')] })
+    expect(cache.skippedMerges).toBe(skipped + 1)
+    expect((await store.get(peer)).addresses.map(a => a.multiaddr.toString())).toEqual(['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002'])
+  })
+
   it('lets a do-nothing merge through once the last write is old, so the record stays current', async () => {
     const peer = await newPeer()
     await store.merge(peer, { protocols: ['/a/1'] })

@@ -37,7 +37,7 @@ describe('flash crowd: a popular file does not overload its publisher', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it(`${DOWNLOADERS} downloaders start together; the publisher uploads at most 4x the file (12x without spreading)`, async () => {
+  it(`${DOWNLOADERS} downloaders start together; the publisher uploads at most 3.5x the file (12x without spreading)`, async () => {
     const [publisher, ...crowd] = testnet.members
     const source = join(dir, 'viral.bin')
     const hash = await writeRandomFile(source, FILE_SIZE)
@@ -64,10 +64,10 @@ describe('flash crowd: a popular file does not overload its publisher', () => {
     console.log(`flash crowd: each get's share from the publisher: ${fromPublisher.map(x => x.toFixed(2)).join(' ')}`)
     console.log(`flash crowd: publisher uploaded ${(uploaded / FILE_SIZE).toFixed(2)}x the file; peers served ${(servedByOthers / FILE_SIZE).toFixed(2)}x; requests referred to the crowd ${after.crowd.referred as number}, blocks sent after a wait ${after.crowd.sentAfterWait as number}`)
     // Each block leaves the publisher twice once a crowd of peers proven to serve has formed, and
-    // until then everyone fetches from it: 2.5x on a quiet 2-core box (4.8x before requests were
-    // admitted only when a read slot is free). The targets (publisher ≤ 2x in the lab, ≤ 3x here)
-    // are the crowd benchmark's; this test fails when spreading stops working (12 downloads = 12x).
-    expect(uploaded).toBeLessThanOrEqual(4 * FILE_SIZE)
+    // until then everyone fetches from it (docs/design-notes.md, flash crowds). The target
+    // (publisher ≤ 2x in the lab) is the crowd benchmark's; this test fails when spreading stops
+    // working (12 downloads = 12x) or the window before peers are proven grows back.
+    expect(uploaded).toBeLessThanOrEqual(3.5 * FILE_SIZE)
 
     // The downloaders' fresh copies are the replicas the demand made: they serve the crowd (so
     // they see demand too) but leave counting holders, a DHT walk plus a proof from every holder,

@@ -10,6 +10,16 @@ const run = promisify(execFile)
 const SCRIPT = join(packageRoot(), 'scripts', 'bench-charts.mjs')
 const count = (text: string, pattern: RegExp): number => text.match(pattern)?.length ?? 0
 
+const NOTE_AFTER_CHARTS = '### A note written by hand after the charts'
+
+/** Rows of the transfer section's first table: system, median MB/s, number of runs */
+function documentedTransfer (doc: string): Array<{ label: string, median: string, runs: number }> {
+  const start = doc.indexOf('## transfer\n')
+  const ends = [doc.indexOf('\n## ', start + 1), doc.indexOf('\n### ', start)].filter(i => i !== -1)
+  const section = doc.slice(start, Math.min(...ends, doc.length))
+  return [...section.matchAll(/^\| ([^|]+?) \| ([\d.]+) \| ([\d., ]+) \|/gm)].map(m => ({ label: m[1], median: m[2], runs: m[3].split(',').length }))
+}
+
 describe('scripts/bench-charts.mjs', () => {
   let root: string
 
@@ -18,6 +28,10 @@ describe('scripts/bench-charts.mjs', () => {
     await mkdir(join(root, 'docs'))
     // the real doc: transfer's table and crowd's replica figures are read from it
     await copyFile(join(packageRoot(), 'docs', 'benchmarks.md'), join(root, 'docs', 'benchmarks.md'))
+    // a hand-written subsection after the crowd section's charts must survive a redraw
+    const original = await readFile(join(root, 'docs', 'benchmarks.md'), 'utf8')
+    const crowdEnd = original.indexOf('\n## ', original.indexOf('## crowd\n') + 1)
+    await writeFile(join(root, 'docs', 'benchmarks.md'), `${original.slice(0, crowdEnd)}\n${NOTE_AFTER_CHARTS}\n\nkept\n${original.slice(crowdEnd)}`)
     // per-node results, in the shapes bench/join.ts and bench/crowd.ts write (small made-up runs)
     await mkdir(join(root, 'bench', 'join'), { recursive: true })
     await writeFile(join(root, 'bench', 'join', 'results.json'), JSON.stringify({
@@ -40,10 +54,15 @@ describe('scripts/bench-charts.mjs', () => {
     await run(process.execPath, [SCRIPT, '--root', root])
     const svg = async (name: string): Promise<string> => await readFile(join(root, 'docs', 'charts', name), 'utf8')
 
+    // the transfer chart is drawn from the table the doc has now: one bar per system, a dot per run
     const transfer = await svg('transfer-mbps.svg')
-    expect(count(transfer, /class="bar"/g)).toBe(6) // six systems in the documented table
-    expect(count(transfer, /class="run"/g)).toBe(18) // three runs each
-    expect(transfer).toContain('data-value="112.3"') // Kizuna get's median
+    const table = documentedTransfer(await readFile(join(packageRoot(), 'docs', 'benchmarks.md'), 'utf8'))
+    expect(table.length).toBeGreaterThan(3)
+    expect(count(transfer, /class="bar"/g)).toBe(table.length)
+    expect(count(transfer, /class="run"/g)).toBe(table.reduce((n, row) => n + row.runs, 0))
+    const kizuna = table.find(row => row.label === 'Kizuna `get` (2 daemons)')
+    expect(kizuna).toBeDefined()
+    expect(transfer).toContain(`data-value="${Number(kizuna?.median)}"`) // Kizuna get's median
 
     const join_ = await svg('join-cdf.svg')
     expect([...join_.matchAll(/data-points="(\d+)"/g)].map(m => Number(m[1]))).toEqual([5, 5, 4]) // (0,0) + one step per join that got there
@@ -55,6 +74,7 @@ describe('scripts/bench-charts.mjs', () => {
     expect(await svg('crowd-replicas.svg')).toContain('data-label="replication on"')
 
     const doc = await readFile(join(root, 'docs', 'benchmarks.md'), 'utf8')
+    expect(doc, 'notes after a charts block stay').toContain(NOTE_AFTER_CHARTS)
     for (const [section, file] of [['transfer', 'transfer-mbps'], ['crowd', 'crowd-downloads'], ['crowd', 'crowd-replicas'], ['join', 'join-cdf']]) {
       expect(count(doc, new RegExp(`\\(charts/${file}\\.svg\\)`, 'g')), file).toBe(1)
       const body = doc.slice(doc.indexOf(`## ${section}\n`), doc.indexOf('\n## ', doc.indexOf(`## ${section}\n`) + 1))

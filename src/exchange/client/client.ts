@@ -44,10 +44,13 @@ export class ExchangeClient {
 
   constructor (components: ExchangeClientComponents, init: ExchangeClientInit = {}) {
     this.components = components
-    this.init = init
+    this.init = { ...init, onLateBlock: bytes => { this.lateBlockBytes += bytes } }
     this.protocol = init.protocol ?? EXCHANGE_PROTOCOL
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
   }
+
+  /** Bytes of blocks that arrived after their request was cancelled (an endgame twin won, a session ended) */
+  lateBlockBytes = 0
 
   readonly [Symbol.toStringTag] = 'kizuna/exchange-client'
 

@@ -44,6 +44,8 @@ export interface PeerChannelInit {
   maxInFlight?: number
   requestTimeoutMs?: number
   maxFrameLength?: number
+  /** Told the size of every block that arrived after we cancelled its request (wasted upload) */
+  onLateBlock?: (bytes: number) => void
 }
 
 export interface RequestOptions extends AbortOptions {
@@ -85,8 +87,11 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
   private closeError?: Error
   private isClosed = false
 
+  private readonly onLateBlock?: (bytes: number) => void
+
   constructor (stream: Stream, peer: PeerId, init: PeerChannelInit = {}) {
     super()
+    this.onLateBlock = init.onLateBlock
     // every fetch session using this peer listens for 'close'
     setMaxListeners(Infinity, this)
     this.peer = peer
@@ -243,6 +248,7 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
       // a reply to a request we cancelled or gave up on is expected once, and dropped
       if (this.abandoned.delete(msg.id)) {
         if (msg.type === 'block') {
+          this.onLateBlock?.(msg.bytes.byteLength)
           blockBufferPool.release(msg.bytes)
         }
         return

@@ -30,6 +30,14 @@ export const DEFAULT_ENDGAME_BLOCKS = 16
 /** In endgame a block is requested from at most this many providers at once */
 export const DEFAULT_ENDGAME_PEERS_PER_BLOCK = 2
 /**
+ * In endgame a block gets a second provider only once its own provider looks stalled: nothing
+ * delivered for this many of its block times (its measured rate), and never sooner than
+ * ENDGAME_MIN_STALL_MS. A provider still delivering will bring the block; asking a second one
+ * made both send it (a cancel arrives after the server read it), 20-30% of a flash crowd's upload.
+ */
+export const ENDGAME_STALL_BLOCK_TIMES = 4
+export const ENDGAME_MIN_STALL_MS = 1_000
+/**
  * A provider whose connection dropped (or whose redial failed) is dialled again this many times
  * before it is given up, after RECONNECT_DELAY_MS, doubling each time. Busy connections do get
  * closed under load (e.g. libp2p's connection monitor when a ping waits behind bulk data), and

@@ -6,8 +6,8 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, type PeerChannel, type WantResult } from '.
 import {
   DEFAULT_ENDGAME_BLOCKS, DEFAULT_ENDGAME_PEERS_PER_BLOCK, DEFAULT_MAX_TIMEOUTS_PER_PEER,
   DEFAULT_MAX_WINDOW_BYTES_PER_PEER, DEFAULT_MIN_WINDOW_BYTES_PER_PEER, DEFAULT_TOTAL_WINDOW_BYTES,
-  DEFAULT_WINDOW_QUEUE_TIME_MS, DONT_HAVE_REST_MS, MAX_CONSECUTIVE_DONT_HAVE, MAX_DONT_HAVE_RESTS,
-  type FetchOptions
+  DEFAULT_WINDOW_QUEUE_TIME_MS, DONT_HAVE_REST_MS, ENDGAME_MIN_STALL_MS, ENDGAME_STALL_BLOCK_TIMES,
+  MAX_CONSECUTIVE_DONT_HAVE, MAX_DONT_HAVE_RESTS, type FetchOptions
 } from './session-options.js'
 import { shareWindow } from './windows.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
@@ -25,6 +25,8 @@ interface Inflight {
   key: string
   /** Provider key → that provider's request for this block */
   peers: Set<string>
+  /** when it was first requested (performance.now()) */
+  since: number
 }
 
 /** What the scheduler needs from the session that owns the providers and the received blocks */
@@ -54,6 +56,10 @@ export class RequestScheduler {
   private wasted = 0
   private backoffTimer?: ReturnType<typeof setTimeout>
   private backoffAt = Number.POSITIVE_INFINITY
+  /** provider key → when it last delivered a block (performance.now()) */
+  private readonly lastDelivery = new Map<string, number>()
+  private stallTimer?: ReturnType<typeof setTimeout>
+  private stallCheckAt = Number.POSITIVE_INFINITY
 
   constructor (opts: FetchOptions, host: SchedulerHost) {
     this.opts = opts
@@ -141,6 +147,7 @@ export class RequestScheduler {
 
   stop (): void {
     clearTimeout(this.backoffTimer)
+    clearTimeout(this.stallTimer)
   }
 
   private assignWindows (ready: Provider[], now: number): void {
@@ -155,10 +162,16 @@ export class RequestScheduler {
 
   private endgame (ready: Provider[], now: number): void {
     const perBlock = this.opts.endgamePeersPerBlock ?? DEFAULT_ENDGAME_PEERS_PER_BLOCK
+    let nextCheck = Number.POSITIVE_INFINITY
     for (const p of ready) {
       // Map order is request order: the longest-waiting blocks get a second provider first
       for (const entry of this.inflight.values()) {
         if (entry.peers.size >= perBlock || entry.peers.has(p.key) || p.lacks.has(entry.key)) {
+          continue
+        }
+        const stalledAt = this.stalledAt(entry, now)
+        if (stalledAt > now) {
+          nextCheck = Math.min(nextCheck, stalledAt)
           continue
         }
         if (!p.hasRoom(this.estimate(entry.cid), now)) {
@@ -167,10 +180,39 @@ export class RequestScheduler {
         this.issue(p, entry.cid, entry)
       }
     }
+    this.armStallTimer(nextCheck, now)
+  }
+
+  /** When the providers asked for `entry` count as stalled on it (see ENDGAME_STALL_BLOCK_TIMES) */
+  private stalledAt (entry: Inflight, now: number): number {
+    let at = Number.NEGATIVE_INFINITY
+    for (const key of entry.peers) {
+      const p = this.host.provider(key)
+      if (p === undefined) continue
+      const rate = p.meter.rate(now)
+      const blockTimeMs = rate === undefined ? 0 : this.estimate(entry.cid) / rate * 1000
+      const quiet = Math.max(ENDGAME_MIN_STALL_MS, ENDGAME_STALL_BLOCK_TIMES * blockTimeMs)
+      at = Math.max(at, Math.max(entry.since, this.lastDelivery.get(key) ?? entry.since) + quiet)
+    }
+    return at
+  }
+
+  /** Runs the scheduler again when an endgame block may have stalled: no result may wake it before */
+  private armStallTimer (at: number, now: number): void {
+    if (at === Number.POSITIVE_INFINITY || (this.stallTimer !== undefined && this.stallCheckAt <= at)) {
+      return
+    }
+    clearTimeout(this.stallTimer)
+    this.stallCheckAt = at
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined
+      this.stallCheckAt = Number.POSITIVE_INFINITY
+      this.host.wakeup.wake()
+    }, Math.max(1, at - now))
   }
 
   private newInflight (block: QueuedBlock): Inflight {
-    const entry: Inflight = { cid: block.cid, key: block.key, peers: new Set() }
+    const entry: Inflight = { cid: block.cid, key: block.key, peers: new Set(), since: performance.now() }
     this.inflight.set(entry.key, entry)
     return entry
   }
@@ -215,6 +257,7 @@ export class RequestScheduler {
         if (this.inflight.get(entry.key) !== entry) {
           // the same block already came from another provider in endgame
           p.meter.record(bytes.byteLength, now)
+          this.lastDelivery.set(p.key, now)
           this.duplicates++
           this.wasted += bytes.byteLength
           blockBufferPool.release(bytes)
@@ -231,6 +274,7 @@ export class RequestScheduler {
           }
         }
         this.inflight.delete(entry.key)
+        this.lastDelivery.set(p.key, now)
         for (const other of entry.peers) {
           // endgame duplicates still outstanding: cancel them so their slots go to real work
           this.host.provider(other)?.remove(entry.key)?.controller.abort()

@@ -2,6 +2,7 @@ import { base32 } from 'multiformats/bases/base32'
 import { rawCidFromMultihash } from '../../content/blocks/block-key.js'
 import { verifyBlock } from '../../content/blocks/verify.js'
 import type { WantResult } from '../client/peer-channel.js'
+import type { ProbeOutcome } from './crowd-spreader.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -15,18 +16,21 @@ export interface ProbeClient {
 
 /**
  * Does `peer` serve? We ask it for a block we sent it and check the bytes. A peer that asks for
- * everything and serves nothing (or refers us on) fails, and so never makes a crowd others are
- * referred to (see crowd-spreader.ts). Costs one block per peer per PROVEN_FOR_MS at most.
+ * everything and serves nothing fails, and so never makes a crowd others are referred to (see
+ * crowd-spreader.ts). DONT_HAVE, REFER or BUSY says 'lacks': the block may still be on its way
+ * to it (or it is loaded), so it is asked again later without counting as a failure. Costs one
+ * block per peer per PROVEN_FOR_MS at most.
  */
-export async function probeServes (client: ProbeClient, peer: PeerId, blockKey: string, options: AbortOptions = {}): Promise<boolean> {
+export async function probeServes (client: ProbeClient, peer: PeerId, blockKey: string, options: AbortOptions = {}): Promise<ProbeOutcome> {
   const cid = rawCidFromMultihash(base32.baseDecode(blockKey))
   const signal = options.signal === undefined ? AbortSignal.timeout(PROBE_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)])
   try {
     const result = await client.want(peer, cid, { signal })
-    if (result.type !== 'block') return false
+    if (result.type === 'dont-have' || result.type === 'refer' || result.type === 'busy') return 'lacks'
+    if (result.type !== 'block') return 'failed'
     verifyBlock(cid, result.bytes)
-    return true
+    return 'served'
   } catch {
-    return false
+    return 'failed'
   }
 }

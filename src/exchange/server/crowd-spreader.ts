@@ -18,7 +18,9 @@
  * A crowd is only as good as its members' uploads, and peers that ask for everything and serve
  * nothing must not make one (issue 16: three such peer ids starved an honest downloader). So a
  * peer counts as a crowd member only while it is proven to serve: the server asks it back for a
- * block we sent it (see crowd-prober.ts) and it delivered. And every peer gets its first
+ * block we sent it (see crowd-prober.ts), as soon as it had one, and it delivered. A peer is
+ * referred for a block only when someone else that got it from us is a member: a block that went
+ * only to peers that do not serve is sent again. And every peer gets its first
  * FIRST_BLOCKS_ALWAYS blocks (the root among them) from us whatever the crowd, so a download
  * always starts.
  */
@@ -39,13 +41,18 @@ export const SPREAD_MEMORY_MS = 10 * 60_000
 export const FIRST_BLOCKS_ALWAYS = 1
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
-/** Blocks a peer must have had from us before it is probed */
-export const PROBE_AFTER_BLOCKS = 2
+/** Blocks a peer must have had from us before it is probed: the first one, so it is proven soon */
+export const PROBE_AFTER_BLOCKS = 1
+/** Recipients remembered per block: enough to find a member among them */
+const MAX_RECIPIENTS = 8
 /** A failed (or pending) probe of a peer is not repeated sooner than this: an early probe fails
  * when the block is still on its way, and a 10 s wait let the whole crowd download before it formed */
 export const PROBE_RETRY_MS = 2_000
 /** Bookkeeping entries kept before old ones are pruned */
 const MAX_ENTRIES = 65_536
+
+/** What a probe found out (see probeDone) */
+export type ProbeOutcome = 'served' | 'lacks' | 'failed'
 
 export interface CrowdSpreaderInit {
   minPeers?: number
@@ -76,6 +83,8 @@ interface BlockUploads {
   count: number
   since: number
   firstSentAt?: number
+  /** peers the copies were admitted to (at most MAX_RECIPIENTS, members kept first) */
+  to: string[]
 }
 
 export class CrowdSpreader {
@@ -153,20 +162,40 @@ export class CrowdSpreader {
     return record.sentBefore ?? record.lastSent
   }
 
-  probeDone (peer: string, served: boolean, now: number): void {
+  /**
+   * 'served': a member for PROVEN_FOR_MS. 'lacks': it does not have the block yet (it may still be
+   * on its way), which proves nothing either way. 'failed': not served, refused, timed out.
+   */
+  probeDone (peer: string, outcome: ProbeOutcome, now: number): void {
     const record = this.peers.get(peer)
     if (record === undefined) return
     record.probing = false
-    if (served) {
+    if (outcome === 'served') {
       record.provenUntil = now + PROVEN_FOR_MS
       this.probesServed++
-    } else {
+    } else if (outcome === 'failed') {
       this.probesFailed++
     }
   }
 
   private isMember (peer: string, now: number): boolean {
     return !this.provenOnly || (this.peers.get(peer)?.provenUntil ?? 0) > now
+  }
+
+  /** Remembers `peer` got a copy; when the list is full it takes the place of one that is no member */
+  private noteRecipient (uploads: BlockUploads, peer: string, now: number): void {
+    if (uploads.to.includes(peer)) return
+    if (uploads.to.length < MAX_RECIPIENTS) {
+      uploads.to.push(peer)
+      return
+    }
+    const stale = uploads.to.findIndex(p => !this.isMember(p, now))
+    if (stale >= 0) uploads.to[stale] = peer
+  }
+
+  /** Whether a peer other than `asker` that got `block` from us is a member it can be referred to */
+  private memberHolds (uploads: BlockUploads, asker: string, now: number): boolean {
+    return uploads.to.some(peer => peer !== asker && this.isMember(peer, now))
   }
 
   /**
@@ -200,12 +229,13 @@ export class CrowdSpreader {
       this.refusedSince.clear()
     }
     const uploads = this.uploadsOf(block, now)
-    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks) {
+    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks && this.memberHolds(uploads, peer, now)) {
       if (!this.waitedLongEnough(peer, block, uploads, now)) return false
       this.extrasThisCrowd++
       this.sentAfterWait++
     }
     uploads.count++
+    this.noteRecipient(uploads, peer, now)
     record.admitted++
     return true
   }
@@ -245,6 +275,10 @@ export class CrowdSpreader {
   release (block: string, peer?: string): void {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined && uploads.count > 0) uploads.count--
+    if (uploads !== undefined && peer !== undefined) {
+      const i = uploads.to.indexOf(peer)
+      if (i >= 0) uploads.to.splice(i, 1)
+    }
     const record = peer === undefined ? undefined : this.peers.get(peer)
     if (record !== undefined && record.admitted > 0) record.admitted--
   }
@@ -280,7 +314,7 @@ export class CrowdSpreader {
         for (const [key, entry] of this.uploads) if (now - entry.since > SPREAD_MEMORY_MS) this.uploads.delete(key)
         if (this.uploads.size > MAX_ENTRIES) this.uploads.clear()
       }
-      uploads = { count: 0, since: now }
+      uploads = { count: 0, since: now, to: [] }
       this.uploads.set(block, uploads)
     }
     return uploads

@@ -393,7 +393,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const block = this.spreader.probeDue(peerKey, Date.now())
     if (block === undefined) return
     void probeServes(client, peer, block, { signal: this.probes.signal })
-      .then(served => { this.spreader.probeDone(peerKey, served, Date.now()) })
+      .then(outcome => { this.spreader.probeDone(peerKey, outcome, Date.now()) })
   }
 
   private async serveHave (s: ServedStream, id: number, root: CID): Promise<void> {

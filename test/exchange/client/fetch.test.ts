@@ -198,6 +198,23 @@ describe('fetchDag over real libp2p loopback', () => {
     expect(fast.server.stats().blocksServed).toBe(content.blocks.length)
   })
 
+  it('in endgame, blocks still coming from a provider that keeps delivering are not asked of a second one', async () => {
+    const content = await makeContent(4 * 1024 * 1024)
+    // both deliver steadily, one block per 20 ms: each holds a deep queue when the last blocks are asked
+    const a = await provider(serialised(content.store, 20))
+    const b = await provider(serialised(content.store, 20))
+    const f = await fetcher([a.node, b.node])
+    await preconnect(f.client, [a.node, b.node])
+    const store = new InMemoryBlockStore()
+
+    const events = await collect(fetchDag(content.root, { blockStore: store, providers: [a.node.peerId, b.node.peerId], client: f.client }))
+
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
+    // every block left a provider once (before, the last ones were asked of both: 26 sent for 19)
+    expect(a.server.stats().blocksServed + b.server.stats().blocksServed).toBe(content.blocks.length)
+    expect(done(events).duplicateBlocks).toBe(0)
+  })
+
   it('does not time out requests queued behind others while replies keep coming', async () => {
     const content = await makeContent(4 * 1024 * 1024)
     const a = await provider(serialised(content.store, 100))

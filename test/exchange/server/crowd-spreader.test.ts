@@ -97,6 +97,7 @@ describe('crowd spreading', () => {
         // no patience within the run, so only the copy limit applies
         const spreader = new CrowdSpreader({ ...init, patienceMs: 1e12 })
         const sent = new Map<number, number>()
+        const recipients = new Map<number, Set<number>>()
         const lastAsked = new Map<number, number>()
         let now = 0
         let crowdOn = false
@@ -113,11 +114,17 @@ describe('crowd spreading', () => {
           } else if (crowdOn && !lingering) {
             crowdOn = false
             sent.clear()
+            recipients.clear()
           }
           const admitted = spreader.admit(String(r.peer), String(r.block), now)
-          expect(admitted).toBe(!inCrowd || (sent.get(r.block) ?? 0) < init.copies)
+          // referred only to someone else that got the block from us
+          const othersHold = [...(recipients.get(r.block) ?? [])].some(p => p !== r.peer)
+          expect(admitted).toBe(!inCrowd || (sent.get(r.block) ?? 0) < init.copies || !othersHold)
           if (askers === 1) expect(admitted).toBe(true)
-          if (admitted) sent.set(r.block, (sent.get(r.block) ?? 0) + 1)
+          if (admitted) {
+            sent.set(r.block, (sent.get(r.block) ?? 0) + 1)
+            recipients.set(r.block, (recipients.get(r.block) ?? new Set()).add(r.peer))
+          }
         }
       }
     ))
@@ -146,26 +153,53 @@ describe('crowd spreading', () => {
       expect(spreader.admit('new', 'leaf2', 3)).toBe(false)
     })
 
-    it('a probe is due once a peer had a few blocks, and a served probe makes it a member', () => {
+    it('a probe is due once a peer had its first block, and a served probe makes it a member', () => {
       const spreader = new CrowdSpreader(proven)
-      for (let i = 0; i < 4; i++) {
+      spreader.admit('p', 'b0', 0)
+      expect(spreader.probeDue('p', 0)).toBeUndefined()
+      spreader.sent('b0', 0, 'p')
+      expect(spreader.probeDue('p', 1)).toBe('b0')
+      spreader.probeDone('p', 'lacks', 2)
+      for (let i = 1; i < 4; i++) {
         spreader.admit('p', `b${i}`, i)
         spreader.sent(`b${i}`, i, 'p')
       }
       expect(spreader.crowdSize(5)).toBe(0)
-      // the block before the last: the last may still be on its way
-      expect(spreader.probeDue('p', 5)).toBe('b2')
+      // not sooner than the retry time; then the block before the last: the last may still be on its way
+      expect(spreader.probeDue('p', 5)).toBeUndefined()
+      expect(spreader.probeDue('p', 1 + 2_000)).toBe('b2')
       // one probe at a time
-      expect(spreader.probeDue('p', 6)).toBeUndefined()
-      spreader.probeDone('p', true, 7)
-      expect(spreader.crowdSize(8)).toBe(1)
+      expect(spreader.probeDue('p', 2_002)).toBeUndefined()
+      spreader.probeDone('p', 'served', 2_003)
+      expect(spreader.crowdSize(2_004)).toBe(1)
       // a failed probe is not retried at once, and the peer is no member
-      spreader.admit('q', 'b0', 10)
-      for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 10); spreader.sent(`c${i}`, 10, 'q') }
-      expect(spreader.probeDue('q', 11)).toBe('c2')
-      spreader.probeDone('q', false, 12)
-      expect(spreader.probeDue('q', 13)).toBeUndefined()
-      expect(spreader.crowdSize(14)).toBe(1)
+      for (let i = 0; i < 4; i++) { spreader.admit('q', `c${i}`, 2_010); spreader.sent(`c${i}`, 2_010, 'q') }
+      expect(spreader.probeDue('q', 2_011)).toBe('c2')
+      spreader.probeDone('q', 'failed', 2_012)
+      expect(spreader.probeDue('q', 2_013)).toBeUndefined()
+      expect(spreader.crowdSize(2_014)).toBe(1)
+    })
+
+    it('a block that went only to peers that do not serve is sent again', () => {
+      const spreader = new CrowdSpreader({ ...proven, firstBlocks: 0 })
+      for (const p of ['a', 'b']) spreader.proven(p, 0)
+      for (const p of ['a', 'b', 'x', 'y']) spreader.admit(p, 'warm-up', 1)
+      // x and y ask first: both copies go to them, and nobody could serve the block on
+      expect(spreader.admit('x', 'block', 2)).toBe(true)
+      expect(spreader.admit('y', 'block', 2)).toBe(true)
+      expect(spreader.admit('a', 'block', 3)).toBe(true)
+      // now a member holds it: the next asker is referred to a
+      expect(spreader.admit('b', 'block', 4)).toBe(false)
+    })
+
+    it('many copies to peers that do not serve still leave room to remember a member', () => {
+      const spreader = new CrowdSpreader({ ...proven, firstBlocks: 0 })
+      for (const p of ['a', 'b']) spreader.proven(p, 0)
+      const takers = Array.from({ length: 20 }, (_, i) => `taker${i}`)
+      for (const p of ['a', 'b', ...takers]) spreader.admit(p, 'warm-up', 1)
+      for (const p of takers) expect(spreader.admit(p, 'block', 2)).toBe(true)
+      expect(spreader.admit('a', 'block', 3)).toBe(true)
+      expect(spreader.admit('b', 'block', 4)).toBe(false)
     })
   })
 })
