@@ -110,7 +110,11 @@ describe('relays on loopback: reservations, HAVE over a relay, no bulk over it',
     // the node's ping allows 4 outbound streams, and liveness may be pinging too
     const pings = await Promise.allSettled([1, 2, 3].map(async () => await pingPeer(internalsOf(downloader).libp2p, natted.peerId, AbortSignal.timeout(10_000))))
     expect(pings.map(p => p.status === 'fulfilled' ? 'ok' : (p.reason as Error).message)).toEqual(['ok', 'ok', 'ok'])
-    expect(internalsOf(downloader).libp2p.getConnections(natted.peerId).map(c => c.id)).toEqual(limited.map(c => c.id))
+    // no new circuit: every connection now was there before (of two crossing circuits one may
+    // have been closed meanwhile, as above)
+    const after = internalsOf(downloader).libp2p.getConnections(natted.peerId).map(c => c.id)
+    expect(after.length).toBeGreaterThan(0)
+    expect(after.filter(id => !limited.some(c => c.id === id))).toEqual([])
 
     const events: GetEvent[] = []
     const started = Date.now()

@@ -27,9 +27,12 @@ const HOLD = PENDING_UPGRADE_SECONDS_PER_IP * CAP
 /** How long the probe keeps each connection before counting which the target closed */
 const HOLD_MS = 2_000
 
+/** Longest wait for every connect to be answered before the hold starts */
+const SETTLE_MS = 15_000
+
 /**
  * Opens one TCP connection to the target from each given source address, says nothing (no handshake),
- * and after HOLD_MS prints how many the target closed and how many it still holds open
+ * and HOLD_MS after every connect was answered prints how many the target closed and how many it still holds open
  */
 const PROBE = `
 const net = require('node:net')
@@ -42,11 +45,17 @@ const sockets = sources.map(localAddress => {
   s.on('error', () => {})
   return s
 })
-setTimeout(() => {
-  const count = state => sockets.filter(s => s.state === state).length
-  console.log(JSON.stringify({ open: count('open'), closed: count('closed'), failed: count('failed'), pending: count('pending') }))
-  for (const s of sockets) s.destroy()
-}, holdMs)
+const count = state => sockets.filter(s => s.state === state).length
+// the hold counts from when every connect has an answer (a loaded target accepts late), at most ${SETTLE_MS} ms
+const settleBy = Date.now() + ${SETTLE_MS}
+const settled = setInterval(() => {
+  if (count('pending') > 0 && Date.now() < settleBy) return
+  clearInterval(settled)
+  setTimeout(() => {
+    console.log(JSON.stringify({ open: count('open'), closed: count('closed'), failed: count('failed'), pending: count('pending') }))
+    for (const s of sockets) s.destroy()
+  }, holdMs)
+}, 50)
 `
 
 describe.skipIf(skip != null)('per-IP inbound limits over IPv6: one /64 is one IP (lab, ULA addresses)', () => {
