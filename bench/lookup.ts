@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Testnet, type TestnetMember } from '../src/testnet/testnet.js'
 import { SwarmGrower } from './lib/swarm.js'
 import { waitForTables } from './lib/settle.js'
@@ -28,6 +29,8 @@ export interface LookupReport {
   backgroundCores: number
   /** CPU-s per s the daemons used during the gets (an idle swarm's own churn included) */
   swarmCores: number
+  /** --quiet-cores: how long the gets waited for the swarm to fall below that many CPUs, and where it got */
+  quietBeforeGets: { ms: number, cores: number } | null
   params: { nodes: number, files: number, gets: number, sizeBytes: number, replication: false }
   swarm: { startMs: number, settleMs: number, smallestTable: number }
   /** ms; client side (request → event over the API) unless named daemon */
@@ -53,7 +56,7 @@ const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]
  * libp2p ping on an open connection, and a get of content already local (export only).
  */
 export async function run (args: string[], { signal, log }: BenchmarkContext): Promise<void> {
-  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '20' }, files: { type: 'string', default: '40' }, gets: { type: 'string', default: '40' }, size: { type: 'string', default: '1024' }, batch: { type: 'string', default: '2' }, 'no-docs': { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '20' }, files: { type: 'string', default: '40' }, gets: { type: 'string', default: '40' }, size: { type: 'string', default: '1024' }, batch: { type: 'string', default: '2' }, 'quiet-cores': { type: 'string' }, 'no-docs': { type: 'boolean', default: false } } })
   const nodes = Number(values.nodes)
   const fileCount = Number(values.files)
   const getCount = Number(values.gets)
@@ -82,11 +85,17 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
     }
     log(`${fileCount} files of ${sizeBytes} B published from random members`)
 
+    const daemonPids = (): number[] => testnet.members.flatMap(m => m.child?.isRunning === true ? [m.child.pid] : [])
+    let quiet: { ms: number, cores: number } | null = null
+    if (values['quiet-cores'] != null) {
+      quiet = await waitUntilQuiet(daemonPids, Number(values['quiet-cores']), signal)
+      log(`swarm at ${quiet.cores} cores after ${(quiet.ms / 1000).toFixed(1)} s more (asked for < ${values['quiet-cores']})`)
+    }
+
     const timings: GetTiming[] = []
     const floors = { apiRoundTrip: [] as number[], pingRtt: [] as number[], localGet: [] as number[] }
     let verified = 0
     const failures: string[] = []
-    const daemonPids = (): number[] => testnet.members.flatMap(m => m.child?.isRunning === true ? [m.child.pid] : [])
     const ours0 = await cpuSnapshot(daemonPids())
     for (let i = 0; i < getCount; i++) {
       const file = published[i % published.length]
@@ -125,6 +134,7 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
       loadavg: { before: loadBefore, after: loadavg().map(v => round(v, 2)) },
       backgroundCores: round(backgroundCores(ours0, ours1), 2),
       swarmCores: round((ours1.ourTicks - ours0.ourTicks) / clockTicks() / seconds, 2),
+      quietBeforeGets: quiet,
       params: { nodes, files: fileCount, gets: getCount, sizeBytes, replication: false },
       swarm: { startMs, settleMs: settle.ms, smallestTable: settle.smallest },
       get: {
@@ -155,3 +165,21 @@ export async function run (args: string[], { signal, log }: BenchmarkContext): P
 }
 
 const fmt = (v: number | null): string => v == null ? '-' : v.toFixed(0)
+
+/** Swarm CPU is sampled over this long while waiting for it to fall */
+const QUIET_SAMPLE_MS = 5_000
+/** Longest wait for a quiet swarm: a swarm that never settles is measured as it is */
+const QUIET_MAX_WAIT_MS = 180_000
+
+/** Waits until the daemons together use fewer than `cores` CPUs over QUIET_SAMPLE_MS (bounded) */
+async function waitUntilQuiet (pids: () => number[], cores: number, signal: AbortSignal): Promise<{ ms: number, cores: number }> {
+  const started = Date.now()
+  let used = Number.POSITIVE_INFINITY
+  while (used >= cores && Date.now() - started < QUIET_MAX_WAIT_MS) {
+    const before = await cpuSnapshot(pids())
+    await sleep(QUIET_SAMPLE_MS, undefined, { signal })
+    const after = await cpuSnapshot(pids())
+    used = round((after.ourTicks - before.ourTicks) / clockTicks() / ((after.at - before.at) / 1000), 2)
+  }
+  return { ms: Date.now() - started, cores: used }
+}

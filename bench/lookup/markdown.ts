@@ -7,7 +7,7 @@ const row = (name: string, s: Summary): string => `| ${name} | ${s.n} | ${String
 /** The `## lookup` section of docs/benchmarks.md */
 export function lookupMarkdown (r: LookupReport): string {
   const { params: p } = r
-  return `${r.date.slice(0, 16).replace('T', ' ')} UTC, ${describeMachine(r.machine)}, load average ${r.loadavg.before.join(' ')} before, ${r.loadavg.after.join(' ')} after; during the gets the daemons used ${r.swarmCores} cores and other processes ${r.backgroundCores}.
+  return `${r.date.slice(0, 16).replace('T', ' ')} UTC, ${describeMachine(r.machine)}, load average ${r.loadavg.before.join(' ')} before, ${r.loadavg.after.join(' ')} after; during the gets the daemons used ${r.swarmCores} cores and other processes ${r.backgroundCores}${r.quietBeforeGets != null ? ` (the gets waited ${(r.quietBeforeGets.ms / 1000).toFixed(0)} s for the swarm to fall to ${r.quietBeforeGets.cores} cores, \`--quiet-cores\`)` : ''}.
 
 A settled swarm of ${p.nodes} daemons (replication off; smallest routing table ${r.swarm.smallestTable}) publishes ${p.files} files of ${p.sizeBytes} B from random members; ${p.gets} gets, one at a time, each from a member holding nothing of that file, through the daemon API to an output file (${r.verified}/${p.gets} sha256-checked, ${r.failures.length} failed${r.failures.length > 0 ? `: ${r.failures[0]}` : ''}). Times in ms from the request, as the API client received each event; "daemon" is \`get:done\`'s own durationMs (no HTTP).
 
