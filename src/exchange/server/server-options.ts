@@ -67,8 +67,9 @@ export interface ExchangeServerInit {
   /** Blocks read ahead of the transport per stream (READ_AHEAD_BLOCKS in content/unixfs/file-reader.ts) */
   readAheadBlocks?: number
   /**
-   * Re-hash every block read for serving (default true): one that fails is deleted by the store
-   * and answered DONT_HAVE. Off only for benchmarks measuring the hash's cost.
+   * Verify every block read for serving (default true): re-hashed, unless its file's stat is unchanged
+   * since the store hashed or wrote it (verified-stats.ts); one that fails is deleted by the store and
+   * answered DONT_HAVE. Off only for benchmarks measuring the hash's cost.
    */
   verifyOnServe?: boolean
   /** Per-peer request budgets (request-budget.ts DEFAULT_BUDGETS) */
