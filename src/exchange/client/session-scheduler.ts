@@ -54,12 +54,12 @@ export class RequestScheduler {
   private readonly sizeByCodec = new Map<number, { total: number, count: number }>()
   private duplicates = 0
   private wasted = 0
-  private backoffTimer?: ReturnType<typeof setTimeout>
-  private backoffAt = Number.POSITIVE_INFINITY
+  /** wakes the scheduler when the earliest BUSY back-off ends */
+  private readonly backoffTimer = new EarliestTimer(() => { this.host.wakeup.wake() })
   /** provider key → when it last delivered a block (performance.now()) */
   private readonly lastDelivery = new Map<string, number>()
-  private stallTimer?: ReturnType<typeof setTimeout>
-  private stallCheckAt = Number.POSITIVE_INFINITY
+  /** wakes the scheduler when an endgame block may have stalled: no result may wake it before */
+  private readonly stallTimer = new EarliestTimer(() => { this.host.wakeup.wake() })
 
   constructor (opts: FetchOptions, host: SchedulerHost) {
     this.opts = opts
@@ -146,8 +146,8 @@ export class RequestScheduler {
   }
 
   stop (): void {
-    clearTimeout(this.backoffTimer)
-    clearTimeout(this.stallTimer)
+    this.backoffTimer.clear()
+    this.stallTimer.clear()
   }
 
   private assignWindows (ready: Provider[], now: number): void {
@@ -197,18 +197,8 @@ export class RequestScheduler {
     return at
   }
 
-  /** Runs the scheduler again when an endgame block may have stalled: no result may wake it before */
   private armStallTimer (at: number, now: number): void {
-    if (at === Number.POSITIVE_INFINITY || (this.stallTimer !== undefined && this.stallCheckAt <= at)) {
-      return
-    }
-    clearTimeout(this.stallTimer)
-    this.stallCheckAt = at
-    this.stallTimer = setTimeout(() => {
-      this.stallTimer = undefined
-      this.stallCheckAt = Number.POSITIVE_INFINITY
-      this.host.wakeup.wake()
-    }, Math.max(1, at - now))
+    this.stallTimer.armAt(at, now)
   }
 
   private newInflight (block: QueuedBlock): Inflight {
@@ -343,15 +333,31 @@ export class RequestScheduler {
         at = Math.min(at, p.busyUntil)
       }
     }
-    if (at === Number.POSITIVE_INFINITY || (this.backoffTimer !== undefined && this.backoffAt <= at)) {
-      return
-    }
-    clearTimeout(this.backoffTimer)
-    this.backoffAt = at
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined
-      this.backoffAt = Number.POSITIVE_INFINITY
-      this.host.wakeup.wake()
+    this.backoffTimer.armAt(at, now)
+  }
+}
+
+/** One timer that fires at the earliest time it was armed for (a later arming never delays it) */
+class EarliestTimer {
+  private timer?: ReturnType<typeof setTimeout>
+  private at = Number.POSITIVE_INFINITY
+
+  constructor (private readonly fire: () => void) {}
+
+  armAt (at: number, now: number): void {
+    if (at === Number.POSITIVE_INFINITY || (this.timer !== undefined && this.at <= at)) return
+    clearTimeout(this.timer)
+    this.at = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.at = Number.POSITIVE_INFINITY
+      this.fire()
     }, Math.max(1, at - now))
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.at = Number.POSITIVE_INFINITY
   }
 }
