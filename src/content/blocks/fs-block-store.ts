@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises'
-import type { BigIntStats } from 'node:fs'
+import fsSync, { type BigIntStats } from 'node:fs'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
@@ -14,7 +14,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockFileWriter } from './block-file-writer.js'
 import { readFully } from '../../util/read-fully.js'
 import { formatReference, readReference, readReferenced, referencedSize, type BlockReference, type ReferencedRead } from './block-references.js'
-import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
+import type { BlockStoreOptions, PutOptions, ReadIntoOptions, ReferenceOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -73,7 +73,8 @@ const MAX_REMEMBERED_REFERENCES = 65_536
  * verified on read, whatever verifyOnRead says (by hash, or by a stat unchanged since a hash made
  * RACY_CHANGE_MS after the file last changed): a reference whose bytes no longer match is
  * deleted, one whose file is gone or short is kept, and either way the block reads as missing.
- * `<name>.data` wins when both exist.
+ * `<name>.data` wins when both exist. A reference put `inMemory` (a download's leaf, until the
+ * download points it at the finished file) lives in this process only, with no `.ref` file yet.
  *
  * Concurrency. The temp name is fixed per block, so two concurrent writes of one block from
  * this process would share a temp file; puts of the same block are therefore coalesced. A repo is
@@ -93,6 +94,8 @@ export class FsBlockStore implements ListableBlockStore {
    * 64 MiB download whose 64 leaves it had itself just referenced.
    */
   private readonly references = createLru<BlockReference>(MAX_REMEMBERED_REFERENCES)
+  /** block key → a reference kept in memory only (putReference's inMemory): never evicted, never on disk */
+  private readonly unwritten = new Map<string, BlockReference>()
   /** block key → the stat its file had when its bytes were last verified */
   private readonly verified: VerifiedStats
   private readonly counts: ReadVerificationCounts = { hashed: 0, vouchedByStat: 0 }
@@ -230,7 +233,7 @@ export class FsBlockStore implements ListableBlockStore {
    * The caller must have written them there and checked them against the CID; they are
    * re-checked on every read.
    */
-  async putReference (cid: CID, reference: BlockReference, options?: BlockStoreOptions): Promise<void> {
+  async putReference (cid: CID, reference: BlockReference, options?: ReferenceOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const file = this.referencePath(cid)
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
@@ -238,17 +241,22 @@ export class FsBlockStore implements ListableBlockStore {
     const key = blockKey(cid)
     this.references.remove(key)
     this.verified.forget(key)
+    if (options?.inMemory === true) {
+      this.unwritten.set(key, resolved)
+      return
+    }
     try {
-      await this.writer.writeAtomically(temp, file, formatReference(resolved))
+      await this.writer.writeAtomicallyNoStat(temp, file, formatReference(resolved))
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write a reference for block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
+    this.unwritten.delete(key)
     this.remember(key, resolved)
   }
 
   private async readReference (cid: CID): Promise<BlockReference | undefined> {
     const key = blockKey(cid)
-    const known = this.references.get(key)
+    const known = this.unwritten.get(key) ?? this.references.get(key)
     if (known !== undefined) return known
     const reference = await readReference(this.referencePath(cid))
     if (reference !== undefined) this.remember(key, reference)
@@ -270,11 +278,16 @@ export class FsBlockStore implements ListableBlockStore {
     options?.signal?.throwIfAborted()
     const key = blockKey(cid)
     this.references.remove(key)
+    this.unwritten.delete(key)
     this.verified.forget(key)
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
   private async dropReferenceIfUnchanged (cid: CID, reference: BlockReference): Promise<void> {
+    if (this.unwritten.get(blockKey(cid)) === reference) {
+      this.unwritten.delete(blockKey(cid))
+      return
+    }
     const current = await readReference(this.referencePath(cid)).catch(() => undefined)
     if (current?.path !== reference.path || current.offset !== reference.offset || current.size !== reference.size) return
     await this.deleteReference(cid).catch(() => {})
@@ -342,6 +355,8 @@ export class FsBlockStore implements ListableBlockStore {
   async size (cid: CID, options?: BlockStoreOptions): Promise<number | undefined> {
     options?.signal?.throwIfAborted()
     if (isIdentity(cid)) return cid.multihash.digest.byteLength
+    const known = this.sizeAtOnce(cid)
+    if (known !== null) return known
     const stored = await this.dataSize(cid)
     if (stored !== undefined) return stored
     try {
@@ -349,6 +364,27 @@ export class FsBlockStore implements ListableBlockStore {
       return reference === undefined ? undefined : await referencedSize(reference)
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot read the reference of block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /**
+   * size() answered by synchronous stats while the disk answers fast (the writer's test): the
+   * size of `<name>.data`, or undefined when neither it nor `<name>.ref` exists; null when that
+   * takes reading a reference or the stats failed, for the asynchronous path to decide. A fetch
+   * asks size() for every block of a DAG before requesting it, and through the thread pool the
+   * two lookups of a missing block cost more CPU than the lookups themselves (a hop to a pool
+   * thread and back for each, and an ENOENT error built in JS).
+   */
+  private sizeAtOnce (cid: CID): number | undefined | null {
+    if (!this.writer.synchronous) return null
+    try {
+      const data = fsSync.statSync(this.filePath(cid), { throwIfNoEntry: false })
+      if (data !== undefined) return data.isFile() ? data.size : null
+      const key = blockKey(cid)
+      if (this.unwritten.has(key) || this.references.get(key) !== undefined) return null
+      return fsSync.statSync(this.referencePath(cid), { throwIfNoEntry: false }) === undefined ? undefined : null
+    } catch {
+      return null
     }
   }
 
