@@ -65,7 +65,14 @@ for (let round = 1; round <= rounds; round++) {
       const perf = (await perfStart(dl.child.pid, `${r.split('/').pop()}-${round}-${dl.child.pid}`)) ?? (await straceStart(dl.child.pid, `${r.split('/').pop()}-${round}-${dl.child.pid}`))
       const s0 = cpu(pub.child.pid), r0 = cpu(dl.child.pid), rm0 = mainCpu(dl.child.pid), t0 = performance.now(), h0 = process.hrtime.bigint() / 1000n
       const marks = {}
-      await content.getFile(dl, cid, { output: out, timeoutMs: 300_000, onEvent: e => { if (e.type !== 'get:progress' && marks[e.type] == null) marks[e.type] = Math.round(performance.now() - t0) } })
+      const dropped = []
+      try {
+        await content.getFile(dl, cid, { output: out, timeoutMs: 300_000, onEvent: e => { if (e.type === 'get:provider-dropped') dropped.push(e); if (e.type !== 'get:progress' && marks[e.type] == null) marks[e.type] = Math.round(performance.now() - t0) } })
+      } catch (err) {
+        // a failed run is reported and skipped, not fatal: the rounds after it still count
+        console.log(`round ${round} ${r.split('/').pop()}: FAILED ${err.code ?? ''} ${String(err.message).slice(0, 160)}; dropped: ${JSON.stringify(dropped)}; events ${JSON.stringify(marks)}`)
+        continue
+      }
       const secs = (performance.now() - t0) / 1000
       const h1 = process.hrtime.bigint() / 1000n
       await perfStop(perf)

@@ -28,15 +28,6 @@ export interface PutOptions extends BlockStoreOptions {
   absent?: boolean
 }
 
-export interface ReferenceOptions extends BlockStoreOptions {
-  /**
-   * Keep the reference in this process's memory only, until putReference() is called for the
-   * block again without this: a download that will soon point it elsewhere (FileAssembler) writes
-   * each reference once instead of twice. A crash forgets it (the block then reads as missing).
-   */
-  inMemory?: boolean
-}
-
 /**
  * The narrow block storage every Kizuna component codes against (import, exchange, replication).
  * Implementations must verify on `put` that the bytes hash to the CID, and must make a block
@@ -63,7 +54,7 @@ export interface BlockStore {
    */
   readonly putReleasesBytes?: boolean
   /** Optional: keep a block as a reference to bytes written elsewhere, re-hashed on every read */
-  putReference?(cid: CID, reference: BlockReference, options?: ReferenceOptions): Promise<void>
+  putReference?(cid: CID, reference: BlockReference, options?: BlockStoreOptions): Promise<void>
   /** Optional: where a block kept by reference lives (undefined when it is stored, or absent) */
   reference?(cid: CID, options?: BlockStoreOptions): Promise<BlockReference | undefined>
   /** Optional: forget a block's reference (a stored copy, if any, stays) */

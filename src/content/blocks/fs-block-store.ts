@@ -14,7 +14,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { BlockFileWriter } from './block-file-writer.js'
 import { readFully } from '../../util/read-fully.js'
 import { formatReference, readReference, readReferenced, referencedSize, type BlockReference, type ReferencedRead } from './block-references.js'
-import type { BlockStoreOptions, PutOptions, ReadIntoOptions, ReferenceOptions } from './block-store.js'
+import type { BlockStoreOptions, PutOptions, ReadIntoOptions } from './block-store.js'
 import type { BlockEntry, ListableBlockStore } from './listable-block-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -73,8 +73,7 @@ const MAX_REMEMBERED_REFERENCES = 65_536
  * verified on read, whatever verifyOnRead says (by hash, or by a stat unchanged since a hash made
  * RACY_CHANGE_MS after the file last changed): a reference whose bytes no longer match is
  * deleted, one whose file is gone or short is kept, and either way the block reads as missing.
- * `<name>.data` wins when both exist. A reference put `inMemory` (a download's leaf, until the
- * download points it at the finished file) lives in this process only, with no `.ref` file yet.
+ * `<name>.data` wins when both exist.
  *
  * Concurrency. The temp name is fixed per block, so two concurrent writes of one block from
  * this process would share a temp file; puts of the same block are therefore coalesced. A repo is
@@ -94,8 +93,6 @@ export class FsBlockStore implements ListableBlockStore {
    * 64 MiB download whose 64 leaves it had itself just referenced.
    */
   private readonly references = createLru<BlockReference>(MAX_REMEMBERED_REFERENCES)
-  /** block key → a reference kept in memory only (putReference's inMemory): never evicted, never on disk */
-  private readonly unwritten = new Map<string, BlockReference>()
   /** block key → the stat its file had when its bytes were last verified */
   private readonly verified: VerifiedStats
   private readonly counts: ReadVerificationCounts = { hashed: 0, vouchedByStat: 0 }
@@ -233,7 +230,7 @@ export class FsBlockStore implements ListableBlockStore {
    * The caller must have written them there and checked them against the CID; they are
    * re-checked on every read.
    */
-  async putReference (cid: CID, reference: BlockReference, options?: ReferenceOptions): Promise<void> {
+  async putReference (cid: CID, reference: BlockReference, options?: BlockStoreOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const file = this.referencePath(cid)
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
@@ -241,22 +238,17 @@ export class FsBlockStore implements ListableBlockStore {
     const key = blockKey(cid)
     this.references.remove(key)
     this.verified.forget(key)
-    if (options?.inMemory === true) {
-      this.unwritten.set(key, resolved)
-      return
-    }
     try {
       await this.writer.writeAtomicallyNoStat(temp, file, formatReference(resolved))
     } catch (err) {
       throw new KizunaError('ERR_BLOCK_STORE_IO', `cannot write a reference for block ${cid.toString()}: ${(err as Error).message}`, { cause: err })
     }
-    this.unwritten.delete(key)
     this.remember(key, resolved)
   }
 
   private async readReference (cid: CID): Promise<BlockReference | undefined> {
     const key = blockKey(cid)
-    const known = this.unwritten.get(key) ?? this.references.get(key)
+    const known = this.references.get(key)
     if (known !== undefined) return known
     const reference = await readReference(this.referencePath(cid))
     if (reference !== undefined) this.remember(key, reference)
@@ -278,16 +270,11 @@ export class FsBlockStore implements ListableBlockStore {
     options?.signal?.throwIfAborted()
     const key = blockKey(cid)
     this.references.remove(key)
-    this.unwritten.delete(key)
     this.verified.forget(key)
     await fs.rm(this.referencePath(cid), { force: true })
   }
 
   private async dropReferenceIfUnchanged (cid: CID, reference: BlockReference): Promise<void> {
-    if (this.unwritten.get(blockKey(cid)) === reference) {
-      this.unwritten.delete(blockKey(cid))
-      return
-    }
     const current = await readReference(this.referencePath(cid)).catch(() => undefined)
     if (current?.path !== reference.path || current.offset !== reference.offset || current.size !== reference.size) return
     await this.deleteReference(cid).catch(() => {})
@@ -380,8 +367,7 @@ export class FsBlockStore implements ListableBlockStore {
     try {
       const data = fsSync.statSync(this.filePath(cid), { throwIfNoEntry: false })
       if (data !== undefined) return data.isFile() ? data.size : null
-      const key = blockKey(cid)
-      if (this.unwritten.has(key) || this.references.get(key) !== undefined) return null
+      if (this.references.get(blockKey(cid)) !== undefined) return null
       return fsSync.statSync(this.referencePath(cid), { throwIfNoEntry: false }) === undefined ? undefined : null
     } catch {
       return null

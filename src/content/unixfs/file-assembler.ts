@@ -18,15 +18,6 @@ import { CID } from 'multiformats/cid'
 /** Written bytes after which a background flush to disk starts (see write) */
 export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
 
-/**
- * For this long after the output opened, the leaves' references stay in the block store's memory
- * and publish() writes each one once, pointing at the output: a get that finishes in time writes
- * one reference file per leaf, not two (one pointing at the partial file, then its replacement).
- * After that they are written as they come (the backlog at once), so a kill -9 costs at most this
- * long's leaves, which the next get to the same path fetches again into the same partial file.
- */
-export const REFERENCES_IN_MEMORY_MS = 3000
-
 /** Partial files open in this process: a second download of the same root to the same path gets its own */
 const partialsInUse = new Set<string>()
 
@@ -85,20 +76,14 @@ export class FileAssembler {
   private readonly referenced = new Map<string, { cid: CID, offset: number, size: number }>()
   private released = false
   private readonly maxOutputBytes?: number
-  /** Referenced leaves whose reference is only in the store's memory (see REFERENCES_IN_MEMORY_MS) */
-  private readonly unwritten = new Set<string>()
-  private readonly inMemoryUntil: number
-  private writeTimer?: ReturnType<typeof setTimeout>
-  private writingReferences?: Promise<void>
   totalBytes?: number
 
-  private constructor (root: CID, out: string, force: boolean, temp: string, maxOutputBytes?: number, referencesInMemoryMs = REFERENCES_IN_MEMORY_MS) {
+  private constructor (root: CID, out: string, force: boolean, temp: string, maxOutputBytes?: number) {
     this.root = root
     this.out = out
     this.force = force
     this.temp = temp
     this.maxOutputBytes = maxOutputBytes
-    this.inMemoryUntil = performance.now() + referencesInMemoryMs
     this.waiting.set(blockKey(root), [{ offset: 0 }])
     this.cids.set(blockKey(root), root)
   }
@@ -107,7 +92,7 @@ export class FileAssembler {
    * Checks the output target (ERR_OUTPUT_EXISTS, ERR_PATH_NOT_FOUND) and opens the partial file:
    * the one an interrupted download of this root to this path left, or a new one
    */
-  static async open (root: CID, outPath: string, options: { force?: boolean, maxOutputBytes?: number, referencesInMemoryMs?: number } = {}): Promise<FileAssembler> {
+  static async open (root: CID, outPath: string, options: { force?: boolean, maxOutputBytes?: number } = {}): Promise<FileAssembler> {
     const out = path.resolve(outPath)
     await checkOutputTarget(out, options.force ?? false)
     let temp = path.join(path.dirname(out), `.${path.basename(out)}.kizuna-${root.toString().slice(-12)}.part`)
@@ -130,7 +115,7 @@ export class FileAssembler {
       partialsInUse.delete(temp)
       throw new OutputFailedError(out, err)
     }
-    const assembler = new FileAssembler(root, out, options.force ?? false, temp, options.maxOutputBytes, options.referencesInMemoryMs)
+    const assembler = new FileAssembler(root, out, options.force ?? false, temp, options.maxOutputBytes)
     assembler.handle = handle
     return assembler
   }
@@ -153,47 +138,9 @@ export class FileAssembler {
       }
       if (options?.verified !== true) verifyBlock(cid, bytes)
       const offset = await this.acceptLeaf(cid, bytes)
-      const key = blockKey(cid)
-      this.referenced.set(key, { cid, offset, size: bytes.byteLength })
-      if (performance.now() < this.inMemoryUntil) {
-        await store.putReference?.(cid, { path: this.temp, offset, size: bytes.byteLength }, { ...options, inMemory: true })
-        this.unwritten.add(key)
-        this.writeReferencesLater(store)
-        return
-      }
-      await this.writeReferences(store)
       await store.putReference?.(cid, { path: this.temp, offset, size: bytes.byteLength }, options)
+      this.referenced.set(blockKey(cid), { cid, offset, size: bytes.byteLength })
     })
-  }
-
-  /** Writes the references still only in memory once REFERENCES_IN_MEMORY_MS is up, if no leaf came to do it */
-  private writeReferencesLater (store: BlockStore): void {
-    if (this.writeTimer !== undefined) return
-    this.writeTimer = setTimeout(() => {
-      this.writeTimer = undefined
-      this.writeReferences(store).catch(() => {})
-    }, Math.max(0, this.inMemoryUntil - performance.now()))
-    this.writeTimer.unref?.()
-  }
-
-  /** Writes to disk the references into the partial file that were kept in memory so far */
-  private async writeReferences (store: BlockStore): Promise<void> {
-    await this.writingReferences
-    if (this.unwritten.size === 0) return
-    const keys = [...this.unwritten]
-    this.unwritten.clear()
-    this.writingReferences = (async () => {
-      for (const key of keys) {
-        const leaf = this.referenced.get(key)
-        if (leaf !== undefined) await store.putReference?.(leaf.cid, { path: this.temp, offset: leaf.offset, size: leaf.size })
-      }
-    })().finally(() => { this.writingReferences = undefined })
-    await this.writingReferences
-  }
-
-  private stopWritingReferences (): void {
-    clearTimeout(this.writeTimer)
-    this.writeTimer = undefined
   }
 
   /**
@@ -320,8 +267,6 @@ export class FileAssembler {
    * meanwhile) and points the store's references at it
    */
   async publish (store?: BlockStore): Promise<void> {
-    this.stopWritingReferences()
-    await this.writingReferences?.catch(() => {})
     if (!this.force && await outputExists(this.out)) throw new OutputExistsError(this.out)
     // Without force the output is linked, not renamed, so the file has both names while the
     // references move over to the new one: a peer reading a block meanwhile finds it either way.
@@ -336,7 +281,6 @@ export class FileAssembler {
         await store.putReference?.(cid, { path: this.out, offset, size }).catch(() => {})
       }))
       this.referenced.clear()
-      this.unwritten.clear()
     }
     if (linked) await fs.rm(this.temp, { force: true })
     // only now: until the partial file's name is gone, a new download must not reopen it
@@ -349,15 +293,11 @@ export class FileAssembler {
    * partial file stays (its references still work for a resume).
    */
   async abort (store?: BlockStore): Promise<void> {
-    this.stopWritingReferences()
-    await this.writingReferences?.catch(() => {})
     await this.flushing
     await this.handle?.close().catch(() => {})
     this.handle = undefined
     if (this.released) return
     if (store !== undefined && !await this.copyReferencedInto(store)) {
-      // the partial file stays for a resume: its references must then be on disk
-      await this.writeReferences(store).catch(() => {})
       this.release()
       return
     }

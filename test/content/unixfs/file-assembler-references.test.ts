@@ -3,9 +3,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as raw from 'multiformats/codecs/raw'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FileAssembler, REFERENCES_IN_MEMORY_MS } from '../../../src/content/unixfs/file-assembler.js'
-import { BlockFileWriter } from '../../../src/content/blocks/block-file-writer.js'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FileAssembler } from '../../../src/content/unixfs/file-assembler.js'
 import { FsBlockStore } from '../../../src/content/blocks/fs-block-store.js'
 import { deliveryOrder, makeDag, type Dag } from '../../helpers/dag-file.js'
 import type { CID } from 'multiformats/cid'
@@ -20,7 +19,6 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  vi.restoreAllMocks()
   await fs.rm(tmp, { recursive: true, force: true })
 })
 
@@ -109,13 +107,10 @@ describe('FileAssembler keeping leaves by reference', () => {
   it('after a kill -9, a get to the same path reopens the partial file and finds its leaves in place', async () => {
     const dag = await makeDag(randomBytes(150 * 1024 + 99), 4096, 6)
     const out = path.join(tmp, 'resumed.bin')
-    // a download past REFERENCES_IN_MEMORY_MS: its references are on disk as its leaves come
-    const first = await FileAssembler.open(dag.root, out, { referencesInMemoryMs: 0 })
+    const first = await FileAssembler.open(dag.root, out)
     const order = await deliveryOrder(dag, Math.random)
     await deliver(first, order.slice(0, Math.floor(order.length * 0.6)))
-    // killed: no complete, no abort. Only a later process may open the same partial file, with
-    // only what is on disk: a fresh store
-    store = new FsBlockStore(store.path)
+    // killed: no complete, no abort. Only a later process may open the same partial file.
     const partial = first.partialPath
     const fileBefore = await fs.stat(partial)
 
@@ -166,74 +161,6 @@ describe('FileAssembler keeping leaves by reference', () => {
     expect(Buffer.compare(await fs.readFile(second), Buffer.from(dag.data))).toBe(0)
     for (const cid of await leaves(dag)) {
       expect(Buffer.compare(await store.get(cid), await dag.store.get(cid))).toBe(0)
-    }
-  })
-
-  it('a download done within REFERENCES_IN_MEMORY_MS writes one reference file per leaf, pointing at the output', async () => {
-    expect(REFERENCES_IN_MEMORY_MS).toBeGreaterThan(1000)
-    const writes = vi.spyOn(BlockFileWriter.prototype, 'writeAtomicallyNoStat')
-    const dag = await makeDag(randomBytes(100 * 1024 + 3), 4096, 6)
-    const out = path.join(tmp, 'fast.bin')
-    // a loaded test machine must not make this download outlast the default
-    const assembler = await FileAssembler.open(dag.root, out, { referencesInMemoryMs: 60_000 })
-    await deliver(assembler, await deliveryOrder(dag, Math.random))
-    const leafCids = await leaves(dag)
-    for (const cid of leafCids) {
-      // served from memory while the download runs: no reference file yet
-      expect(await exists(store.referencePath(cid))).toBe(false)
-      expect((await store.reference(cid))?.path).toBe(assembler.partialPath)
-      expect(await store.has(cid)).toBe(true)
-    }
-    await assembler.complete(store)
-    await assembler.publish(store)
-    expect(writes.mock.calls.length).toBe(leafCids.length)
-    // what is on disk, read by a store that never saw the download
-    const fresh = new FsBlockStore(store.path)
-    for (const cid of leafCids) {
-      expect((await fresh.reference(cid))?.path).toBe(out)
-      expect(Buffer.compare(await fresh.get(cid), await dag.store.get(cid))).toBe(0)
-    }
-  })
-
-  it('a longer download writes the references it kept in memory, then each as it comes', async () => {
-    const dag = await makeDag(randomBytes(80 * 1024), 4096, 6)
-    const out = path.join(tmp, 'slow.bin')
-    const assembler = await FileAssembler.open(dag.root, out, { referencesInMemoryMs: 100 })
-    const order = await deliveryOrder(dag, Math.random)
-    const half = Math.floor(order.length / 2)
-    await deliver(assembler, order.slice(0, half))
-    const early = order.slice(0, half).filter(b => b.cid.code === raw.code)
-    expect(early.length).toBeGreaterThan(0)
-    // the timer writes them once the time is up, with no further leaf needed
-    const deadline = Date.now() + 5000
-    while (!(await Promise.all(early.map(async b => await exists(store.referencePath(b.cid))))).every(Boolean)) {
-      if (Date.now() > deadline) throw new Error('references not written within 5 s')
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-    await deliver(assembler, order.slice(half))
-    const fresh = new FsBlockStore(store.path)
-    for (const cid of await leaves(dag)) {
-      expect((await fresh.reference(cid))?.path).toBe(assembler.partialPath)
-    }
-    await assembler.complete(store)
-    await assembler.publish(store)
-    expect(Buffer.compare(await fs.readFile(out), Buffer.from(dag.data))).toBe(0)
-  })
-
-  it('a download given up whose leaves cannot be copied writes their references to disk for a resume', async () => {
-    const dag = await makeDag(randomBytes(64 * 1024), 4096, 8)
-    const out = path.join(tmp, 'kept-on-disk.bin')
-    const assembler = await FileAssembler.open(dag.root, out, { referencesInMemoryMs: 60_000 })
-    await deliver(assembler, await deliveryOrder(dag, Math.random))
-    const failing = Object.assign(Object.create(store) as FsBlockStore, {
-      put: async () => { throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) }
-    })
-    await assembler.abort(failing)
-    expect(await exists(assembler.partialPath)).toBe(true)
-    const fresh = new FsBlockStore(store.path)
-    for (const cid of await leaves(dag)) {
-      expect((await fresh.reference(cid))?.path).toBe(assembler.partialPath)
-      expect(Buffer.compare(await fresh.get(cid), await dag.store.get(cid))).toBe(0)
     }
   })
 })
