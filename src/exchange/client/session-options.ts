@@ -38,7 +38,7 @@ export const DEFAULT_ENDGAME_PEERS_PER_BLOCK = 2
 export const ENDGAME_STALL_BLOCK_TIMES = 4
 export const ENDGAME_MIN_STALL_MS = 1_000
 /**
- * A provider whose connection dropped (or whose redial failed) is dialled again this many times
+ * A provider whose connection dropped, whose redial failed or whose requests timed out is dialled again this many times
  * before it is given up, after RECONNECT_DELAY_MS, doubling each time. Busy connections do get
  * closed under load (e.g. libp2p's connection monitor when a ping waits behind bulk data), and
  * a static provider list would otherwise lose its only source. Delivering a block resets it.

@@ -20,7 +20,7 @@ export interface ProviderPoolHost {
 /**
  * The providers of one fetch session: taken from the provider source as it names them, dialled,
  * dropped when they fail or misbehave (penalised ones for good), and redialled a few times after
- * a lost connection.
+ * a lost connection or a stall.
  */
 export class ProviderPool {
   private readonly opts: FetchOptions
@@ -125,7 +125,9 @@ export class ProviderPool {
           this.opts.onPenalty?.(p.peer, reason, err)
         } catch {}
       }
-      if (reason === 'disconnected' || reason === 'dial-failed') {
+      // a stall is not a lie: a loaded provider (or link) gets the same bounded redials as a
+      // lost one, or a get whose only provider stalled twice would wait out its whole timeout
+      if (reason === 'disconnected' || reason === 'dial-failed' || reason === 'timeout') {
         this.scheduleReconnect(p.peer)
       }
     }

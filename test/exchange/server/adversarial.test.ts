@@ -180,6 +180,34 @@ describe('exchange against misbehaving peers', () => {
     expect(dropsOf(events)).toEqual([{ peer: mute.peerId.toString(), reason: 'timeout' }])
   })
 
+  it('redials a lone provider dropped for a stall, and completes from it', async () => {
+    const content = await makeContent(2 * 1024 * 1024)
+    // the first leaf read hangs until the provider has been dropped: a stall, not a lie
+    const stalled = Promise.withResolvers<void>()
+    let stalls = 1
+    const stalling: BlockStore = {
+      ...content.store,
+      has: async (cid, o) => content.store.has(cid, o),
+      size: async (cid, o) => content.store.size(cid, o),
+      put: async (cid, b, o) => { await content.store.put(cid, b, o) },
+      delete: async (cid, o) => { await content.store.delete(cid, o) },
+      get: async (cid, o) => {
+        if (cid.code === raw.code && stalls-- > 0) await stalled.promise
+        return await content.store.get(cid, o)
+      }
+    }
+    const slow = await provider(stalling)
+    const b = await fetcher([slow.node])
+    const store = new InMemoryBlockStore()
+    const events = await collect(fetchDag(content.root, {
+      blockStore: store, providers: [slow.node.peerId], client: b.client, requestTimeoutMs: 1500, maxTimeoutsPerPeer: 1
+    }), e => { if (e.type === 'fetch:provider-dropped') stalled.resolve() })
+
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
+    expect(dropsOf(events)).toEqual([{ peer: slow.node.peerId.toString(), reason: 'timeout' }])
+    expect(events.filter(e => e.type === 'fetch:provider-added').length).toBe(2)
+  })
+
   it('keeps serving after malformed frames and oversized length claims on other streams', async () => {
     const content = await makeContent(2 * 1024 * 1024)
     const a = await provider(content.store)
