@@ -28,9 +28,9 @@ export const SPREAD_MIN_PEERS = 3
 export const SPREAD_COPIES = 1
 export const SPREAD_PATIENCE_MS = 10_000
 /** Extra copies per crowd: this share of the blocks it asked for ... */
-export const SPREAD_EXTRA_SHARE = 0.25
+export const SPREAD_EXTRA_SHARE = 0.1
 /** ... plus one more every this long the crowd lasts */
-export const SPREAD_EXTRA_REFILL_MS = 10_000
+export const SPREAD_EXTRA_REFILL_MS = 20_000
 /** A peer counts as part of the crowd while its last request is this recent */
 export const CROWD_WINDOW_MS = 3_000
 /** A crowd of two that was bigger this recently is still a crowd; counts reset after it */
