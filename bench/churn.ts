@@ -16,6 +16,7 @@ import { waitForTables } from './lib/settle.js'
 import { OfferLog, type OfferCounts } from './lib/offer-log.js'
 import { renderChurnMarkdown } from './churn/markdown.js'
 import type { BenchmarkContext } from './index.js'
+import { timeoutSignal } from '../src/util/timeout-signal.js'
 
 export type ReplicationMode = 'on' | 'off'
 
@@ -281,7 +282,7 @@ async function churnRound (r: number, testnet: Testnet, grower: SwarmGrower, o: 
   const cpuBefore = await cpuSnapshot(pids)
   const fetchStarted = Date.now()
   // the provider timeout ends a search that finds nobody; this ends one that finds someone but stalls
-  const hardCap = AbortSignal.any([signal, AbortSignal.timeout((params.getTimeoutSeconds + 120) * 1000)])
+  const hardCap = AbortSignal.any([signal, timeoutSignal((params.getTimeoutSeconds + 120) * 1000)])
   try {
     const onEvent = (event: GetEvent): void => {
       if (event.type === 'get:provider' && record.firstProviderMs == null) record.firstProviderMs = Date.now() - fetchStarted

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { clockTicks, readRss, readStat } from '../lib/proc.js'
 import type { TestnetMember } from '../../src/testnet/testnet.js'
+import { timeoutSignal } from '../../src/util/timeout-signal.js'
 
 const MiB = 1024 * 1024
 
@@ -23,7 +24,7 @@ export interface HeapParts { heapTotalMiB: number, heapUsedMiB: number, external
 export async function heapParts (member: TestnetMember): Promise<HeapParts | undefined> {
   const { api } = member.child!
   const token = (await readFile(`${member.repo}/api.token`, 'utf8')).trim()
-  const response = await fetch(`http://${api.api}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
+  const response = await fetch(`http://${api.api}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: timeoutSignal(10_000) })
   if (!response.ok) return undefined
   const text = await response.text()
   const value = (pattern: string): number => {

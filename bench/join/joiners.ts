@@ -7,6 +7,7 @@ import type { NodeStatus } from '../../src/node/node.js'
 import { addFile, getFile, writeRandomFile } from '../lib/content.js'
 import { bootTimeMs, spawnTimeMs } from '../lib/proc.js'
 import { round, summarize, type Summary } from '../lib/stats.js'
+import { timeoutSignal } from '../../src/util/timeout-signal.js'
 
 export interface JoinerParams {
   /** Fresh daemons to join, one after another */
@@ -115,7 +116,7 @@ async function watchJoiner (member: TestnetMember, cid: string, spawnedAt: numbe
     bootstrapIndex: -1, publisherIndex: -1, spawnToReadyMs: since(), spawnToFirstPeerMs: null,
     spawnToTableMs: null, spawnToGetMs: null, getAttempts: 0, getError: null, maxRoutingTable: 0
   }
-  const signal = AbortSignal.any([outer, AbortSignal.timeout(Math.max(1, spawnedAt + params.joinTimeoutSeconds * 1000 - Date.now()))])
+  const signal = AbortSignal.any([outer, timeoutSignal(Math.max(1, spawnedAt + params.joinTimeoutSeconds * 1000 - Date.now()))])
   const api = member.child!.api
   const poll = async (): Promise<void> => {
     while (!signal.aborted && (record.spawnToFirstPeerMs == null || record.spawnToTableMs == null)) {

@@ -3,6 +3,7 @@ import { ApiError, DaemonNotRunningError, KizunaError } from '../errors.js'
 import { API_PREFIX, DEFAULT_API_TIMEOUT_MS } from './constants.js'
 import { readEventStream } from './event-stream.js'
 import { sendRequest, type ApiResponse } from './http-transport.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 export interface ApiClientOptions {
   /** HOST:PORT of the daemon's API */
@@ -110,7 +111,7 @@ export class ApiClient {
   }
 
   async request<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<T> {
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? DEFAULT_API_TIMEOUT_MS)]
+    const signals = [timeoutSignal(options.timeoutMs ?? DEFAULT_API_TIMEOUT_MS)]
     if (options.signal != null) signals.push(options.signal)
     const response = await this.send(method, path, body, AbortSignal.any(signals))
     if (!response.ok) {

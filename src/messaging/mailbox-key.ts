@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { compareDistance, kadKey } from '../replication/placement.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 const DOMAIN = new TextEncoder().encode('/kizuna/mailbox/')
 /** The DHT walk for a mailbox's holders may take this long; then we choose among the peers found so far (a dead peer in the table stalls a walk for a dial timeout or more) */
@@ -33,7 +34,7 @@ export async function mailboxPeers (libp2p: MailboxLookupHost, recipient: string
   // they can only add candidates, the sort still picks the closest
   for (const peer of libp2p.getPeers()) candidates.set(peer.toString(), peer)
   try {
-    const signal = AbortSignal.any([AbortSignal.timeout(MAILBOX_LOOKUP_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    const signal = AbortSignal.any([timeoutSignal(MAILBOX_LOOKUP_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
     // a walk adds a listener per query it sends
     setMaxListeners(Infinity, signal)
     // the DHT itself, not libp2p.peerRouting: that wrapper runs a whole findPeer walk (cache off)

@@ -10,6 +10,7 @@ import { DEFAULT_MAILBOX_LIMITS, type MailboxLimits } from './mailbox-policy.js'
 import { handleRpc, rpc, type RpcCodec } from './rpc.js'
 import { KizunaError } from '../errors.js'
 import { logger } from '@libp2p/logger'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 const log = logger('kizuna:mailbox')
 
@@ -96,7 +97,7 @@ export class MailboxService {
   }
 
   private signal (signal?: AbortSignal): AbortSignal {
-    const combined = AbortSignal.any([this.controller.signal, AbortSignal.timeout(MAILBOX_ROUND_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const combined = AbortSignal.any([this.controller.signal, timeoutSignal(MAILBOX_ROUND_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
     // one round's signal is shared by every exchange of the round
     setMaxListeners(Infinity, combined)
     return combined

@@ -1,6 +1,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { KizunaError } from '../errors.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** One request/reply exchange on a messaging protocol, dial included, may take this long */
 export const RPC_TIMEOUT_MS = 10_000
@@ -14,7 +15,7 @@ export interface RpcCodec<F> {
 
 /** Client side: one frame out, one frame back, on a fresh stream */
 export async function rpc<F> (libp2p: Libp2p, peer: PeerId, codec: RpcCodec<F>, frame: F, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<F> {
-  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? RPC_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+  const signal = AbortSignal.any([timeoutSignal(options.timeoutMs ?? RPC_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
   const stream = await libp2p.dialProtocol(peer, codec.protocol, { signal })
   try {
     const lp = lpStream(stream, { maxDataLength: codec.maxFrame })
@@ -36,7 +37,7 @@ export type RpcHandler<F> = (frame: F, from: PeerId) => Promise<F>
  */
 export async function handleRpc<F> (libp2p: Libp2p, codec: RpcCodec<F>, handler: RpcHandler<F>, onError: (err: unknown, from: PeerId) => F | undefined, maxInboundStreams = 32): Promise<void> {
   await libp2p.handle(codec.protocol, async (stream: Stream, connection: Connection) => {
-    const signal = AbortSignal.timeout(RPC_TIMEOUT_MS)
+    const signal = timeoutSignal(RPC_TIMEOUT_MS)
     const lp = lpStream(stream, { maxDataLength: codec.maxFrame })
     try {
       let reply: F | undefined

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline'
 import { KizunaError } from '../errors.js'
 import type { Lab } from './lab.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Bytes received before the clock starts: TCP slow start and the token bucket's burst are not the rate */
 export const THROUGHPUT_WARMUP_BYTES = 1024 * 1024
@@ -56,7 +57,7 @@ export interface ThroughputResult {
  * the host's own address); the rate is measured at the receiver after the warm-up.
  */
 export async function measureTcpThroughput (lab: Lab, from: string, to: string, options: { bytes: number, address?: string, signal?: AbortSignal }): Promise<ThroughputResult> {
-  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(THROUGHPUT_TIMEOUT_MS)])
+  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, timeoutSignal(THROUGHPUT_TIMEOUT_MS)])
   const sink = lab.spawn(to, [process.execPath, '-e', SINK, String(THROUGHPUT_WARMUP_BYTES)], { stdio: ['ignore', 'pipe', 'pipe'] })
   try {
     const lines = createInterface({ input: sink.stdout! })

@@ -4,6 +4,7 @@ import type { IdentifyResult, PeerId, PeerInfo } from '@libp2p/interface'
 import { KIZUNA_DHT_PROTOCOL, type KizunaLibp2p } from '../libp2p/types.js'
 import type { PeerSource, PeerView } from './peer-view.js'
 import type { PeerJoinedEvent } from './events.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Below this many connections a newly discovered peer (mDNS, DHT answer) is dialled at once */
 export const DIAL_DISCOVERED_BELOW_CONNECTIONS = 8
@@ -65,7 +66,7 @@ export class DiscoveryService extends EventEmitter<{ 'peer:joined': [PeerJoinedE
     const isNew = !view.has(id)
     this.learn(id, multiaddrs.map(ma => ma.toString()), 'discovery')
     if (isNew && multiaddrs.length > 0 && network.getConnections().length < DIAL_DISCOVERED_BELOW_CONNECTIONS) {
-      void network.dial(id, { signal: AbortSignal.timeout(this.init.dialTimeoutMs) }).catch(() => {})
+      void network.dial(id, { signal: timeoutSignal(this.init.dialTimeoutMs) }).catch(() => {})
     }
   }
 

@@ -4,6 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { routingTableSize, type KizunaLibp2p } from '../libp2p/types.js'
 import { parsePeerMultiaddr } from './address.js'
 import type { PeerView } from './peer-view.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Saved peers dialled on restart: enough to be well connected, few enough to start fast */
 export const DEFAULT_REJOIN_DIALS = 8
@@ -140,7 +141,7 @@ export class JoinService {
 
   private async lookup (key: 'self' | 'random', bytes: Uint8Array, outer?: AbortSignal): Promise<JoinEvent> {
     const { libp2p } = this.components
-    const signals = [AbortSignal.timeout(this.init.lookupTimeoutMs)]
+    const signals = [timeoutSignal(this.init.lookupTimeoutMs)]
     if (outer != null) signals.push(outer)
     const found = new Set<string>()
     try {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { PeerRecord, PeerView } from './peer-view.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Pings in flight at once during a round: enough to finish quickly, few enough to stay cheap */
 export const DEFAULT_PING_CONCURRENCY = 8
@@ -115,7 +116,7 @@ export class LivenessService extends EventEmitter<{ 'liveness:round': [LivenessR
   }
 
   private async probe (record: PeerRecord, outer: AbortSignal): Promise<boolean> {
-    const signal = AbortSignal.any([outer, AbortSignal.timeout(this.init.pingTimeoutMs)])
+    const signal = AbortSignal.any([outer, timeoutSignal(this.init.pingTimeoutMs)])
     try {
       const rtt = await this.components.ping(record.peerId, { signal })
       this.components.view.markAlive(record.peerId, rtt)

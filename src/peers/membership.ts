@@ -12,6 +12,7 @@ import { JoinService } from './join.js'
 import { LivenessService, type LivenessInit } from './liveness.js'
 import { PeerView, type PeerSource } from './peer-view.js'
 import type { MembershipEvents } from './events.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Below this many known peers each liveness round also runs a random lookup to find more */
 export const DISCOVERY_TARGET_VIEW_SIZE = 32
@@ -139,7 +140,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
 
   async connect (addr: string, options: { signal?: AbortSignal } = {}): Promise<{ peerId: string, rttMs: number }> {
     const { ma, peerId } = parsePeerMultiaddr(addr)
-    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(this.dialTimeoutMs)])
+    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, timeoutSignal(this.dialTimeoutMs)])
     try {
       await this.network.dial(ma, { signal })
       const rttMs = await pingPeer(this.network, peerId, signal)

@@ -9,6 +9,7 @@ import type { HolderKind } from './codec.js'
 import { HOLDER_SEARCH_TIMEOUT_MS } from './constants.js'
 import { boundNonce } from './possession-binding.js'
 import { verifyFloorCert, type FloorCert } from './floor-cert.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 export { HOLDER_SEARCH_TIMEOUT_MS }
 
@@ -37,7 +38,7 @@ export interface HolderComponents {
  */
 export async function findHolders (root: CID, components: HolderComponents, self: { kind?: HolderKind, floor?: number, floorCert?: FloorCert }, options: { signal?: AbortSignal } = {}): Promise<Holder[]> {
   const { libp2p, sharing, content } = components
-  const signal = AbortSignal.any([AbortSignal.timeout(HOLDER_SEARCH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+  const signal = AbortSignal.any([timeoutSignal(HOLDER_SEARCH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
   const holders: Holder[] = []
   if (self.kind != null) {
     holders.push({ peerId: libp2p.peerId.toString(), kind: self.kind, floor: self.floor, floorCert: self.floorCert, verified: true })

@@ -11,6 +11,7 @@ import type { ReplicationEvents } from './events.js'
 import { FAILED_OFFER_MEMORY_MS, MAX_HINTS, MAX_TRACKED_ROOTS } from './constants.js'
 import { supersedes, verifyFloorCert, type FloorCert } from './floor-cert.js'
 import { ReplicaFetchGuard } from './replica-fetch.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 export interface OfferIntakeComponents {
   libp2p: KizunaLibp2p
@@ -111,7 +112,7 @@ export class OfferIntake {
     const guard = new ReplicaFetchGuard(blockStore, { maxBytes: offer.size, stallMs: this.init.fetchStallMs })
     try {
       const fromAddrs = libp2p.getConnections(from).map(c => c.remoteAddr.encapsulate(`/p2p/${from.toString()}`).toString())
-      const fetchSignal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), signal, guard.signal])
+      const fetchSignal = AbortSignal.any([timeoutSignal(this.init.fetchTimeoutMs), signal, guard.signal])
       for await (const _ of sharing.fetch(offer.root, { hints: [...offer.hints, ...fromAddrs].slice(0, MAX_HINTS), kind: 'cached', askConnected: false, signal: fetchSignal, blockStore: guard.store })) { /* progress not needed */ }
       guard.done()
       if (cert != null && cert.floor > 0) await meta.set(key, { floor: cert.floor, role: offer.reason === 'floor' ? 'floor' : 'demand', cert })

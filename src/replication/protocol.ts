@@ -4,6 +4,7 @@ import type { KizunaLibp2p } from '../libp2p/types.js'
 import { decodeReplicationMessage, encodeReplicationMessage, type ReplicationMessage } from './codec.js'
 import { MAX_INBOUND_REPLICATION_STREAMS, MAX_REPLICATION_FRAME, REPLICATE_PROTOCOL, REPLICATION_REQUEST_TIMEOUT_MS } from './constants.js'
 import { log } from './log.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 export { REPLICATION_REQUEST_TIMEOUT_MS }
 
@@ -14,7 +15,7 @@ function framed (stream: Stream): ReturnType<typeof lpStream<Stream>> {
 
 /** Client side: send one request, wait for its one reply */
 export async function request (libp2p: KizunaLibp2p, peer: PeerId, message: ReplicationMessage, options: { signal?: AbortSignal } = {}): Promise<ReplicationMessage> {
-  const signals = [AbortSignal.timeout(REPLICATION_REQUEST_TIMEOUT_MS)]
+  const signals = [timeoutSignal(REPLICATION_REQUEST_TIMEOUT_MS)]
   if (options.signal != null) signals.push(options.signal)
   const signal = AbortSignal.any(signals)
   const stream = await libp2p.dialProtocol(peer, REPLICATE_PROTOCOL, { signal })
@@ -34,7 +35,7 @@ export type ReplicationHandler = (message: ReplicationMessage, from: PeerId) => 
 /** Server side: one request per stream; a malformed request closes that stream only */
 export async function handleReplicationStreams (libp2p: KizunaLibp2p, handler: ReplicationHandler): Promise<void> {
   await libp2p.handle(REPLICATE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-    const signal = AbortSignal.timeout(REPLICATION_REQUEST_TIMEOUT_MS)
+    const signal = timeoutSignal(REPLICATION_REQUEST_TIMEOUT_MS)
     try {
       const lp = framed(stream)
       const message = decodeReplicationMessage((await lp.read({ signal })).subarray())

@@ -4,6 +4,7 @@ import type { ExchangeClient } from '../exchange/client/client.js'
 import type { ContentStore } from '../content/index.js'
 import type { PenaltyBox } from './penalties.js'
 import { findProviders, HAVE_QUERY_TIMEOUT_MS, type ProviderOrigin } from './provider-source.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** `kizuna providers` searches this long by default */
 export const DEFAULT_PROVIDERS_TIMEOUT_MS = 10_000
@@ -29,7 +30,7 @@ export interface ProviderListingComponents {
  */
 export async function listProviders (root: CID, components: ProviderListingComponents, options: { signal?: AbortSignal } = {}): Promise<ProviderSummary[]> {
   const { libp2p, client, penalties, content } = components
-  const signal = options.signal ?? AbortSignal.timeout(DEFAULT_PROVIDERS_TIMEOUT_MS)
+  const signal = options.signal ?? timeoutSignal(DEFAULT_PROVIDERS_TIMEOUT_MS)
   const found: ProviderSummary[] = []
   const self = await content.stat(root).catch(() => undefined)
   if (self?.complete === true) {
@@ -40,7 +41,7 @@ export async function listProviders (root: CID, components: ProviderListingCompo
     checks.push((async () => {
       let has = provider.has
       if (has == null) {
-        const querySignal = AbortSignal.any([signal, AbortSignal.timeout(HAVE_QUERY_TIMEOUT_MS)])
+        const querySignal = AbortSignal.any([signal, timeoutSignal(HAVE_QUERY_TIMEOUT_MS)])
         const answer = await client.queryHave(provider.peerId, root, { signal: querySignal }).catch(() => undefined)
         if (answer == null || answer.has === 'none') return
         has = answer.has

@@ -4,6 +4,7 @@ import { parsePeerMultiaddr } from '../peers/address.js'
 import type { KizunaLibp2p } from '../libp2p/types.js'
 import type { ExchangeClient } from '../exchange/client/client.js'
 import type { PenaltyBox } from './penalties.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** DHT provider queries repeated while a download still runs, for providers that appear late */
 export const DEFAULT_DHT_ROUNDS = 4
@@ -114,7 +115,7 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
       if (first) firstAsksLeft++
       task(async () => {
         try {
-          const signal = AbortSignal.any([options.signal, AbortSignal.timeout(HAVE_QUERY_TIMEOUT_MS)])
+          const signal = AbortSignal.any([options.signal, timeoutSignal(HAVE_QUERY_TIMEOUT_MS)])
           const answer = await client.queryHave(peerId, root, { signal })
           if (answer.has !== 'none') offer({ peerId, origin: 'connected', has: answer.has })
         } finally {

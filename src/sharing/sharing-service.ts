@@ -20,6 +20,7 @@ import { QuietAnnouncer } from './quiet-announcer.js'
 import { PartialAnnouncements } from './partial-announcements.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyHolder } from '../nat/relay-only-watch.js'
+import { timeoutSignal } from '../util/timeout-signal.js'
 
 /** Crowd spreading as this node's server sees it (see exchange/server/crowd-spreader.ts) */
 export interface CrowdStats {
@@ -246,7 +247,7 @@ export class SharingService {
   /** Puts a provider record for `root` in the DHT (kad-dht re-provides it before it expires) */
   async announce (root: CID, signal?: AbortSignal): Promise<AddEvent & { type: 'add:announced' }> {
     const started = Date.now()
-    const signals = [AbortSignal.timeout(this.init.announceTimeoutMs)]
+    const signals = [timeoutSignal(this.init.announceTimeoutMs)]
     if (signal != null) signals.push(signal)
     try {
       for await (const _ of this.components.libp2p.services.dht.provide(root, { signal: AbortSignal.any(signals) })) { /* drain */ }

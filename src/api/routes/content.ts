@@ -7,6 +7,7 @@ import { sendEventStream } from '../event-stream.js'
 import { parseCid } from '../../links/share-link.js'
 import { DEFAULT_PROVIDERS_TIMEOUT_MS } from '../../sharing/provider-listing.js'
 import { isReplicaCount, MAX_REPLICAS, MIN_REPLICAS } from '../../node/config.js'
+import { timeoutSignal } from '../../util/timeout-signal.js'
 
 function absolutePath (value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') {
@@ -58,7 +59,7 @@ export function registerContentRoutes (app: FastifyInstance, node: KizunaNode): 
     const cid = parseCid((request.params as { cid: string }).cid)
     const query = request.query as { timeoutMs?: string }
     const timeoutMs = query.timeoutMs != null ? optionalPositive(Number(query.timeoutMs), 'timeoutMs') : undefined
-    return node.providers(cid, { signal: AbortSignal.timeout(timeoutMs ?? DEFAULT_PROVIDERS_TIMEOUT_MS) })
+    return node.providers(cid, { signal: timeoutSignal(timeoutMs ?? DEFAULT_PROVIDERS_TIMEOUT_MS) })
   })
 
   app.get(`${API_PREFIX}/replicas/:cid`, async (request) => {

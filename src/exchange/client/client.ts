@@ -5,6 +5,7 @@ import { raceSignal } from 'race-signal'
 import { PeerChannel, type HaveResult, type PeerChannelInit, type RequestOptions, type WantResult } from './peer-channel.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { timeoutSignal } from '../../util/timeout-signal.js'
 
 /** Opening a stream on an existing connection takes ms; a fresh dial on a LAN well under this */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
@@ -151,7 +152,7 @@ export class ExchangeClient {
 
   private async dial (peer: PeerId, channels: PeerMap<PeerChannel>, limited: boolean): Promise<PeerChannel> {
     // the dial belongs to the client, not to whichever caller happened to start it
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.dialTimeoutMs)])
+    const signal = AbortSignal.any([this.stopController.signal, timeoutSignal(this.dialTimeoutMs)])
     const stream = await this.components.dialer.dialProtocol(peer, this.protocol, limited ? { signal, runOnLimitedConnection: true } : { signal })
     const ch = new PeerChannel(stream, peer, this.init)
     if (!this.started) {

@@ -5,6 +5,7 @@ import type { WantResult } from '../client/peer-channel.js'
 import type { ProbeOutcome } from './crowd-spreader.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { timeoutSignal } from '../../util/timeout-signal.js'
 
 /** A probe not answered in this long counts as not served */
 export const PROBE_TIMEOUT_MS = 10_000
@@ -23,7 +24,7 @@ export interface ProbeClient {
  */
 export async function probeServes (client: ProbeClient, peer: PeerId, blockKey: string, options: AbortOptions = {}): Promise<ProbeOutcome> {
   const cid = rawCidFromMultihash(base32.baseDecode(blockKey))
-  const signal = options.signal === undefined ? AbortSignal.timeout(PROBE_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)])
+  const signal = options.signal === undefined ? timeoutSignal(PROBE_TIMEOUT_MS) : AbortSignal.any([options.signal, timeoutSignal(PROBE_TIMEOUT_MS)])
   try {
     const result = await client.want(peer, cid, { signal })
     if (result.type === 'dont-have' || result.type === 'refer' || result.type === 'busy') return 'lacks'
