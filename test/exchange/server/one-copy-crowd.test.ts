@@ -8,6 +8,7 @@ import { ExchangeServer } from '../../../src/exchange/server/server.js'
 import { fetchDag } from '../../../src/exchange/client/session.js'
 import { introduce } from '../../helpers/bare-node.js'
 import { useExchangeFixture } from '../../helpers/exchange-fixture.js'
+import { timeoutSignal } from '../../../src/util/timeout-signal.js'
 import { dagFileSha } from '../../helpers/dag-file.js'
 import type { BlockStore } from '../../../src/content/blocks/block-store.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -77,7 +78,7 @@ describe('a flash crowd on loopback', () => {
         // providers that referred us to the crowd are asked again rather than given up
         providers: openList(everyone.filter(p => p !== me).map(p => p.node.peerId), done.signal),
         client: me.client,
-        signal: AbortSignal.timeout(60_000)
+        signal: timeoutSignal(60_000)
       })) {
         last = event.type
         // as the sharing service does: a peer that served us is proven, no probe needed
