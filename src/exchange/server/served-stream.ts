@@ -47,22 +47,48 @@ export interface ServedStreamInit {
   onClose: (s: ServedStream, err?: Error) => void
 }
 
+/** The stream a connection's muxer writes to (its encryption layer), as far as we read it */
+interface EncryptionLayer {
+  writeBufferLength?: unknown
+  /** @libp2p/tls: the node:tls socket that encrypts */
+  socket?: { writableLength?: unknown }
+}
+
 /**
- * Bytes waiting in the write buffer of the stream a connection's muxer writes to (the Noise
- * layer), read through libp2p internals (Connection.muxer.maConn). A frame's bytes stay referenced
- * there, unencrypted, while TCP is backed up; once that buffer and the stream's own are empty,
- * every byte written so far has been encrypted into new buffers.
+ * Plaintext bytes the connection's encryption layer may still read from the buffers handed to it,
+ * through libp2p internals (Connection.muxer.maConn); undefined for a layer not known here (served
+ * blocks then get fresh buffers). Once this and the stream's own write buffer are empty, every
+ * byte written so far has been encrypted into new buffers.
+ * - Noise encrypts each chunk as it takes it: only its write buffer (TCP backed up) holds ours.
+ * - TLS writes each chunk to a node:tls socket, whose Writable queues a write behind the one in
+ *   flight by reference, unencrypted: its writableLength counts those until they are encrypted.
+ *   Missing it recycled a buffer still queued there (bad blocks from honest peers in a crowd).
  */
-function connectionBacklog (connection: Connection): () => number | undefined {
-  const maConn = (connection as unknown as { muxer?: { maConn?: { writeBufferLength?: unknown } } }).muxer?.maConn
-  if (typeof maConn?.writeBufferLength !== 'number') {
-    return () => undefined
-  }
-  return () => {
-    const n = maConn.writeBufferLength
+export function plaintextBacklog (connection: Connection): () => number | undefined {
+  const layer = (connection as unknown as { muxer?: { maConn?: EncryptionLayer } }).muxer?.maConn
+  const buffered = (): number | undefined => {
+    const n = layer?.writeBufferLength
     return typeof n === 'number' ? n : undefined
   }
+  if (buffered() === undefined) {
+    return () => undefined
+  }
+  if (connection.encryption === NOISE_PROTOCOL) {
+    return buffered
+  }
+  const socket = layer?.socket
+  if (connection.encryption === TLS_PROTOCOL && typeof socket?.writableLength === 'number') {
+    return () => {
+      const own = buffered()
+      const queued = socket.writableLength
+      return own !== undefined && typeof queued === 'number' ? own + queued : undefined
+    }
+  }
+  return () => undefined
 }
+
+const NOISE_PROTOCOL = '/noise'
+const TLS_PROTOCOL = '/tls/1.0.0'
 
 export function openServedStream (stream: Stream, connection: Connection, init: ServedStreamInit): ServedStream {
   const served: ServedStream = {
@@ -74,7 +100,7 @@ export function openServedStream (stream: Stream, connection: Connection, init: 
     pausedForDrain: false,
     waitingWrites: 0,
     lastWriteAt: 0,
-    connectionBacklog: connectionBacklog(connection),
+    connectionBacklog: plaintextBacklog(connection),
     readSlots: new Slots(init.readAheadBlocks),
     unsent: [],
     framed: undefined as unknown as FramedStream
@@ -148,8 +174,8 @@ export async function watchedWrite (s: ServedStream, msg: Message, serveTimeoutM
 
 /**
  * Returns a served block's pooled buffer once no layer of the transport can read it any more:
- * the write having resolved is not enough (the frame may sit, unencrypted, in the stream's or
- * the Noise layer's write buffer while TCP is backed up). When both buffers are empty, every
+ * the write having resolved is not enough (the frame may sit, unencrypted, in the stream's
+ * write buffer or in the encryption layer: see plaintextBacklog). When both are empty, every
  * byte written so far has been encrypted into other buffers. Until then the buffer waits and
  * the check is repeated; a stream that closes first leaves it to the garbage collector.
  */
