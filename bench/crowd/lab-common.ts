@@ -10,6 +10,8 @@ export interface LabDownload {
   error: string | null
   /** [ms since start, bytes received] */
   progress: Array<[number, number]>
+  /** bytes received and thrown away (Kizuna's get:fetched wastedBytes) */
+  wastedBytes?: number
 }
 
 /** The crowd figures both systems are judged by (the same formulas for Kizuna and BitTorrent) */

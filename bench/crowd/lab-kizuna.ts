@@ -9,6 +9,7 @@ import type { NodeStatus } from '../../src/node/node.js'
 import { sha256File, writeRandomFile } from '../lib/content.js'
 import { clockTicks, readStat } from '../lib/proc.js'
 import { cpuTimes, figures, idleShare, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
+import { protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
 
 export type ReplicationMode = 'on' | 'off'
 
@@ -36,6 +37,16 @@ export interface KizunaModeResult extends CrowdFigures {
   daemonCpuSeconds: number
   /** daemonCpuSeconds ÷ (crowd time × CPUs): the share of the machine the daemons took */
   daemonCpuShare: number
+  /** libp2p's bytes per protocol and direction during the crowd, MiB: the publisher, and all downloaders summed */
+  protocolMiB: Record<string, { publisherMiB: number, downloadersMiB: number }>
+  /** the hosts' eth0 bytes sent during the crowd, MiB */
+  hostTxMiB: Record<string, number>
+  /** the publisher's crowd and exchange counters after the crowd (since its start) */
+  publisherStatus: Pick<NodeStatus, 'crowd' | 'exchange'> | null
+  /** each downloader's late blocks (arrived after their cancel, thrown away) and upload during the crowd, MiB */
+  downloaderCounters: Array<{ host: string, lateMiB: number, uploadedMiB: number, downloadedMiB: number }>
+  /** received and thrown away per download (endgame duplicates, blocks after their cancel), MiB */
+  wastedMiB: number[]
 }
 
 /**
@@ -72,6 +83,8 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const txBefore = await txBytesAll(lab, allHosts)
     const cpuBefore = await cpuTimes()
     const daemonCpuBefore = await daemonCpu([publisher, ...members])
+    const protocolsBefore = await protocolBytesAll([publisher, ...members], signal)
+    const statusBefore = await Promise.all(members.map(async m => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)))
     log(`kizuna ${mode}: ${hosts.length} downloads start at once`)
     const crowdStarted = Date.now()
     let ended = 0
@@ -84,6 +97,15 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const cpuAfter = await cpuTimes()
     const daemonCpuSeconds = (await daemonCpu([publisher, ...members])) - daemonCpuBefore
     const txAfter = await txBytesAll(lab, allHosts)
+    const protocolsAfter = await protocolBytesAll([publisher, ...members], signal)
+    const statusOf = async (m: LabMember): Promise<NodeStatus | undefined> => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)
+    const downloaderCounters = (await Promise.all(members.map(statusOf))).map((st, i) => ({
+      host: hosts[i],
+      lateMiB: Math.round((st?.exchange.lateBlockBytes ?? 0) / 2 ** 20 * 10) / 10,
+      uploadedMiB: Math.round(((st?.uploadedBytes ?? 0) - (statusBefore[i]?.uploadedBytes ?? 0)) / 2 ** 20 * 10) / 10,
+      downloadedMiB: Math.round(((st?.downloadedBytes ?? 0) - (statusBefore[i]?.downloadedBytes ?? 0)) / 2 ** 20 * 10) / 10
+    }))
+    const publisherStatus = await publisher.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).then(st => ({ crowd: st.crowd, exchange: st.exchange }), () => null)
     const tx = (host: string): number => (txAfter.get(host) ?? 0) - (txBefore.get(host) ?? 0)
     await rm(source, { force: true })
     await rm(loneSource, { force: true })
@@ -100,7 +122,12 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
         cpuIdleShare: idleShare(cpuBefore, cpuAfter)
       }),
       daemonCpuSeconds: Math.round(daemonCpuSeconds * 10) / 10,
-      daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100
+      daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100,
+      protocolMiB: protocolBytesDelta(protocolsBefore, protocolsAfter, PUBLISHER),
+      publisherStatus,
+      downloaderCounters,
+      wastedMiB: downloads.map(d => Math.round((d.wastedBytes ?? 0) / 2 ** 20 * 10) / 10),
+      hostTxMiB: Object.fromEntries(allHosts.map(host => [host, Math.round(tx(host) / 2 ** 20 * 10) / 10]))
     }
   } finally {
     log(`kizuna ${mode}: stopping the daemons`)
@@ -147,14 +174,16 @@ async function download (member: LabMember, cid: string, output: string, sha256:
   progress.add(0)
   try {
     let doneAt: number | undefined
+    let wastedBytes: number | undefined
     const body = { target: cid, output, timeoutMs: params.getTimeoutSeconds * 1000 }
     for await (const event of member.api.stream<GetEvent>('/get', body, { signal })) {
       if (event.type === 'get:progress') progress.add(event.bytesDone)
+      if (event.type === 'get:fetched') wastedBytes = event.wastedBytes
       if (event.type === 'get:done') { doneAt = Date.now(); progress.add(event.size, doneAt) }
     }
     if (doneAt == null) throw new Error('the get ended without get:done')
     const ok = await sha256File(output) === sha256
-    return { host: member.host, ok, ms: doneAt - startedAt, error: ok ? null : 'sha256 mismatch', progress: progress.points }
+    return { host: member.host, ok, ms: doneAt - startedAt, error: ok ? null : 'sha256 mismatch', progress: progress.points, wastedBytes }
   } catch (err) {
     signal.throwIfAborted()
     return { host: member.host, ok: false, ms: null, error: (err as Error).message.slice(0, 300), progress: progress.points }

@@ -54,6 +54,18 @@ export class ApiClient {
     yield * readEventStream<T>(response)
   }
 
+  /** GET /metrics (beside the API prefix): Prometheus text */
+  async metrics (options: { signal?: AbortSignal } = {}): Promise<string> {
+    const response = await sendRequest({
+      url: new URL(`http://${this.api}/metrics`),
+      method: 'GET',
+      headers: { authorization: `Bearer ${this.token}`, ...(this.hostHeader != null ? { host: this.hostHeader } : {}) },
+      signal: options.signal
+    })
+    if (!response.ok) await this.throwFor(response)
+    return await response.text()
+  }
+
   /** GETs raw bytes (`cat`): the body as it arrives */
   async * download (path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
     const response = await this.send('GET', path, undefined, options.signal)

@@ -330,6 +330,8 @@ export class SharingService {
         else if (event.type === 'fetch:block') watch.blockArrived()
         if (event.type === 'fetch:block') {
           this.downloaded += event.bytes
+          // it serves: our server need not probe it (a probe costs it a block of upload)
+          this.server.proven(event.from)
           const from = event.from.toString()
           const use = served.get(from) ?? served.set(from, { peerId: from, blocks: 0, bytes: 0 }).get(from)!
           use.blocks++

@@ -63,7 +63,7 @@ describe('flash crowd: a popular file does not overload its publisher', () => {
     const fromPublisher = results.map(r => (r.got.providers.find(p => p.peerId === publisher.peerId)?.bytes ?? 0) / FILE_SIZE)
     console.log(`flash crowd: each get's share from the publisher: ${fromPublisher.map(x => x.toFixed(2)).join(' ')}`)
     console.log(`flash crowd: publisher uploaded ${(uploaded / FILE_SIZE).toFixed(2)}x the file; peers served ${(servedByOthers / FILE_SIZE).toFixed(2)}x; requests referred to the crowd ${after.crowd.referred as number}, blocks sent after a wait ${after.crowd.sentAfterWait as number}`)
-    // Each block leaves the publisher twice once a crowd of peers proven to serve has formed, and
+    // Each block leaves the publisher once when a crowd of peers proven to serve has formed, and
     // until then everyone fetches from it (docs/design-notes.md, flash crowds). The target
     // (publisher ≤ 2x in the lab) is the crowd benchmark's; this test fails when spreading stops
     // working (12 downloads = 12x) or the window before peers are proven grows back.

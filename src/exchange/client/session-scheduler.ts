@@ -12,7 +12,7 @@ import {
 import { shareWindow } from './windows.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import type { DropReason } from './fetch-events.js'
-import type { Provider } from './provider.js'
+import { LACK_MEMORY_MS, type Provider } from './provider.js'
 import type { Wakeup } from './wakeup.js'
 import type { KizunaError } from '../../errors.js'
 import type { CID } from 'multiformats/cid'
@@ -331,6 +331,11 @@ export class RequestScheduler {
     for (const p of ready) {
       if (p.busyUntil > now) {
         at = Math.min(at, p.busyUntil)
+      } else if (p.hasRoom(0, now) && !this.hasWorkFor(p)) {
+        // it said it lacks (or referred us away from) every queued block: ask again once that is
+        // forgotten. Nothing else may wake us: a crowd's last blocks, all referred, stalled a get
+        // until its timeout
+        at = Math.min(at, now + LACK_MEMORY_MS)
       }
     }
     this.backoffTimer.armAt(at, now)

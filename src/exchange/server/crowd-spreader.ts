@@ -1,8 +1,8 @@
 /**
  * Crowd spreading ("super-seeding"): while at least SPREAD_MIN_PEERS peers are fetching from
- * us, each block leaves us SPREAD_COPIES times; further requests for it are answered DONT_HAVE,
- * so the crowd fetches it from the peers that already got it and our upload stays bounded
- * however large the crowd is.
+ * us, each block leaves us SPREAD_COPIES times (once); further requests for it are answered
+ * REFER, so the crowd fetches it from the peer that already got it and our upload stays near
+ * the file however large the crowd is. Two copies cost the publisher 2.1-2.6x the file in the lab.
  *
  * Copies are counted when a request is admitted, not when the write finishes: a crowd asks for
  * the same block many times within one round trip, and counting late would admit them all.
@@ -25,12 +25,12 @@
  * always starts.
  */
 export const SPREAD_MIN_PEERS = 3
-export const SPREAD_COPIES = 2
+export const SPREAD_COPIES = 1
 export const SPREAD_PATIENCE_MS = 10_000
-/** Extra copies per crowd: this share of the blocks it asked for ... */
-export const SPREAD_EXTRA_SHARE = 0.25
+/** Extra copies per crowd: this share of the blocks it asked for (0.25 and a 10 s refill: 0.6x the file in a lab crowd) ... */
+export const SPREAD_EXTRA_SHARE = 0.1
 /** ... plus one more every this long the crowd lasts */
-export const SPREAD_EXTRA_REFILL_MS = 10_000
+export const SPREAD_EXTRA_REFILL_MS = 20_000
 /** A peer counts as part of the crowd while its last request is this recent */
 export const CROWD_WINDOW_MS = 3_000
 /** A crowd of two that was bigger this recently is still a crowd; counts reset after it */
@@ -39,6 +39,8 @@ export const CROWD_LINGER_MS = 30_000
 export const SPREAD_MEMORY_MS = 10 * 60_000
 /** Blocks every peer gets from us before it can be referred to a crowd (the root): 8 let a 12-peer crowd of a 32 MiB file cost the publisher 3.8x the file, 2 still 2.6-3.0x */
 export const FIRST_BLOCKS_ALWAYS = 1
+/** A copy on its way to a peer counts as held by it (others are referred to it) this long after it was admitted */
+export const ON_ITS_WAY_MS = 10_000
 /** A peer that served a probe counts as a crowd member this long */
 export const PROVEN_FOR_MS = 60_000
 /** Blocks a peer must have had from us before it is probed: the first one, so it is proven soon */
@@ -77,6 +79,10 @@ interface PeerRecord {
   lastSent?: string
   /** the one sent before it: what a probe asks back, as the last may still be on its way */
   sentBefore?: string
+  /** the smallest block we sent it (the root, usually): what a probe asks back, as any block proves it serves */
+  smallest?: { block: string, bytes: number }
+  /** when its last probe failed: a peer that does not serve is no holder, not even of a copy on its way */
+  failedAt: number
 }
 
 interface BlockUploads {
@@ -85,6 +91,8 @@ interface BlockUploads {
   firstSentAt?: number
   /** peers the copies were admitted to (at most MAX_RECIPIENTS, members kept first) */
   to: string[]
+  /** recipient → when its copy was admitted, while that copy is still on its way */
+  onItsWay: Map<string, number>
 }
 
 export class CrowdSpreader {
@@ -129,7 +137,7 @@ export class CrowdSpreader {
     let record = this.peers.get(id)
     if (record === undefined) {
       if (this.peers.size >= MAX_ENTRIES / 16) this.prunePeers(now)
-      record = { admitted: 0, provenUntil: 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false }
+      record = { admitted: 0, provenUntil: 0, lastProbeAt: Number.NEGATIVE_INFINITY, probing: false, failedAt: Number.NEGATIVE_INFINITY }
       this.peers.set(id, record)
     }
     return record
@@ -159,7 +167,7 @@ export class CrowdSpreader {
     if (record.provenUntil - now > PROVEN_FOR_MS / 2 || now - record.lastProbeAt < PROBE_RETRY_MS) return undefined
     record.probing = true
     record.lastProbeAt = now
-    return record.sentBefore ?? record.lastSent
+    return record.smallest?.block ?? record.sentBefore ?? record.lastSent
   }
 
   /**
@@ -174,6 +182,7 @@ export class CrowdSpreader {
       record.provenUntil = now + PROVEN_FOR_MS
       this.probesServed++
     } else if (outcome === 'failed') {
+      record.failedAt = now
       this.probesFailed++
     }
   }
@@ -193,9 +202,20 @@ export class CrowdSpreader {
     if (stale >= 0) uploads.to[stale] = peer
   }
 
-  /** Whether a peer other than `asker` that got `block` from us is a member it can be referred to */
+  /**
+   * Whether a peer other than `asker` that got `block` from us is a member it can be referred to,
+   * or will be soon: a copy still on its way to a peer that never failed a probe counts for
+   * ON_ITS_WAY_MS after it was admitted (on a thin uplink a copy takes seconds to leave, and
+   * counting only copies that arrived sent each block to every asker meanwhile)
+   */
   private memberHolds (uploads: BlockUploads, asker: string, now: number): boolean {
-    return uploads.to.some(peer => peer !== asker && this.isMember(peer, now))
+    return uploads.to.some(peer => peer !== asker && (this.isMember(peer, now) || this.comingTo(uploads, peer, now)))
+  }
+
+  private comingTo (uploads: BlockUploads, peer: string, now: number): boolean {
+    const admittedAt = uploads.onItsWay.get(peer)
+    if (admittedAt === undefined || now - admittedAt > ON_ITS_WAY_MS) return false
+    return now - (this.peers.get(peer)?.failedAt ?? Number.NEGATIVE_INFINITY) > PROVEN_FOR_MS
   }
 
   /**
@@ -236,6 +256,7 @@ export class CrowdSpreader {
     }
     uploads.count++
     this.noteRecipient(uploads, peer, now)
+    if (uploads.onItsWay.size < MAX_RECIPIENTS) uploads.onItsWay.set(peer, now)
     record.admitted++
     return true
   }
@@ -258,15 +279,21 @@ export class CrowdSpreader {
     return (this.invited.get(peer) ?? 0) > now
   }
 
-  /** An admitted copy of `block` has been written to `peer` (when known) */
-  sent (block: string, now: number, peer?: string): void {
+  /** An admitted copy of `block` (of `bytes`, when known) has been written to `peer` (when known) */
+  sent (block: string, now: number, peer?: string, bytes?: number): void {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined) uploads.firstSentAt ??= now
     if (peer !== undefined) {
+      uploads?.onItsWay.delete(peer)
       const record = this.peers.get(peer)
       if (record !== undefined && record.lastSent !== block) {
         record.sentBefore = record.lastSent
         record.lastSent = block
+      }
+      // a probe of a 1 MiB leaf cost every served peer a block per probe (lab: a host's whole
+      // upload beyond its share); the root proves the same for a few hundred bytes
+      if (record !== undefined && bytes !== undefined && (record.smallest === undefined || bytes < record.smallest.bytes)) {
+        record.smallest = { block, bytes }
       }
     }
   }
@@ -276,6 +303,7 @@ export class CrowdSpreader {
     const uploads = this.uploads.get(block)
     if (uploads !== undefined && uploads.count > 0) uploads.count--
     if (uploads !== undefined && peer !== undefined) {
+      uploads.onItsWay.delete(peer)
       const i = uploads.to.indexOf(peer)
       if (i >= 0) uploads.to.splice(i, 1)
     }
@@ -314,7 +342,7 @@ export class CrowdSpreader {
         for (const [key, entry] of this.uploads) if (now - entry.since > SPREAD_MEMORY_MS) this.uploads.delete(key)
         if (this.uploads.size > MAX_ENTRIES) this.uploads.clear()
       }
-      uploads = { count: 0, since: now, to: [] }
+      uploads = { count: 0, since: now, to: [], onItsWay: new Map() }
       this.uploads.set(block, uploads)
     }
     return uploads

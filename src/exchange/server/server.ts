@@ -128,6 +128,11 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.spreader.uninvite(peer.toString())
   }
 
+  /** `peer` served us a verified block: it counts as a crowd member without a probe */
+  proven (peer: PeerId): void {
+    this.spreader.proven(peer.toString(), Date.now())
+  }
+
   stats (): ExchangeServerStats {
     const peers = new Map<string, PeerServeStats>()
     for (const [peer, v] of this.peerStats) {
@@ -368,7 +373,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       sent = true
       noteTransferBytes(bytes.byteLength)
-      this.spreader.sent(key, Date.now(), peerKey)
+      this.spreader.sent(key, Date.now(), peerKey, bytes.byteLength)
       this.maybeProbe(s.peer, peerKey)
       s.stats.bytesServed += bytes.byteLength
       s.stats.blocksServed++

@@ -9,6 +9,7 @@ import { ExchangeClient } from '../../../src/exchange/client/client.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../../src/exchange/server/server.js'
 import { fetchDag, type FetchEvent, type FetchOptions } from '../../../src/exchange/client/session.js'
 import { useExchangeFixture } from '../../helpers/exchange-fixture.js'
+import { timeoutSignal } from '../../../src/util/timeout-signal.js'
 import { dagFileSha } from '../../helpers/dag-file.js'
 import type { BlockStore } from '../../../src/content/blocks/block-store.js'
 import type { KizunaError } from '../../../src/errors.js'
@@ -302,6 +303,30 @@ describe('fetchDag over real libp2p loopback', () => {
     // everything else did arrive
     expect(store.count).toBe(content.blocks.length - withheld.size)
   })
+
+  it('asks a provider again once it referred every queued block to the crowd (nothing else wakes the session)', async () => {
+    const content = await makeContent(2 * 1024 * 1024)
+    // a crowd of two with one copy per block and a short patience: the second fetcher is referred
+    // for every block the first got, and given each after the wait when it asks again
+    const a = await provider(content.store, { spreading: { minPeers: 2, copies: 1, patienceMs: 300, extraShare: 1, firstBlocks: 0, provenOnly: false } })
+    const first = await fetcher([a.node])
+    await collect(fetchDag(content.root, { blockStore: new InMemoryBlockStore(), providers: [a.node.peerId], client: first.client }))
+    const second = await fetcher([a.node])
+    const open = new AbortController()
+    async function * stillSearching (): AsyncGenerator<PeerId> {
+      yield a.node.peerId
+      await new Promise(resolve => open.signal.addEventListener('abort', resolve))
+    }
+    const store = new InMemoryBlockStore()
+    try {
+      const events = await collect(fetchDag(content.root, { blockStore: store, providers: stillSearching(), client: second.client, signal: timeoutSignal(20_000) }))
+      expect(done(events).blocksFetched).toBe(content.blocks.length)
+    } finally {
+      open.abort()
+    }
+    expect(await dagFileSha(store, content.root)).toBe(content.sha)
+    expect(a.server.stats().spreadReplies).toBeGreaterThan(0)
+  }, 40_000)
 
   it('stops cleanly when the caller aborts', async () => {
     const content = await makeContent(4 * 1024 * 1024)

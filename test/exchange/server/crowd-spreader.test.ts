@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader } from '../../../src/exchange/server/crowd-spreader.js'
+import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader, ON_ITS_WAY_MS, PROVEN_FOR_MS, SPREAD_COPIES } from '../../../src/exchange/server/crowd-spreader.js'
 
 describe('crowd spreading', () => {
   // the counting itself: every requester a member, no first blocks (see the proven-crowd tests below)
@@ -153,6 +153,54 @@ describe('crowd spreading', () => {
       expect(spreader.admit('new', 'leaf2', 3)).toBe(false)
     })
 
+    it('by default each block leaves us once in a crowd (super-seeding)', () => {
+      expect(SPREAD_COPIES).toBe(1)
+      const spreader = new CrowdSpreader({ firstBlocks: 0 })
+      for (const p of ['a', 'b', 'c']) spreader.proven(p, 0)
+      for (const p of ['a', 'b', 'c']) spreader.admit(p, 'warm-up', 1)
+      expect(['a', 'b', 'c'].map(p => spreader.admit(p, 'block', 2))).toEqual([true, false, false])
+    })
+
+    // a copy still on its way to a peer not yet proven counts as held, within bounds
+    it.each([
+      { case: 'on its way', after: (s: CrowdSpreader) => s, at: 100, referred: true },
+      { case: 'on its way too long', after: (s: CrowdSpreader) => s, at: ON_ITS_WAY_MS + 100, referred: false },
+      { case: 'arrived, not proven', after: (s: CrowdSpreader) => { s.sent('block', 50, 'n', 1000); return s }, at: 100, referred: false },
+      { case: 'arrived and proven', after: (s: CrowdSpreader) => { s.sent('block', 50, 'n', 1000); s.proven('n', 60); return s }, at: 100, referred: true },
+      { case: 'never sent (released)', after: (s: CrowdSpreader) => { s.release('block', 'n'); return s }, at: 100, referred: false },
+      {
+        case: 'its last probe failed',
+        after: (s: CrowdSpreader) => {
+          s.admit('n', 'earlier', 0)
+          s.sent('earlier', 0, 'n', 10)
+          s.probeDue('n', 0)
+          s.probeDone('n', 'failed', 1)
+          return s
+        },
+        at: 100,
+        referred: false
+      }
+    ])('a copy to an unproven peer: $case -> referred $referred', ({ after, at, referred }) => {
+      const spreader = new CrowdSpreader({ ...proven, copies: 1, firstBlocks: 0 })
+      // a, b members; n new and unproven asks first
+      for (const p of ['a', 'b']) spreader.proven(p, 0)
+      for (const p of ['a', 'b']) spreader.admit(p, 'warm-up', 0)
+      expect(spreader.admit('n', 'block', 0)).toBe(true)
+      after(spreader)
+      // members keep asking so the crowd lasts
+      for (const p of ['a', 'b']) { spreader.proven(p, at); spreader.admit(p, `w${at}`, at) }
+      expect(spreader.admit('a', 'block', at)).toBe(!referred)
+    })
+
+    it('a probe asks back the smallest block we sent (the root), not a leaf', () => {
+      const spreader = new CrowdSpreader(proven)
+      for (const [block, bytes] of [['leaf1', 1 << 20], ['root', 300], ['leaf2', 1 << 20], ['leaf3', 1 << 20]] as const) {
+        spreader.admit('p', block, 0)
+        spreader.sent(block, 0, 'p', bytes)
+      }
+      expect(spreader.probeDue('p', 1)).toBe('root')
+    })
+
     it('a probe is due once a peer had its first block, and a served probe makes it a member', () => {
       const spreader = new CrowdSpreader(proven)
       spreader.admit('p', 'b0', 0)
@@ -186,7 +234,9 @@ describe('crowd spreading', () => {
       for (const p of ['a', 'b', 'x', 'y']) spreader.admit(p, 'warm-up', 1)
       // x and y ask first: both copies go to them, and nobody could serve the block on
       expect(spreader.admit('x', 'block', 2)).toBe(true)
+      spreader.sent('block', 2, 'x')
       expect(spreader.admit('y', 'block', 2)).toBe(true)
+      spreader.sent('block', 2, 'y')
       expect(spreader.admit('a', 'block', 3)).toBe(true)
       // now a member holds it: the next asker is referred to a
       expect(spreader.admit('b', 'block', 4)).toBe(false)
@@ -197,7 +247,10 @@ describe('crowd spreading', () => {
       for (const p of ['a', 'b']) spreader.proven(p, 0)
       const takers = Array.from({ length: 20 }, (_, i) => `taker${i}`)
       for (const p of ['a', 'b', ...takers]) spreader.admit(p, 'warm-up', 1)
-      for (const p of takers) expect(spreader.admit(p, 'block', 2)).toBe(true)
+      for (const p of takers) {
+        expect(spreader.admit(p, 'block', 2)).toBe(true)
+        spreader.sent('block', 2, p)
+      }
       expect(spreader.admit('a', 'block', 3)).toBe(true)
       expect(spreader.admit('b', 'block', 4)).toBe(false)
     })
