@@ -144,6 +144,8 @@ export async function * findProviders (root: CID, components: ProviderSourceComp
       }
       if (round > 0) {
         await abortableSleep(DHT_ROUND_PAUSE_MS * round, options.signal)
+        // the get ended during the pause: a walk with its aborted signal only counts an error
+        if (options.signal.aborted) break
         // seen holds this node too
         if (seen.size - 1 >= DHT_ENOUGH_PROVIDERS) continue
       }
