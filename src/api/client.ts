@@ -59,7 +59,7 @@ export class ApiClient {
     const response = await sendRequest({
       url: new URL(`http://${this.api}/metrics`),
       method: 'GET',
-      headers: { authorization: `Bearer ${this.token}`, ...(this.hostHeader != null ? { host: this.hostHeader } : {}) },
+      headers: this.headers(),
       signal: options.signal
     })
     if (!response.ok) await this.throwFor(response)
@@ -79,11 +79,7 @@ export class ApiClient {
       return await sendRequest({
         url: new URL(`http://${this.api}${API_PREFIX}${path}`),
         method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(this.hostHeader != null ? { host: this.hostHeader } : {}),
-          ...(body !== undefined ? { 'content-type': contentType } : {})
-        },
+        headers: { ...this.headers(), ...(body !== undefined ? { 'content-type': contentType } : {}) },
         body: body === undefined ? undefined : raw ? body as AsyncIterable<Uint8Array> : JSON.stringify(body),
         signal
       })
@@ -97,6 +93,11 @@ export class ApiClient {
       }
       throw err
     }
+  }
+
+  /** What every request to the daemon carries: the token, and the Host the API expects */
+  private headers (): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, ...(this.hostHeader != null ? { host: this.hostHeader } : {}) }
   }
 
   private async throwFor (response: ApiResponse): Promise<never> {
