@@ -27,6 +27,7 @@ export interface CrowdFigures {
   publisherUploadOverFile: number
   /** share of the machine's CPU time that was idle during the crowd (every process, not only ours) */
   cpuIdleShare: number
+  cpuShares: CpuShares
   /** the lab hosts' eth0 tx bytes summed ÷ (file × downloaders): 1 = no byte sent twice */
   swarmTxOverDelivered: number
   /** publisher tx ÷ what its uplink could send until all were done: near 1 = its uplink was the limit */
@@ -47,13 +48,25 @@ export async function txBytesAll (lab: Lab, hosts: string[]): Promise<Map<string
   return new Map(await Promise.all(hosts.map(async host => [host, await txBytes(lab, host)] as [string, number])))
 }
 
-export interface CpuTimes { idle: number, total: number }
+const round2 = (n: number): number => Math.round(n * 100) / 100
+
+export interface CpuTimes { idle: number, total: number, user: number, system: number, softirq: number }
+
+/** Where the machine's CPU time went during the crowd: user code, kernel (syscalls, the lab's veths, bridges and NAT), softirq (packet processing), idle */
+export interface CpuShares { user: number, system: number, softirq: number, idle: number }
 
 /** The machine's CPU time so far (/proc/stat, in ticks): idle + iowait, and everything */
 export async function cpuTimes (): Promise<CpuTimes> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]
   const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
-  return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) }
+  // user nice system idle iowait irq softirq steal
+  return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0), user: fields[0] + fields[1], system: fields[2] + fields[5], softirq: fields[6] }
+}
+
+export function cpuShares (before: CpuTimes, after: CpuTimes): CpuShares {
+  const total = Math.max(1, after.total - before.total)
+  const share = (key: keyof CpuTimes): number => round2((after[key] - before[key]) / total)
+  return { user: share('user'), system: share('system'), softirq: share('softirq'), idle: share('idle') }
 }
 
 export function idleShare (before: CpuTimes, after: CpuTimes): number {
@@ -67,9 +80,7 @@ export function median (values: number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)]
 }
 
-const round2 = (n: number): number => Math.round(n * 100) / 100
-
-export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpuIdleShare: number }): CrowdFigures {
+export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpu: [CpuTimes, CpuTimes] }): CrowdFigures {
   const { loneMs, downloads, fileBytes } = input
   const allDone = downloads.length > 0 && downloads.every(d => d.ok)
   const allDoneMs = allDone ? Math.max(...downloads.map(d => d.ms ?? 0)) : null
@@ -84,7 +95,8 @@ export function figures (input: { uplinkMbit: number, loneMs: number | null, dow
     medianOverLone: over(medianMs),
     publisherTxBytes: input.publisherTxBytes,
     publisherUploadOverFile: round2(input.publisherTxBytes / fileBytes),
-    cpuIdleShare: round2(input.cpuIdleShare),
+    cpuIdleShare: round2(idleShare(...input.cpu)),
+    cpuShares: cpuShares(...input.cpu),
     swarmTxOverDelivered: round2(input.swarmTxBytes / (fileBytes * Math.max(1, downloads.length))),
     publisherUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.publisherTxBytes * 8 / (input.uplinkMbit * 1e6 * allDoneMs / 1000)) : null,
     swarmUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.swarmTxBytes * 8 / (input.uplinkMbit * 1e6 * (downloads.length + 1) * allDoneMs / 1000)) : null,

@@ -8,7 +8,7 @@ import type { AddEvent, GetEvent } from '../../src/sharing/events.js'
 import type { NodeStatus } from '../../src/node/node.js'
 import { sha256File, writeRandomFile } from '../lib/content.js'
 import { clockTicks, readStat } from '../lib/proc.js'
-import { cpuTimes, figures, idleShare, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
+import { cpuTimes, figures, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
 import { protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
 
 export type ReplicationMode = 'on' | 'off'
@@ -19,6 +19,8 @@ export interface LabCrowdParams {
   uplinkMbit: number
   downlinkMbit: number
   getTimeoutSeconds: number
+  /** a crowd of this size runs first, unmeasured, to warm the daemons up; 0 = none */
+  warmupMiB: number
   modes: ReplicationMode[]
   bittorrent: boolean
 }
@@ -33,8 +35,14 @@ const SETTLE_TIMEOUT_MS = 90_000
 export interface KizunaModeResult extends CrowdFigures {
   mode: ReplicationMode
   startMs: number
+  /** the warm-up crowd (params.warmupMiB, every downloader at once), ms; null when off */
+  warmupMs: number | null
+  /** CPU seconds every daemon used during the lone download */
+  loneCpuSeconds: number
   /** CPU seconds every daemon used during the crowd */
   daemonCpuSeconds: number
+  /** of which kernel time (syscalls, and the packets those pushed through the lab's veths, bridges and NAT) */
+  daemonSystemSeconds: number
   /** daemonCpuSeconds ÷ (crowd time × CPUs): the share of the machine the daemons took */
   daemonCpuShare: number
   /** libp2p's bytes per protocol and direction during the crowd, MiB: the publisher, and all downloaders summed */
@@ -56,7 +64,9 @@ export interface KizunaModeResult extends CrowdFigures {
 export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: LabCrowdParams, dir: string, signal: AbortSignal, log: (text: string) => void): Promise<KizunaModeResult> {
   const size = Math.round(params.sizeMiB * 1024 * 1024)
   const hosts = downloaderHosts(params.downloaders)
-  const net = new LabTestnet(lab, { args: mode === 'off' ? ['--no-replication'] : [] })
+  // hosts on the internet find each other by bootstrap and the DHT; mDNS across the lab's internet
+  // segment (one L2 bridge) took 5 % of the crowd's CPU answering 17 x 17 queries, which no internet has
+  const net = new LabTestnet(lab, { args: mode === 'off' ? ['--no-replication'] : [], config: { mdns: false } })
   try {
     const started = Date.now()
     const bootstrap = await net.prepare(PUBLISHER)
@@ -69,12 +79,16 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     await settle([publisher, ...members], Math.min(4, hosts.length), signal)
     log(`kizuna ${mode}: ${hosts.length + 1} daemons up in ${(startMs / 1000).toFixed(1)} s`)
 
+    const warmupMs = await warmUp(publisher, members, params, dir, mode, signal, log)
+
     // the lone download: its own file of the same size, so the crowd's file is still fresh
     const loneSource = join(dir, `kz-${mode}-lone.bin`)
     const loneHash = await writeRandomFile(loneSource, size)
     const loneCid = await add(publisher, loneSource, signal)
+    const loneCpuBefore = await daemonCpu([publisher, ...members])
     const lone = await download(members[0], loneCid, join(dir, `kz-${mode}-lone-${hosts[0]}.out`), loneHash, Date.now(), params, signal)
-    log(`kizuna ${mode}: lone download ${lone.ok ? `${((lone.ms ?? 0) / 1000).toFixed(1)} s` : `failed: ${lone.error ?? '?'}`}`)
+    const loneCpuSeconds = Math.round(((await daemonCpu([publisher, ...members])).total - loneCpuBefore.total) * 10) / 10
+    log(`kizuna ${mode}: lone download ${lone.ok ? `${((lone.ms ?? 0) / 1000).toFixed(1)} s` : `failed: ${lone.error ?? '?'}`}, daemons ${loneCpuSeconds} CPU-s`)
 
     const source = join(dir, `kz-${mode}-crowd.bin`)
     const hash = await writeRandomFile(source, size)
@@ -95,7 +109,8 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     }))
     const crowdMs = Date.now() - crowdStarted
     const cpuAfter = await cpuTimes()
-    const daemonCpuSeconds = (await daemonCpu([publisher, ...members])) - daemonCpuBefore
+    const daemonCpuAfter = await daemonCpu([publisher, ...members])
+    const daemonCpuSeconds = daemonCpuAfter.total - daemonCpuBefore.total
     const txAfter = await txBytesAll(lab, allHosts)
     const protocolsAfter = await protocolBytesAll([publisher, ...members], signal)
     const statusOf = async (m: LabMember): Promise<NodeStatus | undefined> => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)
@@ -112,6 +127,8 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     return {
       mode,
       startMs,
+      warmupMs,
+      loneCpuSeconds,
       ...figures({
         uplinkMbit: params.uplinkMbit,
         loneMs: lone.ok ? lone.ms : null,
@@ -119,9 +136,10 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
         fileBytes: size,
         publisherTxBytes: tx(PUBLISHER),
         swarmTxBytes: allHosts.reduce((sum, host) => sum + tx(host), 0),
-        cpuIdleShare: idleShare(cpuBefore, cpuAfter)
+        cpu: [cpuBefore, cpuAfter]
       }),
       daemonCpuSeconds: Math.round(daemonCpuSeconds * 10) / 10,
+      daemonSystemSeconds: Math.round((daemonCpuAfter.system - daemonCpuBefore.system) * 10) / 10,
       daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100,
       protocolMiB: protocolBytesDelta(protocolsBefore, protocolsAfter, PUBLISHER),
       publisherStatus,
@@ -133,6 +151,23 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     log(`kizuna ${mode}: stopping the daemons`)
     await net.stop()
   }
+}
+
+/**
+ * A small crowd before the measured ones, so the daemons run JIT-compiled code as long-running
+ * ones do: 17 fresh daemons compiling their hot paths took 17 % of the crowd's CPU (perf, 10 Mbit/s)
+ */
+async function warmUp (publisher: LabMember, members: LabMember[], params: LabCrowdParams, dir: string, mode: ReplicationMode, signal: AbortSignal, log: (text: string) => void): Promise<number | null> {
+  if (params.warmupMiB <= 0) return null
+  const source = join(dir, `kz-${mode}-warmup.bin`)
+  const hash = await writeRandomFile(source, Math.round(params.warmupMiB * 1024 * 1024))
+  const cid = await add(publisher, source, signal)
+  const started = Date.now()
+  const results = await Promise.all(members.map(async m => await download(m, cid, join(dir, `kz-${mode}-warmup-${m.host}.out`), hash, started, params, signal)))
+  const ms = Date.now() - started
+  await rm(source, { force: true })
+  log(`kizuna ${mode}: warm-up crowd of ${params.warmupMiB} MiB: ${results.filter(r => r.ok).length}/${members.length} done in ${(ms / 1000).toFixed(1)} s`)
+  return ms
 }
 
 /**
@@ -190,8 +225,9 @@ async function download (member: LabMember, cid: string, output: string, sha256:
   }
 }
 
-/** utime + stime of the daemons, seconds */
-async function daemonCpu (members: LabMember[]): Promise<number> {
-  const ticks = await Promise.all(members.map(async m => m.child.isRunning ? (await readStat(m.child.pid).catch(() => undefined))?.cpuTicks ?? 0 : 0))
-  return ticks.reduce((a, b) => a + b, 0) / clockTicks()
+/** utime + stime of the daemons, and stime alone, seconds */
+async function daemonCpu (members: LabMember[]): Promise<{ total: number, system: number }> {
+  const stats = await Promise.all(members.map(async m => m.child.isRunning ? await readStat(m.child.pid).catch(() => undefined) : undefined))
+  const sum = (key: 'cpuTicks' | 'systemTicks'): number => stats.reduce((a, st) => a + (st?.[key] ?? 0), 0) / clockTicks()
+  return { total: sum('cpuTicks'), system: sum('systemTicks') }
 }

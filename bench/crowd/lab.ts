@@ -28,6 +28,7 @@ function parseParams (args: string[]): LabCrowdParams & { docs: boolean } {
       'uplink-mbit': { type: 'string', default: '40' },
       'downlink-mbit': { type: 'string', default: '200' },
       'get-timeout': { type: 'string', default: '600' },
+      'warmup-mib': { type: 'string', default: '4' },
       modes: { type: 'string', default: 'on,off' },
       'no-bittorrent': { type: 'boolean', default: false },
       'no-docs': { type: 'boolean', default: false }
@@ -48,10 +49,17 @@ function parseParams (args: string[]): LabCrowdParams & { docs: boolean } {
     uplinkMbit: num('uplink-mbit'),
     downlinkMbit: num('downlink-mbit'),
     getTimeoutSeconds: num('get-timeout'),
+    warmupMiB: warmup(values['warmup-mib']),
     modes: modes as ReplicationMode[],
     bittorrent: values['no-bittorrent'] !== true,
     docs: values['no-docs'] !== true
   }
+}
+
+function warmup (value: unknown): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--warmup-mib must be 0 or more, got ${String(value)}`)
+  return n
 }
 
 export interface LabCrowdReport {
@@ -120,7 +128,7 @@ export async function runLab (args: string[], { signal, log }: BenchmarkContext)
     namespacesLeft
   }
   for (const k of kizuna) {
-    log(`kizuna ${k.mode}: lone ${sec(k.loneMs)}, all done ${sec(k.allDoneMs)} (${verdict(k.allDoneOverLone, LAB_TARGETS.allDoneOverLone)}), median ${sec(k.medianMs)} (${verdict(k.medianOverLone, LAB_TARGETS.medianOverLone)}), publisher ÷ file ${k.publisherUploadOverFile} (${verdict(k.publisherUploadOverFile, LAB_TARGETS.publisherUploadOverFile)}), CPU idle ${Math.round(k.cpuIdleShare * 100)} %`)
+    log(`kizuna ${k.mode}: lone ${sec(k.loneMs)}, all done ${sec(k.allDoneMs)} (${verdict(k.allDoneOverLone, LAB_TARGETS.allDoneOverLone)}), median ${sec(k.medianMs)} (${verdict(k.medianOverLone, LAB_TARGETS.medianOverLone)}), publisher ÷ file ${k.publisherUploadOverFile} (${verdict(k.publisherUploadOverFile, LAB_TARGETS.publisherUploadOverFile)}), CPU user/system/softirq/idle ${[k.cpuShares.user, k.cpuShares.system, k.cpuShares.softirq, k.cpuShares.idle].map(v => Math.round(v * 100)).join('/')} %, daemons ${k.daemonCpuSeconds} CPU-s (${k.daemonSystemSeconds} kernel)`)
   }
   if ('allDoneMs' in bittorrent) log(`bittorrent: lone ${sec(bittorrent.loneMs)}, all done ${sec(bittorrent.allDoneMs)}, median ${sec(bittorrent.medianMs)}, seeder ÷ file ${bittorrent.publisherUploadOverFile}; kizuna ÷ bittorrent (all done): ${JSON.stringify(report.kizunaOverBittorrent)}`)
   process.stdout.write(JSON.stringify(report) + '\n')

@@ -25,6 +25,8 @@ export function clockTicks (): number {
 export interface ProcStat {
   /** user + system CPU time, in clock ticks */
   cpuTicks: number
+  /** of which system (kernel) time, in clock ticks */
+  systemTicks: number
   /** when the process started, in clock ticks since boot */
   startTicks: number
 }
@@ -36,6 +38,7 @@ export async function readStat (pid: number): Promise<ProcStat> {
   // fields[0] is field 3 (state), so field n is fields[n - 3]
   return {
     cpuTicks: Number(fields[14 - 3]) + Number(fields[15 - 3]),
+    systemTicks: Number(fields[15 - 3]),
     startTicks: Number(fields[22 - 3])
   }
 }

@@ -121,6 +121,11 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
     return this.pending.size
   }
 
+  /** performance.now() of the last bytes the peer sent on this channel (a block under way counts) */
+  get lastReadAt (): number {
+    return this.framed.lastReadAt
+  }
+
   get capacity (): number {
     return this.maxInFlight
   }

@@ -38,6 +38,16 @@ export const DEFAULT_ENDGAME_PEERS_PER_BLOCK = 2
 export const ENDGAME_STALL_BLOCK_TIMES = 4
 export const ENDGAME_MIN_STALL_MS = 1_000
 /**
+ * The quick stall rule above holds for the file's tail only: ENDGAME_TAIL_SHARE of its blocks.
+ * Before that, a block gets a second provider only after ENDGAME_LONG_STALL_MS of silence on
+ * its provider's channel. A server sending other peers' blocks through its upload slots is quiet
+ * to us for a few block-times, and answers BUSY after UPLOAD_SLOT_MAX_WAIT_MS (5 s): with the
+ * quick rule for all 16 blocks of a file, nearly every block came twice in a 10 Mbit/s lab crowd
+ * (65 of 69 MiB of late copies were endgame duplicates).
+ */
+export const ENDGAME_TAIL_SHARE = 1 / 8
+export const ENDGAME_LONG_STALL_MS = 5_000
+/**
  * A provider whose connection dropped, whose redial failed or whose requests timed out is dialled again this many times
  * before it is given up, after RECONNECT_DELAY_MS, doubling each time. Busy connections do get
  * closed under load (e.g. libp2p's connection monitor when a ping waits behind bulk data), and

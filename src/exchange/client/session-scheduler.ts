@@ -6,10 +6,11 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, type PeerChannel, type WantResult } from '.
 import {
   DEFAULT_ENDGAME_BLOCKS, DEFAULT_ENDGAME_PEERS_PER_BLOCK, DEFAULT_MAX_TIMEOUTS_PER_PEER,
   DEFAULT_MAX_WINDOW_BYTES_PER_PEER, DEFAULT_MIN_WINDOW_BYTES_PER_PEER, DEFAULT_TOTAL_WINDOW_BYTES,
-  DEFAULT_WINDOW_QUEUE_TIME_MS, DONT_HAVE_REST_MS, ENDGAME_MIN_STALL_MS, ENDGAME_STALL_BLOCK_TIMES,
+  DEFAULT_WINDOW_QUEUE_TIME_MS, DONT_HAVE_REST_MS,
   MAX_CONSECUTIVE_DONT_HAVE, MAX_DONT_HAVE_RESTS, type FetchOptions
 } from './session-options.js'
 import { shareWindow } from './windows.js'
+import { endgameQuietMs, inEndgameTail } from './endgame-policy.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import type { DropReason } from './fetch-events.js'
 import { LACK_MEMORY_MS, type Provider } from './provider.js'
@@ -53,6 +54,8 @@ export class RequestScheduler {
   private readonly inflight = new Map<string, Inflight>()
   private readonly sizeByCodec = new Map<number, { total: number, count: number }>()
   private duplicates = 0
+  /** blocks found to fetch so far (retries not counted): sizes the endgame's tail */
+  private found = 0
   private wasted = 0
   /** wakes the scheduler when the earliest BUSY back-off ends */
   private readonly backoffTimer = new EarliestTimer(() => { this.host.wakeup.wake() })
@@ -86,6 +89,7 @@ export class RequestScheduler {
 
   /** A block found missing: requested after those found before it */
   enqueue (block: QueuedBlock): void {
+    this.found++
     this.queue.pushBack(block)
   }
 
@@ -162,6 +166,7 @@ export class RequestScheduler {
 
   private endgame (ready: Provider[], now: number): void {
     const perBlock = this.opts.endgamePeersPerBlock ?? DEFAULT_ENDGAME_PEERS_PER_BLOCK
+    const tail = inEndgameTail(this.inflight.size, this.found)
     let nextCheck = Number.POSITIVE_INFINITY
     for (const p of ready) {
       // Map order is request order: the longest-waiting blocks get a second provider first
@@ -169,7 +174,7 @@ export class RequestScheduler {
         if (entry.peers.size >= perBlock || entry.peers.has(p.key) || p.lacks.has(entry.key)) {
           continue
         }
-        const stalledAt = this.stalledAt(entry, now)
+        const stalledAt = this.stalledAt(entry, now, tail)
         if (stalledAt > now) {
           nextCheck = Math.min(nextCheck, stalledAt)
           continue
@@ -184,15 +189,17 @@ export class RequestScheduler {
   }
 
   /** When the providers asked for `entry` count as stalled on it (see ENDGAME_STALL_BLOCK_TIMES) */
-  private stalledAt (entry: Inflight, now: number): number {
+  private stalledAt (entry: Inflight, now: number, tail: boolean): number {
     let at = Number.NEGATIVE_INFINITY
     for (const key of entry.peers) {
       const p = this.host.provider(key)
       if (p === undefined) continue
       const rate = p.meter.rate(now)
       const blockTimeMs = rate === undefined ? 0 : this.estimate(entry.cid) / rate * 1000
-      const quiet = Math.max(ENDGAME_MIN_STALL_MS, ENDGAME_STALL_BLOCK_TIMES * blockTimeMs)
-      at = Math.max(at, Math.max(entry.since, this.lastDelivery.get(key) ?? entry.since) + quiet)
+      const quiet = endgameQuietMs(tail, blockTimeMs)
+      // bytes still arriving on its channel are a block under way on a slow link, not a stall
+      const lastBytes = p.channel?.lastReadAt ?? entry.since
+      at = Math.max(at, Math.max(entry.since, this.lastDelivery.get(key) ?? entry.since, lastBytes) + quiet)
     }
     return at
   }

@@ -189,6 +189,11 @@ export function releaseWhenSent (s: ServedStream, buffer: Uint8Array): void {
   flushUnsent(s)
 }
 
+/** Whether every byte written to the stream has left our process (or the stream closed) */
+export function allSent (s: ServedStream): boolean {
+  return s.framed.closed || (s.framed.stream.writeBufferLength === 0 && (s.connectionBacklog() ?? 0) === 0)
+}
+
 function flushUnsent (s: ServedStream): void {
   if (s.framed.closed) {
     s.unsent.length = 0
@@ -197,7 +202,7 @@ function flushUnsent (s: ServedStream): void {
   if (s.unsent.length === 0) {
     return
   }
-  if (s.framed.stream.writeBufferLength === 0 && s.connectionBacklog() === 0) {
+  if (allSent(s)) {
     for (const b of s.unsent.splice(0)) {
       blockBufferPool.release(b)
     }

@@ -1,3 +1,4 @@
+import type { UploadSlotsInit } from './upload-slots.js'
 import type { HaveState } from '../wire/codec.js'
 import type { CrowdSpreaderInit } from './crowd-spreader.js'
 import type { ProbeClient } from './crowd-prober.js'
@@ -76,4 +77,6 @@ export interface ExchangeServerInit {
   budgets?: Partial<Record<RequestKind, Budget>>
   /** Crowd spreading limits (see crowd-spreader.ts) */
   spreading?: CrowdSpreaderInit
+  /** Blocks sent at once to all peers together (see upload-slots.ts) */
+  uploadSlots?: UploadSlotsInit
 }

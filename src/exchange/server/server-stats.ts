@@ -21,6 +21,8 @@ export interface ExchangeServerStats {
   /** Crowd probes a peer answered with the block, and probes that failed */
   probesServed: number
   probesFailed: number
+  /** Requests answered BUSY after waiting too long for an upload slot (upload-slots.ts) */
+  uploadSlotBusy: number
   /** HAVE queries answered */
   haveQueries: number
   /** Requests answered BUSY because their peer was past its budget */

@@ -5,7 +5,8 @@ import { ChannelClosedError, ProtocolViolationError } from '../errors.js'
 import { CrowdSpreader } from './crowd-spreader.js'
 import { probeServes } from './crowd-prober.js'
 import { RequestBudgets } from './request-budget.js'
-import { openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
+import { UploadSlots } from './upload-slots.js'
+import { allSent, openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
 import {
   DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
   DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_SERVE_TIMEOUT_MS, MAX_IDLE_PEER_STATS, OVER_BUDGET_RETRY_AFTER_MS,
@@ -67,6 +68,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   /** peer id → its open streams (and the connection each came on) */
   private readonly peerStreams = new Map<string, Map<ServedStream, Connection>>()
   private readonly spreader: CrowdSpreader
+  private readonly uploadSlots: UploadSlots
   private probes = new AbortController()
   /** Streams on relayed connections whose relay carries no bulk: HAVE queries only */
   private readonly controlOnly = new WeakSet<ServedStream>()
@@ -84,6 +86,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.readAheadBlocks = init.readAheadBlocks ?? READ_AHEAD_BLOCKS
     this.verifyOnServe = init.verifyOnServe ?? true
     this.spreader = new CrowdSpreader(init.spreading)
+    this.uploadSlots = new UploadSlots(init.uploadSlots)
     this.budgets = new RequestBudgets(init.budgets)
     this.handleStream = this.handleStream.bind(this)
   }
@@ -139,7 +142,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       peers.set(peer.toString(), { ...v })
     }
     const spreader = this.spreader
-    return { ...this.totals, spreadSentAfterWait: spreader.sentAfterWait, crowdMembers: spreader.crowdSize(Date.now()), probesServed: spreader.probesServed, probesFailed: spreader.probesFailed, peers }
+    return { ...this.totals, spreadSentAfterWait: spreader.sentAfterWait, crowdMembers: spreader.crowdSize(Date.now()), probesServed: spreader.probesServed, probesFailed: spreader.probesFailed, uploadSlotBusy: this.uploadSlots.turnedAway, peers }
   }
 
   private statsFor (peer: PeerId): PeerServeStats {
@@ -301,9 +304,18 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     // Blocks go out one after another on this stream anyway: reading every requested block at
     // once would only hold the client's whole request window in our memory
     let releaseSlot: (() => void) | undefined
+    let releaseUpload: (() => void) | undefined
     try {
       releaseSlot = await s.readSlots.take(signal)
+      releaseUpload = await this.uploadSlots.take(signal)
     } catch {
+      releaseSlot?.()
+      return
+    }
+    if (releaseUpload === undefined) {
+      // waited too long behind other peers' blocks: let the asker try another holder
+      releaseSlot()
+      if (!state.cancelled && !s.framed.closed) this.refuseBusy(s, id, cid)
       return
     }
     // Admitted once a read slot is ours, not when the request came: a publisher on a thin uplink
@@ -311,6 +323,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     if (!this.spreader.admit(peerKey, key, Date.now())) {
       releaseSlot()
       // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
+      releaseUpload()
       if (!state.cancelled && !s.framed.closed) s.framed.sendNow({ type: 'refer', id })
       this.totals.spreadReplies++
       return
@@ -363,11 +376,16 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       }
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
+      let written = false
       const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
+      // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
+      this.uploadSlots.holdUntil(() => s.framed.closed || (written && allSent(s)), releaseUpload)
+      releaseUpload = undefined
       // from here the transport holds the bytes: only releaseWhenSent may give them back
       const lent = pooled
       pooled = undefined
       await writing
+      written = true
       if (lent !== undefined) {
         releaseWhenSent(s, lent)
       }
@@ -387,6 +405,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       blockBufferPool.release(pooled)
       s.stats.bytesInFlight -= reserved
       releaseSlot()
+      releaseUpload?.()
       if (!sent) this.spreader.release(key, peerKey)
     }
   }
@@ -434,3 +453,4 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
 }
 
 const RAW_CODEC = 0x55
+

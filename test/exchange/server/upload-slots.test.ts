@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import * as raw from 'multiformats/codecs/raw'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { describe, expect, it } from 'vitest'
+import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-store.js'
+import { EXCHANGE_PROTOCOL, encodeMessage } from '../../../src/exchange/wire/codec.js'
+import { UploadSlots } from '../../../src/exchange/server/upload-slots.js'
+import { useExchangeFixture } from '../../helpers/exchange-fixture.js'
+import { timeoutSignal } from '../../../src/util/timeout-signal.js'
+
+const never = new AbortController().signal
+
+async function rawBlock (size: number, store: InMemoryBlockStore): Promise<CID> {
+  const bytes = randomBytes(size)
+  const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+  await store.put(cid, bytes)
+  return cid
+}
+
+/** Resolves once `check()` holds, polling; rejects after `ms` */
+async function until (check: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+describe('UploadSlots', () => {
+  it('grants slots in order and passes a released one to the next waiter', async () => {
+    const slots = new UploadSlots({ slots: 1 })
+    const first = await slots.take(never)
+    expect(first).toBeDefined()
+    let second: (() => void) | undefined
+    const waiting = slots.take(never).then(r => { second = r })
+    expect(slots.waiting).toBe(1)
+    first?.()
+    await waiting
+    expect(second).toBeDefined()
+    expect(slots.inUse).toBe(1)
+    second?.()
+    expect(slots.inUse).toBe(0)
+  })
+
+  it('turns a request away after maxWaitMs, and rejects when its stream goes', async () => {
+    const slots = new UploadSlots({ slots: 1, maxWaitMs: 50 })
+    const held = await slots.take(never)
+    expect(await slots.take(never)).toBeUndefined()
+    expect(slots.turnedAway).toBe(1)
+    const gone = new AbortController()
+    const taking = slots.take(gone.signal)
+    gone.abort()
+    await expect(taking).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+    expect(slots.turnedAway).toBe(1)
+    held?.()
+    expect(slots.inUse).toBe(0)
+  })
+
+  it('holds a slot until the bytes are sent, and never past maxHoldMs', async () => {
+    const slots = new UploadSlots({ slots: 1, maxHoldMs: 60_000 })
+    let sent = false
+    slots.holdUntil(() => sent, (await slots.take(never))!)
+    expect(slots.inUse).toBe(1)
+    sent = true
+    await until(() => slots.inUse === 0, 5_000)
+
+    const short = new UploadSlots({ slots: 1, maxHoldMs: 100 })
+    const started = performance.now()
+    short.holdUntil(() => false, (await short.take(never))!)
+    await until(() => short.inUse === 0, 5_000)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(90)
+  })
+})
+
+describe('upload slots over real libp2p loopback', () => {
+  const { provider, fetcher } = useExchangeFixture()
+
+  /** A peer that asks for blocks and never reads the replies: its writes stop making progress */
+  async function stalledReader (a: { node: { peerId: any } }, cids: CID[], from: Awaited<ReturnType<typeof fetcher>>): Promise<void> {
+    const stream = await from.node.dialProtocol(a.node.peerId, EXCHANGE_PROTOCOL)
+    stream.pause()
+    cids.forEach((cid, i) => stream.send(encodeMessage({ type: 'want', id: i + 1, cid })))
+  }
+
+  it('a peer that stops reading keeps its upload slot only maxHoldMs: others are still served', async () => {
+    const store = new InMemoryBlockStore()
+    const big = await Promise.all([1, 2, 3, 4].map(async () => await rawBlock(1024 * 1024, store)))
+    const wanted = await rawBlock(64 * 1024, store)
+    const a = await provider(store, { uploadSlots: { slots: 1, maxHoldMs: 300, maxWaitMs: 60_000 } })
+    const staller = await fetcher([a.node])
+    const b = await fetcher([a.node])
+    await stalledReader(a, big, staller)
+    // the staller's first block has the only slot, and its transport window is full
+    await until(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, 10_000)
+
+    const channel = await b.client.channel(a.node.peerId)
+    const result = await channel.want(wanted, { signal: timeoutSignal(30_000) })
+    expect(result.type).toBe('block')
+  })
+
+  it('a request that waits maxWaitMs for a slot is answered BUSY', async () => {
+    const store = new InMemoryBlockStore()
+    const big = await Promise.all([1, 2, 3, 4].map(async () => await rawBlock(1024 * 1024, store)))
+    const wanted = await rawBlock(64 * 1024, store)
+    const a = await provider(store, { uploadSlots: { slots: 1, maxHoldMs: 60_000, maxWaitMs: 200 } })
+    const staller = await fetcher([a.node])
+    const b = await fetcher([a.node])
+    await stalledReader(a, big, staller)
+    await until(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, 10_000)
+
+    const channel = await b.client.channel(a.node.peerId)
+    const result = await channel.want(wanted, { signal: timeoutSignal(30_000) })
+    expect(result.type).toBe('busy')
+    expect(a.server.stats().uploadSlotBusy).toBeGreaterThanOrEqual(1)
+  })
+})
