@@ -4,15 +4,16 @@ import { timeoutSignal } from '../../util/timeout-signal.js'
 /**
  * Upload slots: the blocks a server sends at once, all peers together (BitTorrent's unchoke
  * slots). Sixteen blocks sent side by side on a 10 Mbit/s uplink each took sixteen block-times to
- * arrive, so for the first 13 s of a flash crowd nobody held a block to pass on; one or two at a
- * time, the first copies land within a block-time and their holders start serving.
+ * arrive, so for the first 13 s of a flash crowd nobody held a block to pass on; a few at a
+ * time, the first copies land within a few block-times and their holders start serving.
  *
  * A slot is held until the block has left our process (the transport's buffers are empty, so the
  * kernel holds at most a socket buffer of it), and at most maxHoldMs: a peer that reads slowly
  * keeps its block coming but not the slot. A request that waited maxWaitMs for a slot is turned
  * away (BUSY), so its asker tries another holder instead of queueing behind a popular one.
  */
-export const DEFAULT_UPLOAD_SLOTS = 2
+/** One stream's read-ahead (READ_AHEAD_BLOCKS), so a lone downloader is served as fast as without slots */
+export const DEFAULT_UPLOAD_SLOTS = 3
 export const UPLOAD_SLOT_MAX_HOLD_MS = 2_000
 export const UPLOAD_SLOT_MAX_WAIT_MS = 5_000
 /** How often a held slot checks whether its block has left */
