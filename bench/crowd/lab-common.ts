@@ -69,11 +69,6 @@ export function cpuShares (before: CpuTimes, after: CpuTimes): CpuShares {
   return { user: share('user'), system: share('system'), softirq: share('softirq'), idle: share('idle') }
 }
 
-export function idleShare (before: CpuTimes, after: CpuTimes): number {
-  const total = after.total - before.total
-  return total > 0 ? (after.idle - before.idle) / total : 0
-}
-
 export function median (values: number[]): number | null {
   if (values.length === 0) return null
   const sorted = [...values].sort((a, b) => a - b)
@@ -82,6 +77,7 @@ export function median (values: number[]): number | null {
 
 export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpu: [CpuTimes, CpuTimes] }): CrowdFigures {
   const { loneMs, downloads, fileBytes } = input
+  const shares = cpuShares(...input.cpu)
   const allDone = downloads.length > 0 && downloads.every(d => d.ok)
   const allDoneMs = allDone ? Math.max(...downloads.map(d => d.ms ?? 0)) : null
   const medianMs = median(downloads.flatMap(d => d.ok && d.ms != null ? [d.ms] : []))
@@ -95,8 +91,8 @@ export function figures (input: { uplinkMbit: number, loneMs: number | null, dow
     medianOverLone: over(medianMs),
     publisherTxBytes: input.publisherTxBytes,
     publisherUploadOverFile: round2(input.publisherTxBytes / fileBytes),
-    cpuIdleShare: round2(idleShare(...input.cpu)),
-    cpuShares: cpuShares(...input.cpu),
+    cpuIdleShare: shares.idle,
+    cpuShares: shares,
     swarmTxOverDelivered: round2(input.swarmTxBytes / (fileBytes * Math.max(1, downloads.length))),
     publisherUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.publisherTxBytes * 8 / (input.uplinkMbit * 1e6 * allDoneMs / 1000)) : null,
     swarmUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.swarmTxBytes * 8 / (input.uplinkMbit * 1e6 * (downloads.length + 1) * allDoneMs / 1000)) : null,

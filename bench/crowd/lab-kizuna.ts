@@ -75,8 +75,9 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
       await Promise.all(hosts.slice(i, i + START_BATCH).map(async host => await startWithRetry(net, host, [bootstrap], signal, log)))
     }
     const members = hosts.map(host => net.member(host))
+    const daemons = [publisher, ...members]
     const startMs = Date.now() - started
-    await settle([publisher, ...members], Math.min(4, hosts.length), signal)
+    await settle(daemons, Math.min(4, hosts.length), signal)
     log(`kizuna ${mode}: ${hosts.length + 1} daemons up in ${(startMs / 1000).toFixed(1)} s`)
 
     const warmupMs = await warmUp(publisher, members, params, dir, mode, signal, log)
@@ -85,9 +86,9 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const loneSource = join(dir, `kz-${mode}-lone.bin`)
     const loneHash = await writeRandomFile(loneSource, size)
     const loneCid = await add(publisher, loneSource, signal)
-    const loneCpuBefore = await daemonCpu([publisher, ...members])
+    const loneCpuBefore = await daemonCpu(daemons)
     const lone = await download(members[0], loneCid, join(dir, `kz-${mode}-lone-${hosts[0]}.out`), loneHash, Date.now(), params, signal)
-    const loneCpuSeconds = Math.round(((await daemonCpu([publisher, ...members])).total - loneCpuBefore.total) * 10) / 10
+    const loneCpuSeconds = Math.round(((await daemonCpu(daemons)).total - loneCpuBefore.total) * 10) / 10
     log(`kizuna ${mode}: lone download ${lone.ok ? `${((lone.ms ?? 0) / 1000).toFixed(1)} s` : `failed: ${lone.error ?? '?'}`}, daemons ${loneCpuSeconds} CPU-s`)
 
     const source = join(dir, `kz-${mode}-crowd.bin`)
@@ -96,8 +97,8 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const allHosts = [PUBLISHER, ...hosts]
     const txBefore = await txBytesAll(lab, allHosts)
     const cpuBefore = await cpuTimes()
-    const daemonCpuBefore = await daemonCpu([publisher, ...members])
-    const protocolsBefore = await protocolBytesAll([publisher, ...members], signal)
+    const daemonCpuBefore = await daemonCpu(daemons)
+    const protocolsBefore = await protocolBytesAll(daemons, signal)
     const statusBefore = await Promise.all(members.map(async m => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)))
     log(`kizuna ${mode}: ${hosts.length} downloads start at once`)
     const crowdStarted = Date.now()
@@ -109,10 +110,10 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     }))
     const crowdMs = Date.now() - crowdStarted
     const cpuAfter = await cpuTimes()
-    const daemonCpuAfter = await daemonCpu([publisher, ...members])
+    const daemonCpuAfter = await daemonCpu(daemons)
     const daemonCpuSeconds = daemonCpuAfter.total - daemonCpuBefore.total
     const txAfter = await txBytesAll(lab, allHosts)
-    const protocolsAfter = await protocolBytesAll([publisher, ...members], signal)
+    const protocolsAfter = await protocolBytesAll(daemons, signal)
     const statusOf = async (m: LabMember): Promise<NodeStatus | undefined> => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)
     const downloaderCounters = (await Promise.all(members.map(statusOf))).map((st, i) => ({
       host: hosts[i],

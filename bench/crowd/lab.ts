@@ -34,9 +34,9 @@ function parseParams (args: string[]): LabCrowdParams & { docs: boolean } {
       'no-docs': { type: 'boolean', default: false }
     }
   })
-  const num = (name: 'downloaders' | 'size-mib' | 'uplink-mbit' | 'downlink-mbit' | 'get-timeout'): number => {
+  const num = (name: 'downloaders' | 'size-mib' | 'uplink-mbit' | 'downlink-mbit' | 'get-timeout' | 'warmup-mib', zeroOk = false): number => {
     const n = Number(values[name])
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) throw new Error(`--${name} must be a ${zeroOk ? 'number ≥ 0' : 'positive number'}, got ${String(values[name])}`)
     return n
   }
   const modes = String(values.modes).split(',').map(m => m.trim()).filter(m => m !== '')
@@ -49,17 +49,11 @@ function parseParams (args: string[]): LabCrowdParams & { docs: boolean } {
     uplinkMbit: num('uplink-mbit'),
     downlinkMbit: num('downlink-mbit'),
     getTimeoutSeconds: num('get-timeout'),
-    warmupMiB: warmup(values['warmup-mib']),
+    warmupMiB: num('warmup-mib', true),
     modes: modes as ReplicationMode[],
     bittorrent: values['no-bittorrent'] !== true,
     docs: values['no-docs'] !== true
   }
-}
-
-function warmup (value: unknown): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--warmup-mib must be 0 or more, got ${String(value)}`)
-  return n
 }
 
 export interface LabCrowdReport {

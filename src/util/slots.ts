@@ -23,12 +23,17 @@ export class Slots {
     return this.waiters.length
   }
 
+  /** A free slot's release function now, or undefined when one would have to be waited for */
+  tryTake (): (() => void) | undefined {
+    if (this.used >= this.size || this.waiters.length > 0) return undefined
+    this.used++
+    return this.releaser()
+  }
+
   async take (signal?: AbortSignal): Promise<() => void> {
     signal?.throwIfAborted()
-    if (this.used < this.size && this.waiters.length === 0) {
-      this.used++
-      return this.releaser()
-    }
+    const free = this.tryTake()
+    if (free !== undefined) return free
     return await new Promise<() => void>((resolve, reject) => {
       const waiter = {
         grant: () => {

@@ -45,6 +45,20 @@ describe('Slots', () => {
     await expect(slots.take(controller.signal)).rejects.toThrow()
   })
 
+  it('tryTake takes a free slot at once, and none while one is full or someone waits', async () => {
+    const slots = new Slots(1)
+    const held = slots.tryTake()
+    expect(held).toBeDefined()
+    expect(slots.tryTake()).toBeUndefined()
+    const waiting = slots.take()
+    held?.()
+    // the released slot went to the waiter, not to a later tryTake
+    expect(slots.tryTake()).toBeUndefined()
+    ;(await waiting)()
+    expect(slots.inUse).toBe(0)
+    expect(slots.tryTake()).toBeDefined()
+  })
+
   it('property: never more holders than size, and every taker is served once all release', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 40 }), async (size, holds) => {
       const slots = new Slots(size)

@@ -322,8 +322,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     // had admitted each peer's whole request window before a crowd could form (lab: 5-6x the file)
     if (!this.spreader.admit(peerKey, key, Date.now())) {
       releaseSlot()
-      // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
       releaseUpload()
+      // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
       if (!state.cancelled && !s.framed.closed) s.framed.sendNow({ type: 'refer', id })
       this.totals.spreadReplies++
       return
@@ -379,7 +379,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       let written = false
       const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
       // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
-      this.uploadSlots.holdUntil(() => s.framed.closed || (written && allSent(s)), releaseUpload)
+      this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
       releaseUpload = undefined
       // from here the transport holds the bytes: only releaseWhenSent may give them back
       const lent = pooled
@@ -453,4 +453,3 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
 }
 
 const RAW_CODEC = 0x55
-

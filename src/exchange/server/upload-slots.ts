@@ -51,9 +51,10 @@ export class UploadSlots {
    * `signal` aborts (the stream closed).
    */
   async take (signal: AbortSignal): Promise<(() => void) | undefined> {
-    if (this.slots.inUse < this.slots.size && this.slots.waiting === 0) {
-      return await this.slots.take(signal)
-    }
+    signal.throwIfAborted()
+    // a free slot needs no timer
+    const free = this.slots.tryTake()
+    if (free !== undefined) return free
     try {
       return await this.slots.take(AbortSignal.any([signal, timeoutSignal(this.maxWaitMs)]))
     } catch (err) {

@@ -5,9 +5,12 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-store.js'
 import { EXCHANGE_PROTOCOL, encodeMessage } from '../../../src/exchange/wire/codec.js'
-import { UploadSlots } from '../../../src/exchange/server/upload-slots.js'
+import { UploadSlots, type UploadSlotsInit } from '../../../src/exchange/server/upload-slots.js'
 import { useExchangeFixture } from '../../helpers/exchange-fixture.js'
+import { waitFor } from '../../helpers/wait.js'
 import { timeoutSignal } from '../../../src/util/timeout-signal.js'
+import type { ExchangeServer } from '../../../src/exchange/server/server.js'
+import type { PeerChannel } from '../../../src/exchange/client/peer-channel.js'
 
 const never = new AbortController().signal
 
@@ -16,15 +19,6 @@ async function rawBlock (size: number, store: InMemoryBlockStore): Promise<CID> 
   const cid = CID.createV1(raw.code, await sha256.digest(bytes))
   await store.put(cid, bytes)
   return cid
-}
-
-/** Resolves once `check()` holds, polling; rejects after `ms` */
-async function until (check: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
 }
 
 describe('UploadSlots', () => {
@@ -63,12 +57,12 @@ describe('UploadSlots', () => {
     slots.holdUntil(() => sent, (await slots.take(never))!)
     expect(slots.inUse).toBe(1)
     sent = true
-    await until(() => slots.inUse === 0, 5_000)
+    await waitFor(() => slots.inUse === 0, { timeoutMs: 5_000, intervalMs: 5, message: 'the slot released once sent' })
 
     const short = new UploadSlots({ slots: 1, maxHoldMs: 100 })
     const started = performance.now()
     short.holdUntil(() => false, (await short.take(never))!)
-    await until(() => short.inUse === 0, 5_000)
+    await waitFor(() => short.inUse === 0, { timeoutMs: 5_000, intervalMs: 5, message: 'the slot released after maxHoldMs' })
     expect(performance.now() - started).toBeGreaterThanOrEqual(90)
   })
 })
@@ -76,42 +70,36 @@ describe('UploadSlots', () => {
 describe('upload slots over real libp2p loopback', () => {
   const { provider, fetcher } = useExchangeFixture()
 
-  /** A peer that asks for blocks and never reads the replies: its writes stop making progress */
-  async function stalledReader (a: { node: { peerId: any } }, cids: CID[], from: Awaited<ReturnType<typeof fetcher>>): Promise<void> {
-    const stream = await from.node.dialProtocol(a.node.peerId, EXCHANGE_PROTOCOL)
-    stream.pause()
-    cids.forEach((cid, i) => stream.send(encodeMessage({ type: 'want', id: i + 1, cid })))
-  }
-
-  it('a peer that stops reading keeps its upload slot only maxHoldMs: others are still served', async () => {
+  /**
+   * A server with one upload slot, taken by a peer that asks for 1 MiB blocks and never reads the
+   * replies (its writes stop making progress); returns the server's channel to an honest peer,
+   * and a small block for it to ask
+   */
+  async function slotTakenByStaller (uploadSlots: UploadSlotsInit): Promise<{ server: ExchangeServer, wanted: CID, channel: PeerChannel }> {
     const store = new InMemoryBlockStore()
     const big = await Promise.all([1, 2, 3, 4].map(async () => await rawBlock(1024 * 1024, store)))
     const wanted = await rawBlock(64 * 1024, store)
-    const a = await provider(store, { uploadSlots: { slots: 1, maxHoldMs: 300, maxWaitMs: 60_000 } })
+    const a = await provider(store, { uploadSlots: { slots: 1, ...uploadSlots } })
     const staller = await fetcher([a.node])
     const b = await fetcher([a.node])
-    await stalledReader(a, big, staller)
+    const stream = await staller.node.dialProtocol(a.node.peerId, EXCHANGE_PROTOCOL)
+    stream.pause()
+    big.forEach((cid, i) => stream.send(encodeMessage({ type: 'want', id: i + 1, cid })))
     // the staller's first block has the only slot, and its transport window is full
-    await until(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, 10_000)
+    await waitFor(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, { timeoutMs: 10_000, intervalMs: 5, message: 'the staller holding the upload slot' })
+    return { server: a.server, wanted, channel: await b.client.channel(a.node.peerId) }
+  }
 
-    const channel = await b.client.channel(a.node.peerId)
+  it('a peer that stops reading keeps its upload slot only maxHoldMs: others are still served', async () => {
+    const { wanted, channel } = await slotTakenByStaller({ maxHoldMs: 300, maxWaitMs: 60_000 })
     const result = await channel.want(wanted, { signal: timeoutSignal(30_000) })
     expect(result.type).toBe('block')
   })
 
   it('a request that waits maxWaitMs for a slot is answered BUSY', async () => {
-    const store = new InMemoryBlockStore()
-    const big = await Promise.all([1, 2, 3, 4].map(async () => await rawBlock(1024 * 1024, store)))
-    const wanted = await rawBlock(64 * 1024, store)
-    const a = await provider(store, { uploadSlots: { slots: 1, maxHoldMs: 60_000, maxWaitMs: 200 } })
-    const staller = await fetcher([a.node])
-    const b = await fetcher([a.node])
-    await stalledReader(a, big, staller)
-    await until(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, 10_000)
-
-    const channel = await b.client.channel(a.node.peerId)
+    const { server, wanted, channel } = await slotTakenByStaller({ maxHoldMs: 60_000, maxWaitMs: 200 })
     const result = await channel.want(wanted, { signal: timeoutSignal(30_000) })
     expect(result.type).toBe('busy')
-    expect(a.server.stats().uploadSlotBusy).toBeGreaterThanOrEqual(1)
+    expect(server.stats().uploadSlotBusy).toBeGreaterThanOrEqual(1)
   })
 })
