@@ -12,6 +12,8 @@ export interface LabDownload {
   progress: Array<[number, number]>
   /** bytes received and thrown away (Kizuna's get:fetched wastedBytes) */
   wastedBytes?: number
+  /** when the first provider was found, ms since start, and how (Kizuna's get:provider) */
+  firstProvider?: { ms: number, origin: string }
 }
 
 /** The crowd figures both systems are judged by (the same formulas for Kizuna and BitTorrent) */

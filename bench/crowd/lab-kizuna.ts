@@ -211,15 +211,17 @@ async function download (member: LabMember, cid: string, output: string, sha256:
   try {
     let doneAt: number | undefined
     let wastedBytes: number | undefined
+    let firstProvider: LabDownload['firstProvider']
     const body = { target: cid, output, timeoutMs: params.getTimeoutSeconds * 1000 }
     for await (const event of member.api.stream<GetEvent>('/get', body, { signal })) {
       if (event.type === 'get:progress') progress.add(event.bytesDone)
       if (event.type === 'get:fetched') wastedBytes = event.wastedBytes
+      if (event.type === 'get:provider' && firstProvider === undefined) firstProvider = { ms: Date.now() - startedAt, origin: event.origin }
       if (event.type === 'get:done') { doneAt = Date.now(); progress.add(event.size, doneAt) }
     }
     if (doneAt == null) throw new Error('the get ended without get:done')
     const ok = await sha256File(output) === sha256
-    return { host: member.host, ok, ms: doneAt - startedAt, error: ok ? null : 'sha256 mismatch', progress: progress.points, wastedBytes }
+    return { host: member.host, ok, ms: doneAt - startedAt, error: ok ? null : 'sha256 mismatch', progress: progress.points, wastedBytes, firstProvider }
   } catch (err) {
     signal.throwIfAborted()
     return { host: member.host, ok: false, ms: null, error: (err as Error).message.slice(0, 300), progress: progress.points }

@@ -218,17 +218,18 @@ export class CrowdSpreader {
     return now - (this.peers.get(peer)?.failedAt ?? Number.NEGATIVE_INFINITY) > PROVEN_FOR_MS
   }
 
-  /**
-   * True when we should send `block` to `peer` now; the copy is then counted until
-   * `release` says it never left. False means: refer the peer to the crowd.
-   */
   /** `peer` asked for a block just now (it counts as fetching from us, admitted or waiting) */
   asked (peer: string, now: number): void {
     this.requesters.set(peer, now)
     if (this.requesters.size > MAX_ENTRIES / 16) this.prune(this.requesters, now - CROWD_WINDOW_MS)
   }
 
-  admit (peer: string, block: string, now: number): boolean {
+  /**
+   * True when we should send `block` to `peer` now; the copy is then counted until
+   * `release` says it never left. False means: refer the peer to the crowd. `always`: a block
+   * sent to every asker (a DAG node), counted all the same.
+   */
+  admit (peer: string, block: string, now: number, always = false): boolean {
     this.asked(peer, now)
     const record = this.peer(peer, now)
     // the asker plus the proven members it could be referred to
@@ -249,7 +250,7 @@ export class CrowdSpreader {
       this.refusedSince.clear()
     }
     const uploads = this.uploadsOf(block, now)
-    if (inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks && this.memberHolds(uploads, peer, now)) {
+    if (!always && inCrowd && uploads.count >= this.copies && !this.isInvited(peer, now) && record.admitted >= this.firstBlocks && this.memberHolds(uploads, peer, now)) {
       if (!this.waitedLongEnough(peer, block, uploads, now)) return false
       this.extrasThisCrowd++
       this.sentAfterWait++

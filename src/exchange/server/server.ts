@@ -1,3 +1,4 @@
+import * as dagPb from '@ipld/dag-pb'
 import { PeerMap } from '@libp2p/peer-collections'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from '../wire/codec.js'
@@ -21,7 +22,18 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export * from './server-options.js'
-export type { ExchangeServerStats, PeerServeStats } from './server-stats.js'
+
+const NO_SLOT = (): void => {}
+
+/**
+ * The DAG's own nodes (dag-pb: a root or interior node, a few KiB, at most a directory shard) go
+ * to every asker at once: no upload slot, never referred to the crowd. Every downloader needs
+ * them before it can ask anyone for a leaf; referred, a 10 Mbit/s lab crowd waited 2.3 s for an
+ * 809-byte root (a second ask after LACK_MEMORY_MS, then a holder found by re-querying peers).
+ */
+export function servedToAll (cid: CID): boolean {
+  return cid.code === dagPb.code
+}
 
 export interface BlockServedEvent {
   peer: PeerId
@@ -301,35 +313,48 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     this.spreader.asked(peerKey, Date.now())
-    // Blocks go out one after another on this stream anyway: reading every requested block at
-    // once would only hold the client's whole request window in our memory
+    const store = this.components.blockStore
+    const toAll = servedToAll(cid)
+    // a block we lack is answered at once: behind busy upload slots, a DONT_HAVE kept its asker
+    // from the peers that hold the block for seconds (a store error is left to the read below)
+    if (!toAll && !(await store.has(cid, { signal }).catch(() => true))) {
+      if (!state.cancelled && !s.framed.closed) this.refuseDontHave(s, id, cid)
+      return
+    }
     let releaseSlot: (() => void) | undefined
     let releaseUpload: (() => void) | undefined
     try {
+      // Blocks go out one after another on this stream anyway: reading every requested block at
+      // once would only hold the client's whole request window in our memory
       releaseSlot = await s.readSlots.take(signal)
-      releaseUpload = await this.uploadSlots.take(signal)
     } catch {
-      releaseSlot?.()
-      return
-    }
-    if (releaseUpload === undefined) {
-      // waited too long behind other peers' blocks: let the asker try another holder
-      releaseSlot()
-      if (!state.cancelled && !s.framed.closed) this.refuseBusy(s, id, cid)
       return
     }
     // Admitted once a read slot is ours, not when the request came: a publisher on a thin uplink
-    // had admitted each peer's whole request window before a crowd could form (lab: 5-6x the file)
-    if (!this.spreader.admit(peerKey, key, Date.now())) {
+    // had admitted each peer's whole request window before a crowd could form (lab: 5-6x the
+    // file). And before waiting for an upload slot: a peer we refer learns it at once.
+    if (!this.spreader.admit(peerKey, key, Date.now(), toAll)) {
       releaseSlot()
-      releaseUpload()
       // REFER, never DONT_HAVE: we hold it, and the asker must not give up on us
       if (!state.cancelled && !s.framed.closed) s.framed.sendNow({ type: 'refer', id })
       this.totals.spreadReplies++
       return
     }
+    try {
+      releaseUpload = toAll ? NO_SLOT : await this.uploadSlots.take(signal)
+    } catch {
+      releaseSlot()
+      this.spreader.release(key, peerKey)
+      return
+    }
+    if (releaseUpload === undefined) {
+      // waited too long behind other peers' blocks: let the asker try another holder
+      releaseSlot()
+      this.spreader.release(key, peerKey)
+      if (!state.cancelled && !s.framed.closed) this.refuseBusy(s, id, cid)
+      return
+    }
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
-    const store = this.components.blockStore
     let pooled = store.getInto !== undefined && s.connectionBacklog() !== undefined
       ? blockBufferPool.take(blockBufferPool.bufferSize)
       : undefined
@@ -379,7 +404,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       let written = false
       const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
       // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
-      this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
+      if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
       releaseUpload = undefined
       // from here the transport holds the bytes: only releaseWhenSent may give them back
       const lent = pooled

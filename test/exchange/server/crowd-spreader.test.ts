@@ -37,6 +37,14 @@ describe('crowd spreading', () => {
     expect(spreader.admit('recruit', 'block', 2)).toBe(false)
   })
 
+  it('a block sent to every asker (a DAG node) is never refused, and its copies still count', () => {
+    const spreader = new CrowdSpreader(init)
+    const peers = ['a', 'b', 'c', 'd', 'e', 'f']
+    expect(peers.filter(p => spreader.admit(p, 'root', 5000, true))).toEqual(peers)
+    // counted: an asker of the same block without `always` is referred to those copies
+    expect(spreader.admit('g', 'root', 5001)).toBe(false)
+  })
+
   it('a copy that never left is given to the next asker', () => {
     const spreader = new CrowdSpreader(init)
     for (const p of ['a', 'b', 'c']) spreader.admit(p, 'x', 100)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import * as dagPb from '@ipld/dag-pb'
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -13,6 +14,14 @@ import type { ExchangeServer } from '../../../src/exchange/server/server.js'
 import type { PeerChannel } from '../../../src/exchange/client/peer-channel.js'
 
 const never = new AbortController().signal
+
+/** A small dag-pb node, as a file's root is */
+async function dagNode (store: InMemoryBlockStore): Promise<CID> {
+  const bytes = dagPb.encode(dagPb.prepare({ Data: randomBytes(32), Links: [] }))
+  const cid = CID.createV1(dagPb.code, await sha256.digest(bytes))
+  await store.put(cid, bytes)
+  return cid
+}
 
 async function rawBlock (size: number, store: InMemoryBlockStore): Promise<CID> {
   const bytes = randomBytes(size)
@@ -75,10 +84,12 @@ describe('upload slots over real libp2p loopback', () => {
    * replies (its writes stop making progress); returns the server's channel to an honest peer,
    * and a small block for it to ask
    */
-  async function slotTakenByStaller (uploadSlots: UploadSlotsInit): Promise<{ server: ExchangeServer, wanted: CID, channel: PeerChannel }> {
+  async function slotTakenByStaller (uploadSlots: UploadSlotsInit): Promise<{ server: ExchangeServer, wanted: CID, root: CID, missing: CID, channel: PeerChannel }> {
     const store = new InMemoryBlockStore()
     const big = await Promise.all([1, 2, 3, 4].map(async () => await rawBlock(1024 * 1024, store)))
     const wanted = await rawBlock(64 * 1024, store)
+    const root = await dagNode(store)
+    const missing = await rawBlock(1024, new InMemoryBlockStore())
     const a = await provider(store, { uploadSlots: { slots: 1, ...uploadSlots } })
     const staller = await fetcher([a.node])
     const b = await fetcher([a.node])
@@ -87,7 +98,7 @@ describe('upload slots over real libp2p loopback', () => {
     big.forEach((cid, i) => stream.send(encodeMessage({ type: 'want', id: i + 1, cid })))
     // the staller's first block has the only slot, and its transport window is full
     await waitFor(() => (a.server.stats().peers.get(staller.node.peerId.toString())?.bytesInFlight ?? 0) > 0, { timeoutMs: 10_000, intervalMs: 5, message: 'the staller holding the upload slot' })
-    return { server: a.server, wanted, channel: await b.client.channel(a.node.peerId) }
+    return { server: a.server, wanted, root, missing, channel: await b.client.channel(a.node.peerId) }
   }
 
   it('a peer that stops reading keeps its upload slot only maxHoldMs: others are still served', async () => {
@@ -101,5 +112,14 @@ describe('upload slots over real libp2p loopback', () => {
     const result = await channel.want(wanted, { signal: timeoutSignal(30_000) })
     expect(result.type).toBe('busy')
     expect(server.stats().uploadSlotBusy).toBeGreaterThanOrEqual(1)
+  })
+
+  it('the DAG\'s own nodes and DONT_HAVE replies do not wait for an upload slot', async () => {
+    // the slot is held for a minute and a waiter would wait a minute: an answer within the test's
+    // deadline came without one
+    const { root, missing, channel } = await slotTakenByStaller({ maxHoldMs: 60_000, maxWaitMs: 60_000 })
+    const signal = timeoutSignal(20_000)
+    expect((await channel.want(root, { signal })).type).toBe('block')
+    expect((await channel.want(missing, { signal })).type).toBe('dont-have')
   })
 })
