@@ -46,7 +46,12 @@ export const ENDGAME_MIN_STALL_MS = 1_000
  * (65 of 69 MiB of late copies were endgame duplicates).
  */
 export const ENDGAME_TAIL_SHARE = 1 / 8
-export const ENDGAME_LONG_STALL_MS = 5_000
+/**
+ * Twice UPLOAD_SLOT_MAX_WAIT_MS: a request still waiting for a slot is answered BUSY by then and
+ * goes elsewhere anyway. At 5 s the second copy left just as the first got its slot (10 Mbit/s lab
+ * crowd, 2 runs each: late copies 58-59 -> 35-37 MiB, daemons 56 -> 44-45 CPU-s, median 2.1-2.26x -> 1.89-1.96x)
+ */
+export const ENDGAME_LONG_STALL_MS = 10_000
 /**
  * A provider whose connection dropped, whose redial failed or whose requests timed out is dialled again this many times
  * before it is given up, after RECONNECT_DELAY_MS, doubling each time. Busy connections do get

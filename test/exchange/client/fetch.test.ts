@@ -8,6 +8,7 @@ import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-sto
 import { ExchangeClient } from '../../../src/exchange/client/client.js'
 import { ExchangeServer, type ExchangeServerInit } from '../../../src/exchange/server/server.js'
 import { fetchDag, type FetchEvent, type FetchOptions } from '../../../src/exchange/client/session.js'
+import { ENDGAME_LONG_STALL_MS } from '../../../src/exchange/client/session-options.js'
 import { useExchangeFixture } from '../../helpers/exchange-fixture.js'
 import { timeoutSignal } from '../../../src/util/timeout-signal.js'
 import { dagFileSha } from '../../helpers/dag-file.js'
@@ -184,7 +185,8 @@ describe('fetchDag over real libp2p loopback', () => {
 
   it('gives the faster provider more of the work, and endgame does not wait for the slow one', async () => {
     const content = await makeContent(8 * 1024 * 1024)
-    const slowDelayMs = 10_000
+    // silent this long: past the stall rule for blocks before the file's tail
+    const slowDelayMs = 2 * ENDGAME_LONG_STALL_MS
     const fast = await provider(content.store)
     const slow = await provider(delayed(content.store, slowDelayMs))
     const b = await fetcher([fast.node, slow.node])
