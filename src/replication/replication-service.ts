@@ -86,7 +86,7 @@ export class ReplicationService {
       recruiter,
       events: this.events,
       self: libp2p.peerId.toString(),
-      findHolders: async (record, signal) => findHolders(record.cid, components, this.selfAsHolder(record.cid, record.kind), { signal }),
+      findHolders: async (record, signal, enough) => findHolders(record.cid, components, this.selfAsHolder(record.cid, record.kind), { signal, enough }),
       isFetching: root => this.quota.isReserved(root),
       drop
     }, this.init)

@@ -24,7 +24,7 @@ export interface RoundExecutorComponents {
   /** our peer id, as a string */
   self: string
   /** who holds a root now (verified by proofs), ourselves with the floor we keep */
-  findHolders: (record: ContentRecord, signal: AbortSignal) => Promise<Holder[]>
+  findHolders: (record: ContentRecord, signal: AbortSignal, enough?: number) => Promise<Holder[]>
   isFetching: (root: string) => boolean
   drop: (record: ContentRecord, why: string) => Promise<void>
 }
@@ -105,7 +105,10 @@ export class RoundExecutor {
     const key = record.cid.toString()
     const entry = this.entry(key)
     entry.countedAt = Date.now()
-    const holders = await this.components.findHolders(record, signal)
+    // demand only asks whether enough copies exist: a search may stop at that many (a floor count
+    // needs every holder, to elect the repair leader)
+    const enough = reason === 'demand' ? Math.max(demandTarget, floor) : undefined
+    const holders = await this.components.findHolders(record, signal, enough)
     const counted = holders.filter(h => h.verified)
     entry.verified = counted.length
     events.emit('replication:counted', { root: key, reason, holders: holders.length, verified: counted.length })
@@ -114,6 +117,11 @@ export class RoundExecutor {
     for (const h of counted) if (known != null && cert != null && h.floorCert != null && supersedes(h.floorCert, cert)) cert = h.floorCert
     if (known != null && cert != null && cert !== known.cert) await meta.set(key, { ...known, floor: cert.floor, cert })
     const knownFloor = cert?.floor ?? floor
+    if (enough !== undefined && counted.length >= enough && knownFloor > counted.length) {
+      // a holder's newer floor asks for more than this partial count saw: count them all next round
+      entry.countedAt = undefined
+      return counted.length
+    }
     // only holders keeping our publisher's floor may lead a repair
     const ours = counted.filter(h => h.peerId === self || (cert != null && h.floorCert?.publisher === cert.publisher))
     const shortOfFloor = counted.length < knownFloor
