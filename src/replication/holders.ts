@@ -38,8 +38,8 @@ export interface HolderComponents {
  */
 export async function findHolders (root: CID, components: HolderComponents, self: { kind?: HolderKind, floor?: number, floorCert?: FloorCert }, options: { signal?: AbortSignal, enough?: number } = {}): Promise<Holder[]> {
   const { libp2p, sharing, content } = components
-  // `enough` verified holders end the search: after a flash crowd every holder counted every other
-  // (a DHT walk and a proof each), and a 16-host lab crowd at 40 Mbit/s spent ~10 % more CPU on it
+  // `enough` verified holders end the search: after a flash crowd every holder counts, and N
+  // holders each walking the DHT and proving every other one is N walks and N² proofs
   const enough = new AbortController()
   const signal = AbortSignal.any([timeoutSignal(HOLDER_SEARCH_TIMEOUT_MS), enough.signal, ...(options.signal != null ? [options.signal] : [])])
   const holders: Holder[] = []

@@ -22,6 +22,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export * from './server-options.js'
+export type { ExchangeServerStats, PeerServeStats } from './server-stats.js'
 
 const NO_SLOT = (): void => {}
 
