@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
+import { describe, expect, it } from 'vitest'
+import type { TestnetMember } from '../../src/testnet/testnet.js'
+import { useTestnet } from '../helpers/testnet-fixture.js'
 import { Repo } from '../../src/node/repo.js'
 import type { ProviderSummary, ReplicaSummary } from '../../src/node/node.js'
 import type { AddEvent } from '../../src/sharing/events.js'
@@ -29,20 +28,10 @@ async function keysUnder (repo: string, prefix: string): Promise<string[]> {
 }
 
 describe('rm: the one path by which content leaves a node', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-rm-'))
-    testnet = await Testnet.start({ size: 3, mode: 'process', bootstrap: 'first', peerTimeout: 60 })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 3, mode: 'process', bootstrap: 'first', peerTimeout: 60 }, 'kizuna-rm-')
 
   it('unpins, forgets the replica floor and stops announcing: peers no longer count or list it', async () => {
+    const { testnet, dir } = net
     const [publisher, ...others] = testnet.members
     const api = (m: TestnetMember) => m.child!.api
     const source = join(dir, 'file.bin')

@@ -1,31 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet } from '../../src/testnet/testnet.js'
+import { describe, expect, it } from 'vitest'
 import { findHolders } from '../../src/replication/holders.js'
 import { internalsOf } from '../../src/node/internals.js'
 import { writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
 import { collect } from '../helpers/collect.js'
+import { useTestnet } from '../helpers/testnet-fixture.js'
 import type { KizunaNode } from '../../src/node/node.js'
 
 describe('counting holders', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-holders-'))
-    testnet = await Testnet.start({ size: 4, mode: 'in-process', bootstrap: 'first', peerTimeout: 60 })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 4, mode: 'in-process', bootstrap: 'first', peerTimeout: 60 }, 'kizuna-holders-')
 
   it('stops at `enough` verified holders, and finds every holder without it', async () => {
+    const { testnet, dir } = net
     const [publisher, ...others] = testnet.members.map(m => m.node as KizunaNode)
     const source = join(dir, 'file.bin')
     await writeRandomFile(source, 2 * 1024 * 1024 + 5)

@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet } from '../../src/testnet/testnet.js'
+import { describe, expect, it } from 'vitest'
 import { REPLICATE_PROTOCOL } from '../../src/replication/codec.js'
 import { handleReplicationStreams } from '../../src/replication/protocol.js'
 import { writeRandomFile } from '../helpers/files.js'
@@ -11,6 +9,7 @@ import { waitFor } from '../helpers/wait.js'
 import type { KizunaNode } from '../../src/node/node.js'
 import { collect } from '../helpers/collect.js'
 import { internalsOf } from '../../src/node/internals.js'
+import { useTestnet } from '../helpers/testnet-fixture.js'
 
 /** Whether the node's sharing service has penalised the peer (no node method: an internal fact) */
 function isPenalised (node: KizunaNode, peerId: string): boolean {
@@ -20,20 +19,10 @@ function isPenalised (node: KizunaNode, peerId: string): boolean {
 const MiB = 1024 * 1024
 
 describe('a holder that lies about holding content is found out and not counted', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-liar-'))
-    testnet = await Testnet.start({ size: 3, mode: 'in-process', bootstrap: 'first', peerTimeout: 60 })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 3, mode: 'in-process', bootstrap: 'first', peerTimeout: 60 }, 'kizuna-liar-')
 
   it('a claimed full copy without the bytes fails the possession proof; honest holders pass', async () => {
+    const { testnet, dir } = net
     const [publisher, liar, honest] = testnet.members.map(m => m.node as KizunaNode)
     const source = join(dir, 'claimed.bin')
     await writeRandomFile(source, 3 * MiB)
@@ -66,6 +55,7 @@ describe('a holder that lies about holding content is found out and not counted'
   }, 120_000)
 
   it('a holder whose downloaded file was deleted is not counted, and not taken for a liar', async () => {
+    const { testnet, dir } = net
     const publisher = testnet.members[0].node as KizunaNode
     const forgetful = (await testnet.add({ bootstrap: [testnet.members[0].addrs[0]] })).node as KizunaNode
     const source = join(dir, 'forgotten.bin')

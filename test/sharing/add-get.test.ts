@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet, type TestnetMember } from '../../src/testnet/testnet.js'
+import { describe, expect, it } from 'vitest'
+import type { TestnetMember } from '../../src/testnet/testnet.js'
+import { useTestnet } from '../helpers/testnet-fixture.js'
 import type { GetEvent } from '../../src/sharing/events.js'
 import { runCli } from '../helpers/cli.js'
 import { cliJson, jsonResult } from '../helpers/cli-json.js'
@@ -29,20 +29,10 @@ async function getUntilKilled (downloader: TestnetMember, body: { target: string
 }
 
 describe('add and get between daemons over the DHT', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-share-'))
-    testnet = await Testnet.start({ size: 4, mode: 'process', bootstrap: 'random', peerTimeout: 60 })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 4, mode: 'process', bootstrap: 'random', peerTimeout: 60 }, 'kizuna-share-')
 
   it('a file added on one node is fetched byte-identical by another that only knows the CID', async () => {
+    const { testnet, dir } = net
     const [publisher, , , downloader] = testnet.members
     const source = join(dir, 'photo.bin')
     const hash = await writeRandomFile(source, 9 * MiB + 123)
@@ -74,6 +64,7 @@ describe('add and get between daemons over the DHT', () => {
   })
 
   it('a nested directory round-trips, and the share link works without the DHT record', async () => {
+    const { testnet, dir } = net
     const [, publisher, downloader] = testnet.members
     const tree = join(dir, 'album')
     const hashes = await writeTree(tree)
@@ -88,6 +79,7 @@ describe('add and get between daemons over the DHT', () => {
   })
 
   it('bad input fails clearly: missing path, invalid CID, content nobody has', async () => {
+    const { testnet, dir } = net
     const node = testnet.members[0]
     const missing = await runCli(['add', join(dir, 'does-not-exist'), '--repo', node.repo])
     expect(missing.code).toBe(1)
@@ -105,20 +97,10 @@ describe('add and get between daemons over the DHT', () => {
 })
 
 describe('downloads survive providers and downloaders dying', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-share-'))
-    testnet = await Testnet.start({ size: 3, mode: 'process', bootstrap: 'first', peerTimeout: 60 })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 3, mode: 'process', bootstrap: 'first', peerTimeout: 60 }, 'kizuna-share-')
 
   it('uses two providers, and completes from one when the other is killed mid-download', async () => {
+    const { testnet, dir } = net
     const [a, b, downloader] = testnet.members
     const source = join(dir, 'big.bin')
     const hash = await writeRandomFile(source, 48 * MiB)
@@ -150,6 +132,7 @@ describe('downloads survive providers and downloaders dying', () => {
 
   /** The first member adds a 40 MiB file; a new downloader gets it (to `output` if given) and is kill -9ed at 12 MiB */
   async function interruptedDownload (name: string, output?: string): Promise<{ added: { cid: string }, hash: string, downloader: TestnetMember, fetchedBeforeKill: number }> {
+    const { testnet, dir } = net
     const a = testnet.members[0]
     const source = join(dir, `${name}.bin`)
     const hash = await writeRandomFile(source, 40 * MiB)
@@ -161,6 +144,7 @@ describe('downloads survive providers and downloaders dying', () => {
   }
 
   it('resumes after kill -9 of the downloader without refetching stored blocks', async () => {
+    const { testnet, dir } = net
     const { added, hash, downloader, fetchedBeforeKill } = await interruptedDownload('resume')
 
     const restarted = await testnet.restart(downloader)
@@ -172,6 +156,7 @@ describe('downloads survive providers and downloaders dying', () => {
   })
 
   it('resumes a get -o after kill -9 of the downloader from the leaves in its partial file', async () => {
+    const { testnet, dir } = net
     const out = join(dir, 'resume-out.out')
     const { added, hash, downloader, fetchedBeforeKill } = await interruptedDownload('resume-out', out)
     // the leaves are in the partial file next to the output, not in the repo
@@ -186,6 +171,7 @@ describe('downloads survive providers and downloaders dying', () => {
   })
 
   it('keeps what a get -o fetched when its client gives up, and serves the file onward from the output', async () => {
+    const { testnet, dir } = net
     const a = testnet.members[0]
     const b = await testnet.add({ bootstrap: [a.addrs[0]] })
     const source = join(dir, 'cancelled.bin')
