@@ -113,7 +113,7 @@ export class OfferIntake {
     try {
       const fromAddrs = libp2p.getConnections(from).map(c => c.remoteAddr.encapsulate(`/p2p/${from.toString()}`).toString())
       const fetchSignal = AbortSignal.any([timeoutSignal(this.init.fetchTimeoutMs), signal, guard.signal])
-      for await (const _ of sharing.fetch(offer.root, { hints: [...offer.hints, ...fromAddrs].slice(0, MAX_HINTS), kind: 'cached', askConnected: false, signal: fetchSignal, blockStore: guard.store })) { /* progress not needed */ }
+      for await (const _ of sharing.fetch(offer.root, { hints: [...offer.hints, ...fromAddrs].slice(0, MAX_HINTS), kind: 'cached', askConnected: false, signal: fetchSignal, blockStore: guard.store, onShared: () => { guard.shared() } })) { /* progress not needed */ }
       guard.done()
       if (cert != null && cert.floor > 0) await meta.set(key, { floor: cert.floor, role: offer.reason === 'floor' ? 'floor' : 'demand', cert })
       else await meta.delete(key)

@@ -20,6 +20,7 @@ export class ReplicaFetchGuard {
   private readonly maxBytes: number
   private readonly stallMs: number
   private timer?: ReturnType<typeof setTimeout>
+  private sharedWithGet = false
 
   constructor (inner: BlockStore, init: { maxBytes: number, stallMs: number }) {
     this.inner = inner
@@ -38,7 +39,7 @@ export class ReplicaFetchGuard {
   }
 
   private async put (cid: CID, bytes: Uint8Array, options?: Parameters<BlockStore['put']>[2]): Promise<void> {
-    if (this.bytes + bytes.byteLength > this.maxBytes) {
+    if (!this.sharedWithGet && this.bytes + bytes.byteLength > this.maxBytes) {
       const err = new KizunaError('ERR_REPLICA_TOO_LARGE', `replica passed its claimed ${this.maxBytes} bytes`)
       this.controller.abort(err)
       throw err
@@ -51,7 +52,7 @@ export class ReplicaFetchGuard {
 
   private arm (): void {
     clearTimeout(this.timer)
-    if (this.controller.signal.aborted) return
+    if (this.controller.signal.aborted || this.sharedWithGet) return
     this.timer = setTimeout(() => {
       this.controller.abort(new KizunaError('ERR_REPLICA_STALLED', `no block of the replica in ${this.stallMs} ms`))
     }, this.stallMs)
@@ -63,9 +64,20 @@ export class ReplicaFetchGuard {
     clearTimeout(this.timer)
   }
 
-  /** Deletes what a failed fetch wrote, so a refused replica leaves no bytes behind */
+  /**
+   * Another request of this node (a user's get) joined the same fetch session: the blocks may now
+   * go to its store instead (an output file, session-sink.ts), so silence here is no stall; the
+   * content is wanted whatever the offer claimed, and what was fetched is kept for that request
+   */
+  shared (): void {
+    this.sharedWithGet = true
+    this.done()
+  }
+
+  /** Deletes what a failed fetch wrote, so a refused replica leaves no bytes behind (unless shared) */
   async discard (): Promise<void> {
     this.done()
+    if (this.sharedWithGet) return
     for (const cid of this.written.splice(0)) await this.inner.delete(cid).catch(() => {})
   }
 }

@@ -5,16 +5,19 @@ import { AsyncQueue } from '../util/async-queue.js'
  * fetch, a second get) join it and follow its events from then on. It runs until it ends or its
  * last participant leaves; one participant giving up (Ctrl-C) does not stop it for the others.
  */
-export class SharedFetch<E extends { type: string }> {
+export class SharedFetch<E extends { type: string }, C = undefined> {
+  /** What the session's participants share besides its events (where its blocks go) */
+  readonly context: C
   private readonly controller = new AbortController()
   private readonly followers = new Set<AsyncQueue<E>>()
   private participants = 0
   private finished = false
   private readonly onIdle: () => void
 
-  constructor (run: (signal: AbortSignal) => AsyncIterable<E>, onIdle: () => void) {
+  constructor (run: (signal: AbortSignal, context: C) => AsyncIterable<E>, onIdle: () => void, context: C) {
     this.onIdle = onIdle
-    void this.drive(run(this.controller.signal))
+    this.context = context
+    void this.drive(run(this.controller.signal, context))
   }
 
   private async drive (events: AsyncIterable<E>): Promise<void> {
@@ -61,16 +64,16 @@ export class SharedFetch<E extends { type: string }> {
 }
 
 /** key → the running session of it */
-export class SharedFetches<E extends { type: string }> {
-  private readonly sessions = new Map<string, SharedFetch<E>>()
+export class SharedFetches<E extends { type: string }, C = undefined> {
+  private readonly sessions = new Map<string, SharedFetch<E, C>>()
 
-  /** The running session for `key`, or a new one running `run` */
-  join (key: string, run: (signal: AbortSignal) => AsyncIterable<E>): SharedFetch<E> {
+  /** The running session for `key`, or a new one running `run` with the context `makeContext` makes */
+  join (key: string, run: (signal: AbortSignal, context: C) => AsyncIterable<E>, makeContext: () => C = () => undefined as C): SharedFetch<E, C> {
     const running = this.sessions.get(key)
     if (running?.active === true) return running
-    const session: SharedFetch<E> = new SharedFetch(run, () => {
+    const session: SharedFetch<E, C> = new SharedFetch(run, () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key)
-    })
+    }, makeContext())
     this.sessions.set(key, session)
     return session
   }

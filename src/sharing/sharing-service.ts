@@ -16,6 +16,7 @@ import type { KizunaLibp2p } from '../libp2p/types.js'
 import { findProviders, type ProviderOrigin } from './provider-source.js'
 import { PenaltyBox } from './penalties.js'
 import { SharedFetches } from './shared-fetch.js'
+import { SessionSink } from './session-sink.js'
 import { QuietAnnouncer } from './quiet-announcer.js'
 import { PartialAnnouncements } from './partial-announcements.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
@@ -77,6 +78,10 @@ export interface FetchRequest {
   askConnected?: boolean
   /** Where fetched blocks go instead of the node's block store (a FileAssembler's view of it) */
   blockStore?: BlockStore
+  /** true: `blockStore` writes the leaves into an output file (a FileAssembler's view), so a running session sends them there */
+  assembles?: boolean
+  /** Called once when another request of this node takes part in the same session (see session-sink.ts) */
+  onShared?: () => void
   /**
    * true: the caller announces when its result is out (a get, after `get:done`), so a DHT walk
    * never stands between the last verified byte and the user's result
@@ -96,7 +101,7 @@ export class SharingService {
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
   /** root → the one fetch session of it that every request for it joins */
-  private readonly shared = new SharedFetches<GetEvent>()
+  private readonly shared = new SharedFetches<GetEvent, SessionSink>()
   /** roots whose DHT announcement runs now (bounded by the fetches that start them) */
   private readonly announcing = new Set<string>()
   /** partial announcements made during a fetch: the done one that follows is the same record */
@@ -262,18 +267,17 @@ export class SharingService {
    * every provider found, each verified against its CID before it is stored. Requests for a
    * root already being fetched here (a get racing a replica fetch, a second get) join that one
    * session and see its progress: the blocks cross the wire once. The session runs with the
-   * first request's providers, hints and block store, until its last participant leaves.
+   * first request's providers and hints until its last participant leaves; its blocks go where
+   * session-sink.ts says (an output file being assembled first).
    */
   async * fetch (root: CID, request: FetchRequest = {}): AsyncGenerator<GetEvent> {
-    // blocks go to the starter's store (its output file, its replica guard) while it takes part;
-    // once it left (Ctrl-C), to the node's store, as its view may be closed by then
-    const starter = { store: request.blockStore, present: true }
-    const blockStore = request.blockStore == null ? undefined : putWhile(starter, this.components.blockStore)
-    const session = this.shared.join(root.toString(), signal => this.fetchOnce(root, { ...request, signal, blockStore }))
+    const session = this.shared.join(root.toString(), (signal, sink) => this.fetchOnce(root, { ...request, signal, blockStore: sink.store }), () => new SessionSink(this.components.blockStore))
+    // where the blocks go while this request takes part: see session-sink.ts
+    const leave = session.context.join({ store: request.blockStore, assembles: request.assembles, onShared: request.onShared })
     try {
       yield * session.follow(request.signal)
     } finally {
-      starter.present = false
+      leave()
     }
     const kind = request.kind ?? 'cached'
     await this.components.content.record(root, { kind, signal: request.signal })
@@ -429,7 +433,7 @@ export class SharingService {
         }
         const blockStore = assembler?.blockStoreFor(this.components.blockStore)
         announce = true
-        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore, announceLater: true })) {
+        for await (const event of this.fetch(cid, { hints: link.hints, signal: options.signal, providerTimeoutMs: options.providerTimeoutMs, kind: options.pin === true ? 'pinned' : 'cached', blockStore, assembles: assembler !== undefined, announceLater: true })) {
           if (event.type === 'get:fetched') {
             bytesFetched = event.bytesFetched
             providers = event.providers
@@ -484,22 +488,6 @@ export class SharingService {
       // progress is the fetch's; a skipped entry is the user's to know about
       if (event.type === 'export:skipped') yield { type: 'get:skipped', path: event.path, reason: event.reason }
     }
-  }
-}
-
-/** `base`, except that puts go to `starter.store` while the starter is present */
-function putWhile (starter: { store?: BlockStore, present: boolean }, base: BlockStore): BlockStore {
-  return {
-    has: base.has.bind(base),
-    get: base.get.bind(base),
-    getInto: base.getInto?.bind(base),
-    put: async (cid, bytes, options) => { await (starter.present && starter.store != null ? starter.store : base).put(cid, bytes, options) },
-    putReleasesBytes: base.putReleasesBytes,
-    putReference: base.putReference?.bind(base),
-    reference: base.reference?.bind(base),
-    deleteReference: base.deleteReference?.bind(base),
-    delete: base.delete.bind(base),
-    size: base.size.bind(base)
   }
 }
 

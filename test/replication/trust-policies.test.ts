@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { InMemoryBlockStore, newPossessionNonce, possessionProof } from '../../src/content/index.js'
 import { signFloor, supersedes, verifyFloorCert, type FloorCert } from '../../src/replication/floor-cert.js'
 import { boundNonce } from '../../src/replication/possession-binding.js'
@@ -74,6 +74,25 @@ describe('replica fetch guard', () => {
     expect(await inner.has(c.cid)).toBe(false)
     await guard.discard()
     expect([await inner.has(a.cid), await inner.has(b.cid)]).toEqual([false, false])
+  })
+
+  it('shared with a get of the same content: no cap, no stall abort, and a failure keeps what it wrote', async () => {
+    vi.useFakeTimers()
+    try {
+      const inner = new InMemoryBlockStore()
+      const guard = new ReplicaFetchGuard(inner, { maxBytes: 1_000, stallMs: 50 })
+      guard.shared()
+      const [a, b] = await Promise.all([block(1_000), block(1_000)])
+      await guard.store.put(a.cid, a.bytes)
+      await guard.store.put(b.cid, b.bytes)
+      // the get's blocks may all go to its output file now: silence here is no stall
+      await vi.advanceTimersByTimeAsync(500)
+      expect(guard.signal.aborted).toBe(false)
+      await guard.discard()
+      expect([await inner.has(a.cid), await inner.has(b.cid)]).toEqual([true, true])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('aborts a fetch that stores nothing for stallMs', async () => {

@@ -6,6 +6,8 @@ import { Testnet } from '../../src/testnet/testnet.js'
 import { internalsOf } from '../../src/node/internals.js'
 import { ReplicaFetchGuard } from '../../src/replication/replica-fetch.js'
 import { CID } from 'multiformats/cid'
+import * as dagPb from '@ipld/dag-pb'
+import type { BlockStore } from '../../src/content/index.js'
 import type { KizunaNode } from '../../src/node/node.js'
 import type { AddEvent, GetEvent } from '../../src/sharing/events.js'
 import { sha256File, writeRandomFile } from '../helpers/files.js'
@@ -69,6 +71,47 @@ describe('one fetch per content per node (real nodes over loopback)', () => {
     expect(events.at(-1)?.type).toBe('get:done')
     expect(await sha256File(out)).toBe(hash)
     expect(servedSince(publisher, before)).toBeLessThanOrEqual(SIZE * 1.02)
+  })
+
+  it('a get -o joining a replica fetch under way has the rest of the leaves written once, into its file', async () => {
+    const [publisher, downloader] = testnet.members.map(m => m.node!)
+    const source = join(dir, 'joined.bin')
+    const hash = await writeRandomFile(source, SIZE)
+    const cid = CID.parse(await add(publisher, source))
+    const { sharing, blocks } = internalsOf(downloader)
+    const before = internalsOf(publisher).sharing.stats().uploadedBytes
+    const guard = new ReplicaFetchGuard(blocks, { maxBytes: SIZE * 2, stallMs: 30_000 })
+    // the replica fetch's root waits here until the get has joined: it goes to the replica's store,
+    // the leaves after it to the get's output, which learns the root from the store
+    let open!: () => void
+    const gate = new Promise<void>(resolve => { open = resolve })
+    let shared = false
+    let rootAtGate = false
+    const gated: BlockStore = {
+      ...guard.store,
+      put: async (c, bytes, options) => {
+        if (c.code === dagPb.code) { rootAtGate = true; await gate }
+        await guard.store.put(c, bytes, options)
+      }
+    }
+    const hints = internalsOf(publisher).libp2p.getMultiaddrs().map(ma => ma.toString())
+    const replica = (async () => {
+      const onShared = (): void => { shared = true; guard.shared(); open() }
+      for await (const _ of sharing.fetch(cid, { hints, kind: 'cached', askConnected: false, blockStore: gated, onShared })) { /* drain */ }
+    })()
+    await waitFor(() => rootAtGate, { timeoutMs: 20_000, message: 'the replica fetch holding the root' })
+    const out = join(dir, 'joined.out')
+    const [events] = await Promise.all([get(downloader, cid.toString(), out), replica])
+    guard.done()
+    expect(shared).toBe(true)
+    expect(events.at(-1)?.type).toBe('get:done')
+    expect(await sha256File(out)).toBe(hash)
+    expect(servedSince(publisher, before)).toBeLessThanOrEqual(SIZE * 1.02)
+    // leaves the session wrote into the output are kept by reference to it: stored once, not twice
+    const leaves = dagPb.decode(await blocks.get(cid)).Links.map(link => link.Hash)
+    const inOutput = (await Promise.all(leaves.map(async leaf => await blocks.reference?.(leaf)))).filter(r => r?.path === out)
+    // before session-sink.ts every leaf went to the store and was copied out at the end: none
+    expect(inOutput.length).toBeGreaterThanOrEqual(leaves.length / 2)
   })
 
   it('two concurrent gets of one CID on one node fetch it once, and both outputs are whole', async () => {

@@ -75,6 +75,8 @@ export class FileAssembler {
   /** Leaves the block store keeps as references into this file: block key → where */
   private readonly referenced = new Map<string, { cid: CID, offset: number, size: number }>()
   private released = false
+  /** DAG nodes being read from the store (learnStored) */
+  private learning?: Promise<void>
   private readonly maxOutputBytes?: number
   totalBytes?: number
 
@@ -132,6 +134,7 @@ export class FileAssembler {
   blockStoreFor (store: BlockStore): BlockStore {
     return withPut(store, async (cid, bytes, options) => {
       if (cid.equals(this.root)) await this.checkClaimedSize(cid, bytes)
+      else if (this.waiting.has(blockKey(this.root))) await (this.learning ??= this.learnStored(store).finally(() => { this.learning = undefined }))
       if (store.putReference === undefined || !this.takesLeaf(cid)) {
         await Promise.all([store.put(cid, bytes, options), this.accept(cid, bytes)])
         return
@@ -141,6 +144,27 @@ export class FileAssembler {
       await store.putReference?.(cid, { path: this.temp, offset, size: bytes.byteLength }, options)
       this.referenced.set(blockKey(cid), { cid, offset, size: bytes.byteLength })
     })
+  }
+
+  /**
+   * A block came before the root: this view joined a fetch already under way (a get joining a
+   * replica fetch), which stored the DAG's nodes before. Reads them from the store, so the leaves
+   * still to come are written into the file (those already stored are copied by complete()).
+   */
+  private async learnStored (store: BlockStore): Promise<void> {
+    let learned = true
+    while (learned && this.failure === undefined && !this.standDown) {
+      learned = false
+      const nodes = [...this.waiting.keys()].map(key => this.cids.get(key)).filter((cid): cid is CID => cid?.code === dagPb.code)
+      for (const cid of nodes) {
+        if (!this.waiting.has(blockKey(cid)) || !await store.has(cid)) continue
+        const bytes = await store.get(cid)
+        if (cid.equals(this.root)) await this.checkClaimedSize(cid, bytes)
+        const places = this.take(cid)
+        if (places !== undefined) await this.placeEverywhere(cid, bytes, places)
+        learned = true
+      }
+    }
   }
 
   /**
