@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress'
+import type cliProgress from 'cli-progress'
 
 /** Plain progress lines at most this often when stdout is not a terminal */
 export const PLAIN_PROGRESS_INTERVAL_MS = 1000
@@ -27,23 +27,27 @@ export class TransferProgress {
   private last?: { bytes: number, totalBytes?: number, peers: number, printed: boolean }
   private readonly out: NodeJS.WritableStream
 
-  constructor (mode: 'tty' | 'plain' | 'silent', private readonly label: string, out: NodeJS.WritableStream = process.stdout) {
+  /** `bars`: the cli-progress module, needed (and loaded by forOutput) only on a terminal */
+  constructor (mode: 'tty' | 'plain' | 'silent', private readonly label: string, out: NodeJS.WritableStream = process.stdout, bars?: typeof cliProgress) {
     this.out = out
     this.plain = mode === 'plain'
-    if (mode === 'tty') {
-      this.bar = new cliProgress.SingleBar({
+    if (mode === 'tty' && bars != null) {
+      this.bar = new bars.SingleBar({
         format: `${label} [{bar}] {percentage}% | {done} / {all} | {rate}/s | ETA {eta_formatted} | peers {peers}`,
         hideCursor: true,
         clearOnComplete: false,
         stream: out
-      }, cliProgress.Presets.shades_classic)
+      }, bars.Presets.shades_classic)
     }
   }
 
   /** `out`: stderr when stdout carries the content itself (`cat`, `get -o -`) */
-  static forOutput (json: boolean, label: string, out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): TransferProgress {
+  static async forOutput (json: boolean, label: string, out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Promise<TransferProgress> {
     if (json) return new TransferProgress('silent', label, out)
-    return new TransferProgress(out.isTTY === true ? 'tty' : 'plain', label, out)
+    if (out.isTTY !== true) return new TransferProgress('plain', label, out)
+    // loaded only for a terminal: ~10 ms of every CLI start otherwise
+    const { default: bars } = await import('cli-progress')
+    return new TransferProgress('tty', label, out, bars)
   }
 
   update (bytes: number, totalBytes: number | undefined, peers: number): void {

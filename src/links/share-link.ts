@@ -1,6 +1,9 @@
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { KizunaError } from '../errors.js'
+import { parseCid } from './cid-text.js'
+
+export { parseCid }
 
 /** Hints beyond this many add nothing but length: a friend needs one reachable publisher address */
 export const MAX_LINK_HINTS = 8
@@ -31,14 +34,6 @@ export function formatShareLink (link: ShareLink): string {
   const query = params === '' ? '' : `?${params}`
   const fragment = link.key != null ? `#k=${Buffer.from(link.key).toString('base64url')}` : ''
   return `kizuna://${link.cid.toString()}${query}${fragment}`
-}
-
-export function parseCid (text: string): CID {
-  try {
-    return CID.parse(text.trim())
-  } catch (err) {
-    throw new KizunaError('ERR_BAD_CID', `"${text}" is not a valid CID: ${(err as Error).message}`)
-  }
 }
 
 /** Accepts a bare CID or a kizuna:// link */

@@ -25,6 +25,17 @@ const PEERS = [
   { peerId: '12D3KooWpeerB', addrs: [], rttMs: null, lastSeen: null }
 ]
 
+const CID_TEXT = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+const GET_EVENTS = [
+  { type: 'get:searching', cid: CID_TEXT },
+  { type: 'get:provider', peerId: '12D3KooWpeerA' },
+  { type: 'get:progress', bytesDone: 1024, bytesFetched: 1024, totalBytes: 1024, peers: 1 },
+  { type: 'get:exporting', output: '/tmp/x' },
+  { type: 'get:done', cid: CID_TEXT, output: '/tmp/x', size: 1024, bytesFetched: 1024, durationMs: 12, providers: [{ peerId: '12D3KooWpeerA', bytes: 1024, blocks: 1 }] }
+]
+/** Request bodies the stand-in daemon got on /get */
+const getBodies: unknown[] = []
+
 /** What a command printed (console.log and stdout writes), run in this process */
 async function printed (run: () => Promise<unknown>): Promise<string> {
   const out: string[] = []
@@ -39,7 +50,7 @@ async function printed (run: () => Promise<unknown>): Promise<string> {
   return out.join('')
 }
 
-describe('`kizuna status` and `kizuna peers` on the fast path print what the command tree prints', () => {
+describe('`kizuna status`, `peers` and `get` on the fast path print what the command tree prints', () => {
   let dir: string
   let repo: string
   let server: Server
@@ -50,6 +61,16 @@ describe('`kizuna status` and `kizuna peers` on the fast path print what the com
     expect((await runCli(['init', '--repo', repo])).code).toBe(0)
     // a stand-in daemon API answering with fixed figures
     server = createServer((request, response) => {
+      if (request.url === '/api/v0/get') {
+        let text = ''
+        request.on('data', (chunk: Buffer) => { text += chunk.toString() })
+        request.on('end', () => {
+          getBodies.push(JSON.parse(text))
+          response.writeHead(200, { 'content-type': 'application/x-ndjson' })
+          response.end(GET_EVENTS.map(e => JSON.stringify(e) + '\n').join(''))
+        })
+        return
+      }
       const body = request.url === '/api/v0/status' ? STATUS : request.url === '/api/v0/peers' ? PEERS : undefined
       response.writeHead(body == null ? 404 : 200, { 'content-type': 'application/json' })
       response.end(JSON.stringify(body ?? { error: { code: 'ERR_NOT_FOUND', message: 'no' } }))
@@ -64,6 +85,35 @@ describe('`kizuna status` and `kizuna peers` on the fast path print what the com
   afterAll(async () => {
     await new Promise(resolve => server?.close(resolve))
     await rm(dir, { recursive: true, force: true })
+  })
+
+  for (const flags of [['-o', 'out.bin'], ['--output=out.bin', '--pin', '--timeout', '7', '--max-size', '4096', '--force'], ['-o', 'out.bin', '--json']]) {
+    it(`get ${flags.join(' ')}`, async () => {
+      const argv = ['node', 'kizuna', 'get', CID_TEXT, '--repo', repo, ...flags]
+      getBodies.length = 0
+      let fast = false
+      const viaFastPath = await printed(async () => { fast = await runFastPath(argv) })
+      expect(fast).toBe(true)
+      const viaProgram = await printed(async () => { await runProgram(argv) })
+      // the progress line's rate is measured on this side's clock
+      const steady = (text: string): string => text.replace(/[\d.]+ [KMG]?i?B\/s/g, 'RATE')
+      expect(steady(viaFastPath)).toBe(steady(viaProgram))
+      expect(viaFastPath).toContain(flags.includes('--json') ? '"type":"get:done"' : 'written to /tmp/x')
+      expect(getBodies).toHaveLength(2)
+      expect(getBodies[0]).toEqual(getBodies[1])
+    })
+  }
+
+  it('get with a flag it does not know, or no CID, goes to the command tree', async () => {
+    expect(await runFastPath(['node', 'kizuna', 'get', CID_TEXT, '--help'])).toBe(false)
+    expect(await runFastPath(['node', 'kizuna', 'get', '--repo', repo])).toBe(false)
+  })
+
+  it('a bad CID is refused on the fast path with its code, before the daemon is asked', async () => {
+    getBodies.length = 0
+    const out = await printed(async () => { await runFastPath(['node', 'kizuna', 'get', 'bafy-not-a-cid', '--repo', repo, '--json']) })
+    expect(JSON.parse(out.trim()).error.code).toBe('ERR_BAD_CID')
+    expect(getBodies).toHaveLength(0)
   })
 
   for (const command of ['status', 'peers']) {
