@@ -19,6 +19,7 @@ import { SharedFetches } from './shared-fetch.js'
 import { SessionSink } from './session-sink.js'
 import { QuietAnnouncer } from './quiet-announcer.js'
 import { PartialAnnouncements } from './partial-announcements.js'
+import { ChannelWarmer } from './channel-warmer.js'
 import type { AddEvent, GetEvent, ProviderUse, SharingEvents } from './events.js'
 import { RelayOnlyError, RelayOnlyWatch, relayOnlyCause, type RelayOnlyHolder } from '../nat/relay-only-watch.js'
 import { timeoutSignal } from '../util/timeout-signal.js'
@@ -98,6 +99,8 @@ export class SharingService {
   readonly server: ExchangeServer
   readonly client: ExchangeClient
   readonly penalties = new PenaltyBox()
+  /** Opens the exchange channel to each directly connected peer ahead of the first get */
+  readonly warmer: ChannelWarmer
   /** root → fetches of it in progress (user gets and replica fetches alike) */
   private readonly fetching = new Map<string, number>()
   /** root → the one fetch session of it that every request for it joins */
@@ -124,6 +127,7 @@ export class SharingService {
       providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     }
     this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
+    this.warmer = new ChannelWarmer(components.libp2p, this.client, this.penalties)
     this.server = new ExchangeServer({
       registrar: components.libp2p,
       blockStore: components.blockStore,
@@ -178,12 +182,14 @@ export class SharingService {
     this.afterGets.start()
     await this.client.start()
     await this.server.start()
+    this.warmer.start()
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     this.afterGets.stop()
+    this.warmer.stop()
     await this.server.stop()
     await this.client.stop()
   }

@@ -314,6 +314,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     this.spreader.asked(peerKey, Date.now())
+    // a request after the block a probe asks back: the peer holds that block now
+    this.maybeProbe(s.peer, peerKey)
     const store = this.components.blockStore
     const toAll = servedToAll(cid)
     // a block we lack is answered at once: behind busy upload slots, a DONT_HAVE kept its asker

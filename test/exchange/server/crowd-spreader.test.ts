@@ -209,6 +209,22 @@ describe('crowd spreading', () => {
       expect(spreader.probeDue('p', 1)).toBe('root')
     })
 
+    it('a probe of the root waits for a request after the root left: until then it could overtake it', () => {
+      const spreader = new CrowdSpreader(proven)
+      spreader.admit('p', 'root', 0)
+      spreader.sent('root', 0, 'p', 300)
+      expect(spreader.probeDue('p', 1)).toBeUndefined()
+      spreader.asked('p', 2)
+      expect(spreader.probeDue('p', 3)).toBe('root')
+      // a smaller block sent later is the new one to ask back, after a request again
+      spreader.probeDone('p', 'lacks', 4)
+      spreader.admit('p', 'tail', 5)
+      spreader.sent('tail', 5, 'p', 100)
+      expect(spreader.probeDue('p', 5 + 2_000)).toBeUndefined()
+      spreader.asked('p', 5 + 2_001)
+      expect(spreader.probeDue('p', 5 + 2_002)).toBe('tail')
+    })
+
     it('a probe is due once a peer had its first block, and a served probe makes it a member', () => {
       const spreader = new CrowdSpreader(proven)
       spreader.admit('p', 'b0', 0)
