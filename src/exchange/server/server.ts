@@ -3,7 +3,7 @@ import { PeerMap } from '@libp2p/peer-collections'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { EXCHANGE_PROTOCOL, MAX_BLOCK_SIZE, type Message } from '../wire/codec.js'
 import { ChannelClosedError, ProtocolViolationError } from '../errors.js'
-import { CrowdSpreader } from './crowd-spreader.js'
+import { CrowdSpreader, PROBE_ON_REQUEST_MAX_BYTES } from './crowd-spreader.js'
 import { probeServes } from './crowd-prober.js'
 import { RequestBudgets } from './request-budget.js'
 import { UploadSlots } from './upload-slots.js'
@@ -314,8 +314,8 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const peerKey = s.peer.toString()
     let sent = false
     this.spreader.asked(peerKey, Date.now())
-    // a request after the block a probe asks back: the peer holds that block now
-    this.maybeProbe(s.peer, peerKey)
+    // a request after the root a probe asks back: the peer holds the root now
+    this.maybeProbe(s.peer, peerKey, PROBE_ON_REQUEST_MAX_BYTES)
     const store = this.components.blockStore
     const toAll = servedToAll(cid)
     // a block we lack is answered at once: behind busy upload slots, a DONT_HAVE kept its asker
@@ -439,10 +439,10 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   }
 
   /** Asks a peer we keep sending blocks to whether it serves them on (see crowd-prober.ts) */
-  private maybeProbe (peer: PeerId, peerKey: string): void {
+  private maybeProbe (peer: PeerId, peerKey: string, maxBytes?: number): void {
     const client = this.components.probeClient
     if (client === undefined) return
-    const block = this.spreader.probeDue(peerKey, Date.now())
+    const block = this.spreader.probeDue(peerKey, Date.now(), maxBytes)
     if (block === undefined) return
     void probeServes(client, peer, block, { signal: this.probes.signal })
       .then(outcome => { this.spreader.probeDone(peerKey, outcome, Date.now()) })

@@ -225,6 +225,15 @@ describe('crowd spreading', () => {
       expect(spreader.probeDue('p', 5 + 2_002)).toBe('tail')
     })
 
+    it('a probe on a request (maxBytes) asks back only a small block, never a leaf', () => {
+      const spreader = new CrowdSpreader(proven)
+      spreader.admit('p', 'leaf', 0)
+      spreader.sent('leaf', 0, 'p', 1 << 20)
+      spreader.asked('p', 1)
+      expect(spreader.probeDue('p', 2, 64 * 1024)).toBeUndefined()
+      expect(spreader.probeDue('p', 2)).toBe('leaf')
+    })
+
     it('a probe is due once a peer had its first block, and a served probe makes it a member', () => {
       const spreader = new CrowdSpreader(proven)
       spreader.admit('p', 'b0', 0)
