@@ -6,6 +6,7 @@ export { possessionProof, newPossessionNonce, POSSESSION_NONCE_BYTES } from './b
 export { MAX_BLOCK_SIZE, checkBlockSize, isSupportedHash, verifyBlock } from './blocks/verify.js'
 export { FsBlockStore, type FsBlockStoreInit } from './blocks/fs-block-store.js'
 export { InMemoryBlockStore } from './blocks/memory-block-store.js'
+export { withPut } from './blocks/with-put.js'
 export * as layout from './unixfs/layout.js'
 export { childLinks, walkDag, scanDag, isBlockNotFound, type DagBlock, type ScannedBlock, type ScanStore, type WalkOptions } from './unixfs/dag.js'
 export { unixfsSize } from './unixfs/unixfs-size.js'

@@ -1,4 +1,4 @@
-import type { BlockStore } from '../content/index.js'
+import { withPut, type BlockStore } from '../content/index.js'
 
 /** One request taking part in a shared fetch session (see shared-fetch.ts) */
 export interface SinkParticipant {
@@ -31,18 +31,7 @@ export class SessionSink {
 
   constructor (base: BlockStore) {
     this.base = base
-    this.store = {
-      has: base.has.bind(base),
-      get: base.get.bind(base),
-      getInto: base.getInto?.bind(base),
-      put: async (cid, bytes, options) => { await this.target().put(cid, bytes, options) },
-      putReleasesBytes: base.putReleasesBytes,
-      putReference: base.putReference?.bind(base),
-      reference: base.reference?.bind(base),
-      deleteReference: base.deleteReference?.bind(base),
-      delete: base.delete.bind(base),
-      size: base.size.bind(base)
-    }
+    this.store = withPut(base, async (cid, bytes, options) => { await this.target().put(cid, bytes, options) })
   }
 
   /** A request joins; call the returned function when it leaves */

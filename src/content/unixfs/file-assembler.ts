@@ -12,7 +12,8 @@ import { checkFilePart, decodeUnixfsNode, isFilePart } from './file-reader.js'
 import { MAX_BLOCK_SIZE, verifyBlock } from '../blocks/verify.js'
 import { KizunaError } from '../../errors.js'
 import { writeFully } from '../../util/write-fully.js'
-import type { BlockStore, BlockStoreOptions, PutOptions } from '../blocks/block-store.js'
+import { withPut } from '../blocks/with-put.js'
+import type { BlockStore, BlockStoreOptions } from '../blocks/block-store.js'
 import { CID } from 'multiformats/cid'
 
 /** Written bytes after which a background flush to disk starts (see write) */
@@ -480,20 +481,4 @@ async function reopenPartial (temp: string): Promise<fs.FileHandle | undefined> 
   } catch {}
   await handle.close().catch(() => {})
   return undefined
-}
-
-/** `store` with put() replaced */
-function withPut (store: BlockStore, put: (cid: CID, bytes: Uint8Array, options?: PutOptions) => Promise<void>): BlockStore {
-  return {
-    has: store.has.bind(store),
-    get: store.get.bind(store),
-    getInto: store.getInto?.bind(store),
-    put,
-    putReleasesBytes: store.putReleasesBytes,
-    putReference: store.putReference?.bind(store),
-    reference: store.reference?.bind(store),
-    deleteReference: store.deleteReference?.bind(store),
-    delete: store.delete.bind(store),
-    size: store.size.bind(store)
-  }
 }

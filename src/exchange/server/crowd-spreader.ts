@@ -83,11 +83,11 @@ interface PeerRecord {
   sentBefore?: string
   /**
    * the smallest block we sent it (the root, usually): what a probe asks back, as any block proves
-   * it serves; `asksSince`: its requests since that block left. A request for a leaf means it has
+   * it serves; `askedSince`: whether it sent us a request since that block left. A request for a leaf means it has
    * stored the root (its fetch learns the leaves from it): over an exchange channel already open a
    * probe sent as soon as the root left overtook it and found nothing (channel-warmer.ts)
    */
-  smallest?: { block: string, bytes: number, asksSince: number }
+  smallest?: { block: string, bytes: number, askedSince: boolean }
   /** when its last probe failed: a peer that does not serve is no holder, not even of a copy on its way */
   failedAt: number
 }
@@ -174,7 +174,7 @@ export class CrowdSpreader {
     const record = this.peers.get(peer)
     if (record === undefined || record.probing || record.lastSent === undefined || record.admitted < PROBE_AFTER_BLOCKS) return undefined
     if (record.provenUntil - now > PROVEN_FOR_MS / 2 || now - record.lastProbeAt < PROBE_RETRY_MS) return undefined
-    if (record.smallest !== undefined && record.smallest.asksSince === 0) return undefined
+    if (record.smallest?.askedSince === false) return undefined
     if ((record.smallest?.bytes ?? Number.POSITIVE_INFINITY) > maxBytes) return undefined
     record.probing = true
     record.lastProbeAt = now
@@ -233,7 +233,7 @@ export class CrowdSpreader {
   asked (peer: string, now: number): void {
     this.requesters.set(peer, now)
     const smallest = this.peers.get(peer)?.smallest
-    if (smallest !== undefined) smallest.asksSince++
+    if (smallest !== undefined) smallest.askedSince = true
     if (this.requesters.size > MAX_ENTRIES / 16) this.prune(this.requesters, now - CROWD_WINDOW_MS)
   }
 
@@ -307,7 +307,7 @@ export class CrowdSpreader {
       // a probe of a 1 MiB leaf cost every served peer a block per probe (lab: a host's whole
       // upload beyond its share); the root proves the same for a few hundred bytes
       if (record !== undefined && bytes !== undefined && (record.smallest === undefined || bytes < record.smallest.bytes)) {
-        record.smallest = { block, bytes, asksSince: 0 }
+        record.smallest = { block, bytes, askedSince: false }
       }
     }
   }
