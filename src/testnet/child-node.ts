@@ -5,7 +5,7 @@ import { packageRoot } from '../util/package-root.js'
 import { ApiClient } from '../api/client.js'
 import { Repo } from '../node/repo.js'
 import { KizunaError } from '../errors.js'
-import { DAEMON_NODE_FLAGS } from '../daemon/node-flags.js'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../daemon/node-flags.js'
 
 /** A child daemon that has not printed `ready` in this long is reported as failed */
 export const CHILD_READY_TIMEOUT_MS = 60_000
@@ -65,7 +65,7 @@ export class ChildNode {
     const launch = options.launch ?? ((command, spawnOptions) => spawn(command[0], command.slice(1), spawnOptions))
     const child = launch([process.execPath, ...DAEMON_NODE_FLAGS, ...childNodeArgs(), KIZUNA_BIN, 'daemon', '--repo', options.repo, ...options.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KIZUNA_REPO: options.repo }
+      env: { ...DAEMON_ENV, ...process.env, KIZUNA_REPO: options.repo }
     })
     const node = new ChildNode(options.repo, child)
     const stderr: string[] = []
