@@ -13,7 +13,7 @@ const status = pid => { const t = readFileSync(`/proc/${pid}/status`, 'utf8'); c
 const work = mkdtempSync(join(tmpdir(), 'kz-peak-'))
 const file = join(work, 'random.bin')
 await content.writeRandomFile(file, size)
-const tn = await Testnet.start({ size: 0, mode: 'process', extraArgs: ['--no-replication'] })
+const tn = await Testnet.start({ size: 0, mode: 'process', config: JSON.parse(process.env.CFG ?? '{}'), extraArgs: process.env.REPL === '1' ? [] : ['--no-replication'] })
 try {
   const pub = await tn.add(); const dl = await tn.add()
   const heap = async m => { const text = await (await fetch(`http://${m.child.api.api}/metrics`, { headers: { authorization: `Bearer ${m.child.api.token}` } })).text(); const v = p => Number(new RegExp(`^${p} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20; return { used: v('nodejs_heap_size_used_bytes'), total: v('nodejs_heap_size_total_bytes'), ext: v('nodejs_external_memory_bytes'), newSpace: v('nodejs_heap_space_size_total_bytes\\{space="new"\\}') } }

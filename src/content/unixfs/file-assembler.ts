@@ -12,6 +12,7 @@ import { checkFilePart, decodeUnixfsNode, isFilePart } from './file-reader.js'
 import { MAX_BLOCK_SIZE, verifyBlock } from '../blocks/verify.js'
 import { KizunaError } from '../../errors.js'
 import { writeFully } from '../../util/write-fully.js'
+import { noteTransferBytes } from '../../util/gc-pacer.js'
 import { withPut } from '../blocks/with-put.js'
 import type { BlockStore, BlockStoreOptions } from '../blocks/block-store.js'
 import { CID } from 'multiformats/cid'
@@ -274,6 +275,9 @@ export class FileAssembler {
   private async fill (store: BlockStore, cid: CID, place: Placement, options: BlockStoreOptions): Promise<void> {
     const reference = cid.code === raw.code ? await store.reference?.(cid, options) : undefined
     const bytes = await store.get(cid, options)
+    // a read buffer per block, freed only by a collection: paced like the wire's (a get that joined
+    // a replica fetch late copies the stored part here, ~30 MiB in a burst; it raised peak RSS by as much)
+    noteTransferBytes(bytes.byteLength)
     if (reference === undefined) {
       await this.place(cid, bytes, place)
       return

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileAssembler } from '../../../src/content/unixfs/file-assembler.js'
 import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-store.js'
 import { deliveryOrder, makeDag, type Dag } from '../../helpers/dag-file.js'
+import * as gcPacer from '../../../src/util/gc-pacer.js'
 
 let tmp: string
 
@@ -69,6 +70,18 @@ describe('FileAssembler', () => {
         await fs.rm(out)
       }), { numRuns: 40 })
     expect(await leftovers()).toEqual([])
+  })
+
+  it('paces collections by the bytes complete() reads from the store (a get that joined a fetch late copies them in a burst)', async () => {
+    // pacing is off until a daemon turns it on (as test/exchange/buffer-pool.test.ts does in its worker)
+    expect(gcPacer.enableGcPacing()).toBe(true)
+    const dag = await makeDag(randomBytes(10 * gcPacer.PACE_BYTES + 17), 256 * 1024, 8)
+    const before = gcPacer.scavenges
+    // nothing handed over: every block comes from the store
+    await assemble(dag, path.join(tmp, 'out.bin'), [])
+    expect(Buffer.compare(await fs.readFile(path.join(tmp, 'out.bin')), Buffer.from(dag.data))).toBe(0)
+    // one scavenge per PACE_BYTES read (and one at the start of the burst)
+    expect(gcPacer.scavenges - before).toBeGreaterThanOrEqual(10)
   })
 
   it('places a leaf that occurs many times at every offset (a file of zeros)', async () => {
