@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader, ON_ITS_WAY_MS, PROVEN_FOR_MS, SPREAD_COPIES } from '../../../src/exchange/server/crowd-spreader.js'
+import { CROWD_LINGER_MS, CROWD_WINDOW_MS, CrowdSpreader, ON_ITS_WAY_MS, SPREAD_COPIES } from '../../../src/exchange/server/crowd-spreader.js'
 
 describe('crowd spreading', () => {
   // the counting itself: every requester a member, no first blocks (see the proven-crowd tests below)
