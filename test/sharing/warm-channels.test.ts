@@ -1,14 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet } from '../../src/testnet/testnet.js'
+import { describe, expect, it } from 'vitest'
 import { internalsOf } from '../../src/node/internals.js'
 import { EXCHANGE_PROTOCOL } from '../../src/exchange/wire/codec.js'
 import type { KizunaNode } from '../../src/node/node.js'
 import type { AddEvent, GetEvent } from '../../src/sharing/events.js'
 import { sha256File, writeRandomFile } from '../helpers/files.js'
 import { waitFor } from '../helpers/wait.js'
+import { useTestnet } from '../helpers/testnet-fixture.js'
 
 async function add (node: KizunaNode, path: string): Promise<string> {
   let cid: string | undefined
@@ -33,20 +31,10 @@ function outboundExchangeStreams (node: KizunaNode): Map<string, string[]> {
 }
 
 describe('exchange channels are open before the first get (real nodes over loopback)', () => {
-  let testnet: Testnet
-  let dir: string
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kizuna-warm-channels-'))
-    testnet = await Testnet.start({ size: 4, mode: 'in-process', bootstrap: 'first', config: { replicas: 1, replication: false } })
-  })
-
-  afterAll(async () => {
-    await testnet?.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const net = useTestnet({ size: 4, mode: 'in-process', bootstrap: 'first', config: { replicas: 1, replication: false } }, 'kizuna-warm-channels-')
 
   it('small gets ask every connected peer HAVE over channels opened at connect time: no new stream per get', async () => {
+    const { testnet, dir } = net
     const [publisher, getter, ...others] = testnet.members.map(m => m.node!)
     // join lookups usually connect them already; a loaded machine may need another try
     for (const m of testnet.members.slice(2)) {
