@@ -9,13 +9,15 @@
  * MALLOC_ARENA_MAX=2: glibc's malloc keeps one arena per thread by default; two arenas took
  * another ~5 MB off that peak at the same MB/s (both in docs/benchmarks.md, transfer).
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+const SEMI_SPACE_MIB = 4
+
+export const DAEMON_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${SEMI_SPACE_MIB}`]
 
 /** Environment for the daemon's process (a user's own value wins in the testnet) */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }
 
 /** The largest young generation (both semi-spaces) these flags allow, in bytes */
-export const DAEMON_MAX_NEW_SPACE_BYTES = 2 * 4 * 1024 * 1024
+export const DAEMON_MAX_NEW_SPACE_BYTES = 2 * SEMI_SPACE_MIB * 1024 * 1024
 
 /** bin/kizuna.js's first line: `env -S` sets DAEMON_ENV and runs node with DAEMON_NODE_FLAGS */
 export function daemonShebang (): string {
