@@ -1,29 +1,17 @@
 // What 1 KiB gets cost a settled 20-daemon swarm: per-get deltas of libp2p protocol streams, DHT counters and
 // daemon CPU-s, summed over the swarm (from /metrics and /proc), replication off as in the lookup bench
 import '../dist/src/shim.js'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Testnet } from '../dist/src/testnet/testnet.js'
 import { addFile, getFile } from '../dist/bench/lib/content.js'
+import { cpuSeconds as ticks, sumMetrics } from './swarm-metrics.mjs'
 const N = Number(process.env.NODES ?? 20), GETS = Number(process.env.GETS ?? 20)
-const ticks = pid => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
 const dir = mkdtempSync(join(tmpdir(), 'getcost-'))
 const testnet = await Testnet.start({ size: N, mode: 'process', bootstrap: 'random', extraArgs: ['--no-replication'] })
-const metrics = async () => {
-  const sums = new Map()
-  for (const m of testnet.members) {
-    const a = m.child.api
-    const text = await (await fetch(`http://${a.api}/metrics`, { headers: { authorization: `Bearer ${a.token}` } })).text()
-    for (const line of text.split('\n')) {
-      if (line.startsWith('#')) continue
-      const mm = line.match(/^(libp2p_protocol_streams_total|libp2p_kad_dht_\w+)(\{[^}]*\})? ([0-9.e+]+)$/)
-      if (mm) { const k = mm[1] + (mm[2] ?? ''); sums.set(k, (sums.get(k) ?? 0) + Number(mm[3])) }
-    }
-  }
-  return sums
-}
+const metrics = () => sumMetrics(testnet.members, 'libp2p_protocol_streams_total|libp2p_kad_dht_\\w+')
 try {
   const files = []
   for (let i = 0; i < GETS; i++) {

@@ -3,13 +3,12 @@
 import '../dist/src/shim.js'
 import { readFileSync } from 'node:fs'
 import { Testnet } from '../dist/src/testnet/testnet.js'
+import { cpuSeconds as ticks } from './swarm-metrics.mjs'
 const size = Number(process.env.SIZE ?? 10)
 const rss = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-const ticks = pid => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
 const testnet = await Testnet.start({ size, mode: 'process', startConcurrency: 2, config: { replicationInterval: 10, ...JSON.parse(process.env.CFG ?? '{}') } })
 async function gc (m) {
-  const a = m.child.api
-  const text = await (await fetch(`http://${a.api}/metrics`, { headers: { authorization: `Bearer ${a.token}` } })).text()
+  const text = await m.child.api.metrics()
   const out = {}
   for (const [, kind, what, v] of text.matchAll(/^nodejs_gc_duration_seconds_(count|sum)\{kind="([a-z]+)"\} ([0-9.e+-]+)$/gm)) out[`${what}.${kind}`] = Number(v)
   for (const [, name, v] of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_space_size_used_bytes\{space="new"\}) ([0-9.e+-]+)$/gm)) out[name] = Number(v)

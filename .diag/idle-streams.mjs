@@ -1,24 +1,11 @@
 // Idle swarm (default intervals): libp2p streams opened per protocol and other counters over a
 // WINDOW s after SETTLE s, summed over the swarm (from /metrics); CPU-s per daemon over the window
 import '../dist/src/shim.js'
-import { readFileSync } from 'node:fs'
 import { Testnet } from '../dist/src/testnet/testnet.js'
+import { cpuSeconds as ticks, sumMetrics } from './swarm-metrics.mjs'
 const size = Number(process.env.SIZE ?? 10)
-const ticks = pid => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
 const testnet = await Testnet.start({ size, mode: 'process', startConcurrency: 2, config: { replicationInterval: 10, ...JSON.parse(process.env.CFG ?? '{}') } })
-async function snapshot () {
-  const sums = new Map()
-  for (const m of testnet.members) {
-    const a = m.child.api
-    const text = await (await fetch(`http://${a.api}/metrics`, { headers: { authorization: `Bearer ${a.token}` } })).text()
-    for (const line of text.split('\n')) {
-      if (line.startsWith('#')) continue
-      const mm = line.match(/^(libp2p_[a-z_]+|kizuna_[a-z_]+)(\{[^}]*\})? ([0-9.e+]+)$/)
-      if (mm) { const k = mm[1] + (mm[2] ?? ''); sums.set(k, (sums.get(k) ?? 0) + Number(mm[3])) }
-    }
-  }
-  return sums
-}
+const snapshot = () => sumMetrics(testnet.members, 'libp2p_[a-z_]+|kizuna_[a-z_]+')
 try {
   await new Promise(r => setTimeout(r, Number(process.env.SETTLE ?? 60) * 1000))
   const pids = testnet.members.map(m => m.child.process.pid)

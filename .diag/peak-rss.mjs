@@ -16,7 +16,7 @@ await content.writeRandomFile(file, size)
 const tn = await Testnet.start({ size: 0, mode: 'process', config: JSON.parse(process.env.CFG ?? '{}'), extraArgs: process.env.REPL === '1' ? [] : ['--no-replication'] })
 try {
   const pub = await tn.add(); const dl = await tn.add()
-  const heap = async m => { const text = await (await fetch(`http://${m.child.api.api}/metrics`, { headers: { authorization: `Bearer ${m.child.api.token}` } })).text(); const v = p => Number(new RegExp(`^${p} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20; return { used: v('nodejs_heap_size_used_bytes'), total: v('nodejs_heap_size_total_bytes'), ext: v('nodejs_external_memory_bytes'), newSpace: v('nodejs_heap_space_size_total_bytes\\{space="new"\\}') } }
+  const heap = async m => { const text = await m.child.api.metrics(); const v = p => Number(new RegExp(`^${p} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20; return { used: v('nodejs_heap_size_used_bytes'), total: v('nodejs_heap_size_total_bytes'), ext: v('nodejs_external_memory_bytes'), newSpace: v('nodejs_heap_space_size_total_bytes\\{space="new"\\}') } }
   console.log('receiver after start:', JSON.stringify(status(dl.child.pid)), JSON.stringify(await heap(dl)))
   const { cid } = await content.addFile(pub, file)
   console.log('publisher after add:', JSON.stringify(status(pub.child.pid)))
