@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { HOST_INTERFACE, type Lab } from '../../src/netlab/index.js'
+import { tcpSummary, type TcpCounters, type TcpSummary } from './lab-tcp.js'
 
 /** One download in a lab crowd: when it ended and how its bytes arrived */
 export interface LabDownload {
@@ -36,6 +37,8 @@ export interface CrowdFigures {
   publisherUplinkUse: number | null
   /** every host's tx ÷ what all uplinks could send until all were done: the share of the swarm's uplink capacity used */
   swarmUplinkUse: number | null
+  /** every host's TCP during the crowd: segments sent, retransmitted, RTO timeouts, uplink drops (lab-tcp.ts) */
+  tcp: TcpSummary | null
   downloads: LabDownload[]
 }
 
@@ -77,7 +80,7 @@ export function median (values: number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)]
 }
 
-export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpu: [CpuTimes, CpuTimes] }): CrowdFigures {
+export function figures (input: { uplinkMbit: number, loneMs: number | null, downloads: LabDownload[], fileBytes: number, publisherTxBytes: number, swarmTxBytes: number, cpu: [CpuTimes, CpuTimes], tcp?: [TcpCounters, TcpCounters] }): CrowdFigures {
   const { loneMs, downloads, fileBytes } = input
   const shares = cpuShares(...input.cpu)
   const allDone = downloads.length > 0 && downloads.every(d => d.ok)
@@ -98,6 +101,7 @@ export function figures (input: { uplinkMbit: number, loneMs: number | null, dow
     swarmTxOverDelivered: round2(input.swarmTxBytes / (fileBytes * Math.max(1, downloads.length))),
     publisherUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.publisherTxBytes * 8 / (input.uplinkMbit * 1e6 * allDoneMs / 1000)) : null,
     swarmUplinkUse: allDoneMs != null && allDoneMs > 0 ? round2(input.swarmTxBytes * 8 / (input.uplinkMbit * 1e6 * (downloads.length + 1) * allDoneMs / 1000)) : null,
+    tcp: input.tcp == null ? null : tcpSummary(...input.tcp),
     downloads
   }
 }

@@ -9,7 +9,8 @@ import type { NodeStatus } from '../../src/node/node.js'
 import { sha256File, writeRandomFile } from '../lib/content.js'
 import { clockTicks, readStat } from '../lib/proc.js'
 import { cpuTimes, figures, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
-import { protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
+import { dhtRequestsDelta, protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
+import { tcpCountersAll } from './lab-tcp.js'
 
 export type ReplicationMode = 'on' | 'off'
 
@@ -47,6 +48,8 @@ export interface KizunaModeResult extends CrowdFigures {
   daemonCpuShare: number
   /** libp2p's bytes per protocol and direction during the crowd, MiB: the publisher, and all downloaders summed */
   protocolMiB: Record<string, { publisherMiB: number, downloadersMiB: number }>
+  /** DHT requests every daemon sent during the crowd, per message type (kad-dht's counters) */
+  dhtRequests: Record<string, number>
   /** the hosts' eth0 bytes sent during the crowd, MiB */
   hostTxMiB: Record<string, number>
   /** the publisher's crowd and exchange counters after the crowd (since its start) */
@@ -96,6 +99,7 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const cid = await add(publisher, source, signal)
     const allHosts = [PUBLISHER, ...hosts]
     const txBefore = await txBytesAll(lab, allHosts)
+    const tcpBefore = await tcpCountersAll(lab, allHosts)
     const cpuBefore = await cpuTimes()
     const daemonCpuBefore = await daemonCpu(daemons)
     const protocolsBefore = await protocolBytesAll(daemons, signal)
@@ -113,11 +117,12 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
     const daemonCpuAfter = await daemonCpu(daemons)
     const daemonCpuSeconds = daemonCpuAfter.total - daemonCpuBefore.total
     const txAfter = await txBytesAll(lab, allHosts)
+    const tcpAfter = await tcpCountersAll(lab, allHosts)
     const protocolsAfter = await protocolBytesAll(daemons, signal)
     const statusOf = async (m: LabMember): Promise<NodeStatus | undefined> => await m.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).catch(() => undefined)
     const downloaderCounters = (await Promise.all(members.map(statusOf))).map((st, i) => ({
       host: hosts[i],
-      lateMiB: Math.round((st?.exchange.lateBlockBytes ?? 0) / 2 ** 20 * 10) / 10,
+      lateMiB: Math.round(((st?.exchange.lateBlockBytes ?? 0) - (statusBefore[i]?.exchange.lateBlockBytes ?? 0)) / 2 ** 20 * 10) / 10,
       uploadedMiB: Math.round(((st?.uploadedBytes ?? 0) - (statusBefore[i]?.uploadedBytes ?? 0)) / 2 ** 20 * 10) / 10,
       downloadedMiB: Math.round(((st?.downloadedBytes ?? 0) - (statusBefore[i]?.downloadedBytes ?? 0)) / 2 ** 20 * 10) / 10
     }))
@@ -137,12 +142,14 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
         fileBytes: size,
         publisherTxBytes: tx(PUBLISHER),
         swarmTxBytes: allHosts.reduce((sum, host) => sum + tx(host), 0),
-        cpu: [cpuBefore, cpuAfter]
+        cpu: [cpuBefore, cpuAfter],
+        tcp: [tcpBefore, tcpAfter]
       }),
       daemonCpuSeconds: Math.round(daemonCpuSeconds * 10) / 10,
       daemonSystemSeconds: Math.round((daemonCpuAfter.system - daemonCpuBefore.system) * 10) / 10,
       daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100,
       protocolMiB: protocolBytesDelta(protocolsBefore, protocolsAfter, PUBLISHER),
+      dhtRequests: dhtRequestsDelta(protocolsBefore, protocolsAfter),
       publisherStatus,
       downloaderCounters,
       wastedMiB: downloads.map(d => Math.round((d.wastedBytes ?? 0) / 2 ** 20 * 10) / 10),

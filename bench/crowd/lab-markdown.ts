@@ -7,9 +7,11 @@ const sec = (ms: number | null): string => ms == null ? '—' : (ms / 1000).toFi
 const pct = (v: number | null): string => v == null ? '—' : `${Math.round(v * 100)} %`
 const x = (v: number | null): string => v == null ? '—' : `${v}×`
 
+const tcp = (f: CrowdFigures): string => f.tcp == null ? '—' : `${(f.tcp.retransmittedShare * 100).toFixed(1)} % (${f.tcp.uplinkDrops})`
+
 function row (name: string, f: CrowdFigures, extra: string): string {
   const done = `${f.downloads.filter(d => d.ok).length}/${f.downloads.length}`
-  return `| ${name} | ${sec(f.loneMs)} | ${sec(f.allDoneMs)} (${done}) | ${x(f.allDoneOverLone)} | ${sec(f.medianMs)} | ${x(f.medianOverLone)} | ${f.publisherUploadOverFile}× | ${f.swarmTxOverDelivered}× | ${pct(f.publisherUplinkUse)} | ${pct(f.swarmUplinkUse)} | ${Math.round(f.cpuIdleShare * 100)} % | ${extra} |`
+  return `| ${name} | ${sec(f.loneMs)} | ${sec(f.allDoneMs)} (${done}) | ${x(f.allDoneOverLone)} | ${sec(f.medianMs)} | ${x(f.medianOverLone)} | ${f.publisherUploadOverFile}× | ${f.swarmTxOverDelivered}× | ${pct(f.publisherUplinkUse)} | ${pct(f.swarmUplinkUse)} | ${tcp(f)} | ${Math.round(f.cpuIdleShare * 100)} % | ${extra} |`
 }
 
 /** The "## crowd --lab" section of docs/benchmarks.md */
@@ -23,13 +25,14 @@ export function renderLabMarkdown (report: LabCrowdReport, charts: string[]): st
     'downloader host (DHT/PEX/LPD off; leechers keep seeding). Publisher upload = bytes its eth0 sent (kernel counters, headers included) ÷ file;',
     'The baseline needs `apt-get install -y aria2 mktorrent opentracker` (Debian); without them the bench says so and skips it (`--no-bittorrent` skips it too).',
     'swarm tx = every host\'s eth0 bytes ÷ (file × downloaders). Uplink use = bytes sent ÷ what the uplink(s) could send until all were done. CPU idle = the whole machine\'s idle share during the crowd (/proc/stat).',
+    'TCP retransmitted = segments every host sent again ÷ all it sent during the crowd (/proc/net/snmp in each namespace); uplink drops = packets the hosts\' uplink tbf dropped.',
     '',
     `Measured ${report.date.slice(0, 16).replace('T', ' ')} UTC on ${describeMachine(report.machine)}; load average ${report.load.loadAvg1Before} before, ${report.load.loadAvg1After} after (other developers' work shares these CPUs); ${report.totalSeconds} s in all. Namespaces left after: ${report.namespacesLeft.length}.`,
     '',
-    '| system | lone s | all done s | all ÷ lone | median s | median ÷ lone | publisher ÷ file | swarm tx ÷ delivered | publisher uplink use | all uplinks use | CPU idle | notes |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| system | lone s | all done s | all ÷ lone | median s | median ÷ lone | publisher ÷ file | swarm tx ÷ delivered | publisher uplink use | all uplinks use | TCP retransmitted (uplink drops) | CPU idle | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.kizuna.map(k => row(`Kizuna, replication ${k.mode}`, k, `daemons used ${Math.round(k.daemonCpuShare * 100)} % of the CPUs (${k.daemonCpuSeconds} CPU-s, ${k.daemonSystemSeconds} in the kernel); machine user/system/softirq ${pct(k.cpuShares.user)}/${pct(k.cpuShares.system)}/${pct(k.cpuShares.softirq)}`)),
-    ...('allDoneMs' in report.bittorrent ? [row('BitTorrent (aria2c)', report.bittorrent, report.bittorrent.aria2)] : [`| BitTorrent | skipped: ${report.bittorrent.skipped} |||||||||||`]),
+    ...('allDoneMs' in report.bittorrent ? [row('BitTorrent (aria2c)', report.bittorrent, report.bittorrent.aria2)] : [`| BitTorrent | skipped: ${report.bittorrent.skipped} ||||||||||||`]),
     '',
     'Targets (Kizuna):',
     ...report.kizuna.map(k => `- replication ${k.mode}: all done ≤ ${LAB_TARGETS.allDoneOverLone}× lone: ${verdict(k.allDoneOverLone, LAB_TARGETS.allDoneOverLone)}; median ≤ ${LAB_TARGETS.medianOverLone}× lone: ${verdict(k.medianOverLone, LAB_TARGETS.medianOverLone)}; publisher upload ≤ ${LAB_TARGETS.publisherUploadOverFile}× file: ${verdict(k.publisherUploadOverFile, LAB_TARGETS.publisherUploadOverFile)}`),

@@ -16,19 +16,47 @@ export function parseProtocolBytes (text: string): ProtocolBytes {
   return bytes
 }
 
-export async function protocolBytesAll (members: LabMember[], signal: AbortSignal): Promise<Map<string, ProtocolBytes>> {
-  return new Map(await Promise.all(members.map(async m => [m.host, parseProtocolBytes(await m.api.metrics({ signal }).catch(() => ''))] as [string, ProtocolBytes])))
+/** DHT requests this daemon sent, per message type, from kad-dht's outbound RPC counter group */
+export function parseDhtRequests (text: string): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    const match = /^libp2p_kad_dht_outbound_rpc_requests_total\{key="([^"]*)"\} ([0-9.e+-]+)$/.exec(line)
+    if (match != null && Number.isFinite(Number(match[2]))) counts.set(match[1], Number(match[2]))
+  }
+  return counts
+}
+
+export interface DaemonCounters { bytes: ProtocolBytes, dhtRequests: Map<string, number> }
+
+/** Every daemon's per-protocol bytes and DHT requests, from one /metrics read each */
+export async function protocolBytesAll (members: LabMember[], signal: AbortSignal): Promise<Map<string, DaemonCounters>> {
+  return new Map(await Promise.all(members.map(async m => {
+    const text = await m.api.metrics({ signal }).catch(() => '')
+    return [m.host, { bytes: parseProtocolBytes(text), dhtRequests: parseDhtRequests(text) }] as [string, DaemonCounters]
+  })))
+}
+
+/** DHT requests all daemons sent between two snapshots, per message type */
+export function dhtRequestsDelta (before: Map<string, DaemonCounters>, after: Map<string, DaemonCounters>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [host, counters] of after) {
+    for (const [type, value] of counters.dhtRequests) {
+      const delta = value - (before.get(host)?.dhtRequests.get(type) ?? 0)
+      if (delta > 0) out[type] = (out[type] ?? 0) + delta
+    }
+  }
+  return out
 }
 
 /**
  * What each host sent (and received) per protocol between two snapshots, MiB: the sum over the
  * downloaders and the publisher apart, so traffic that does not grow with the file shows
  */
-export function protocolBytesDelta (before: Map<string, ProtocolBytes>, after: Map<string, ProtocolBytes>, publisher: string): Record<string, { publisherMiB: number, downloadersMiB: number }> {
+export function protocolBytesDelta (before: Map<string, DaemonCounters>, after: Map<string, DaemonCounters>, publisher: string): Record<string, { publisherMiB: number, downloadersMiB: number }> {
   const out: Record<string, { publisherMiB: number, downloadersMiB: number }> = {}
   for (const [host, counters] of after) {
-    for (const [key, value] of counters) {
-      const delta = value - (before.get(host)?.get(key) ?? 0)
+    for (const [key, value] of counters.bytes) {
+      const delta = value - (before.get(host)?.bytes.get(key) ?? 0)
       if (delta <= 0) continue
       const row = out[key] ??= { publisherMiB: 0, downloadersMiB: 0 }
       if (host === publisher) row.publisherMiB += delta / 2 ** 20

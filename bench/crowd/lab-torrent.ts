@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Lab } from '../../src/netlab/index.js'
 import { sha256File } from '../lib/content.js'
+import { tcpCountersAll, type TcpCounters } from './lab-tcp.js'
 import { cpuTimes, figures, ProgressSeries, type CpuTimes, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
 import { PUBLISHER, type LabCrowdParams } from './lab-kizuna.js'
 import { ARIA2_COMMON, ARIA2_SEED, aria2Version, drain, makeTorrent, opentrackerCommand, seederAnnounced, stopProcess } from '../lib/bittorrent.js'
@@ -46,7 +47,7 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
   const tracker = lab.spawn(PUBLISHER, await opentrackerCommand(publisher, TRACKER_PORT, trackerDir, [torrents.lone, torrents.crowd]), { stdio: 'ignore' })
   const processes: ChildProcess[] = [tracker]
   try {
-    const phase = async (name: 'lone' | 'crowd', file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, cpu: [CpuTimes, CpuTimes], tx: Map<string, number> }> => {
+    const phase = async (name: 'lone' | 'crowd', file: string, leechers: string[]): Promise<{ downloads: LabDownload[], ms: number, cpu: [CpuTimes, CpuTimes], tcp: [TcpCounters, TcpCounters], tx: Map<string, number> }> => {
       const torrentFile = torrents[name]
       const seeder = lab.spawn(PUBLISHER, ['aria2c', ...ARIA2_LAB, ...ARIA2_SEED, '-d', join(btDir, `seed-${name}`), torrentFile], { stdio: ['ignore', 'pipe', 'pipe'] })
       processes.push(seeder)
@@ -54,18 +55,20 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
       await seederAnnounced(fetchFrom(lab, leechers[0], signal), `http://${publisher}:${TRACKER_PORT}`, torrentFile, signal)
       const all = [PUBLISHER, ...leechers]
       const txBefore = await txBytesAll(lab, all)
+      const tcpBefore = await tcpCountersAll(lab, all)
       const cpuBefore = await cpuTimes()
       const startedAt = Date.now()
       const downloads = await Promise.all(leechers.map(async host => await leech(lab, host, torrentFile, join(btDir, `${name}-${host}`), join(btDir, `${name}-${host}`, basename(file)), size, startedAt, params, processes, signal)))
       const ms = Date.now() - startedAt
       const cpu: [CpuTimes, CpuTimes] = [cpuBefore, await cpuTimes()]
       const txAfter = await txBytesAll(lab, all)
+      const tcp: [TcpCounters, TcpCounters] = [tcpBefore, await tcpCountersAll(lab, all)]
       for (const child of processes.splice(1)) await stopProcess(child)
       const hash = await sha256File(file)
       for (const d of downloads) {
         if (d.ok && await sha256File(join(btDir, `${name}-${d.host}`, basename(file))) !== hash) { d.ok = false; d.error = 'sha256 mismatch' }
       }
-      return { downloads, ms, cpu, tx: new Map(all.map(h => [h, (txAfter.get(h) ?? 0) - (txBefore.get(h) ?? 0)])) }
+      return { downloads, ms, cpu, tcp, tx: new Map(all.map(h => [h, (txAfter.get(h) ?? 0) - (txBefore.get(h) ?? 0)])) }
     }
     const lone = await phase('lone', files.lone, [hosts[0]])
     const loneMs = lone.downloads[0].ok ? lone.downloads[0].ms : null
@@ -83,7 +86,8 @@ export async function runBittorrent (lab: Lab, hosts: string[], params: LabCrowd
         fileBytes: size,
         publisherTxBytes: crowd.tx.get(PUBLISHER) ?? 0,
         swarmTxBytes: [...crowd.tx.values()].reduce((a, b) => a + b, 0),
-        cpu: crowd.cpu
+        cpu: crowd.cpu,
+        tcp: crowd.tcp
       })
     }
   } finally {
