@@ -110,7 +110,7 @@ export class SharingService {
   /** partial announcements made during a fetch: the done one that follows is the same record */
   private readonly partlyAnnounced = new PartialAnnouncements()
   /** announcements of what a get fetched, held back while the user's gets run */
-  private readonly afterGets = new QuietAnnouncer<string>(key => { this.announceOnce(CID.parse(key)) })
+  private readonly afterGets = new QuietAnnouncer<string>(key => { this.announceOnce(CID.parse(key)) }, { lastBusyAt: () => this.server.lastServedAt })
   private readonly partialAnswers = new Map<string, Memo<HaveAnswer>>()
   private readonly keptChecks = new Map<string, Memo<boolean>>()
   private readonly components: SharingComponents

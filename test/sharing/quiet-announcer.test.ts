@@ -35,6 +35,37 @@ describe('QuietAnnouncer', () => {
     expect(announced).toEqual(['a'])
   })
 
+  it('waits while other work (our uploads) keeps the node busy, and for the quiet time after it', () => {
+    const announced: string[] = []
+    let lastBusyAt = 0
+    const q = new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000, lastBusyAt: () => lastBusyAt })
+    q.schedule('a')
+    // a block sent every 500 ms for 4 s
+    for (let i = 0; i < 8; i++) {
+      vi.advanceTimersByTime(500)
+      lastBusyAt = Date.now()
+    }
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(999)
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(announced).toEqual(['a'])
+  })
+
+  it('uploads that never stop hold it no longer than the max deferral', () => {
+    const announced: string[] = []
+    let lastBusyAt = 0
+    const q = new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000, lastBusyAt: () => lastBusyAt })
+    q.schedule('a')
+    for (let i = 0; i < 19; i++) {
+      vi.advanceTimersByTime(500)
+      lastBusyAt = Date.now()
+    }
+    expect(announced).toEqual([])
+    vi.advanceTimersByTime(500)
+    expect(announced).toEqual(['a'])
+  })
+
   it('gets back to back hold it no longer than the max deferral', () => {
     const { announced, q } = make()
     q.schedule('a')

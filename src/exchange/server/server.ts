@@ -77,6 +77,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new PeerMap<PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
+  private lastServed = 0
   private readonly budgets: RequestBudgets
   /** peer id → its open streams (and the connection each came on) */
   private readonly peerStreams = new Map<string, Map<ServedStream, Connection>>()
@@ -147,6 +148,11 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   /** `peer` served us a verified block: it counts as a crowd member without a probe */
   proven (peer: PeerId): void {
     this.spreader.proven(peer.toString(), Date.now())
+  }
+
+  /** When we last sent a block (Date.now(); 0: never): foreground work that announcements wait out */
+  get lastServedAt (): number {
+    return this.lastServed
   }
 
   stats (): ExchangeServerStats {
@@ -425,6 +431,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       s.stats.blocksServed++
       this.totals.bytesServed += bytes.byteLength
       this.totals.blocksServed++
+      this.lastServed = Date.now()
       this.notify<BlockServedEvent>('block:served', { peer: s.peer, cid, bytes: bytes.byteLength })
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why

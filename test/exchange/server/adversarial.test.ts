@@ -286,6 +286,17 @@ describe('exchange against misbehaving peers', () => {
     expect(a.server.stats().blocksServed).toBe(content.blocks.length)
   })
 
+  it('notes when it last sent a block (announcements of fetched content wait while it serves)', async () => {
+    const content = await makeContent(2 * 1024 * 1024)
+    const a = await provider(content.store)
+    const b = await fetcher([a.node])
+    expect(a.server.lastServedAt).toBe(0)
+    const before = Date.now()
+    await collect(fetchDag(content.root, { blockStore: new InMemoryBlockStore(), providers: [a.node.peerId], client: b.client }))
+    expect(a.server.lastServedAt).toBeGreaterThanOrEqual(before)
+    expect(a.server.lastServedAt).toBeLessThanOrEqual(Date.now())
+  })
+
   it('answers DONT_HAVE at once for unknown blocks', async () => {
     const content = await makeContent(1000)
     const other = await makeContent(1000)
