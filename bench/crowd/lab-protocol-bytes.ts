@@ -16,32 +16,32 @@ export function parseProtocolBytes (text: string): ProtocolBytes {
   return bytes
 }
 
-/** DHT requests this daemon sent, per message type, from kad-dht's outbound RPC counter group */
-export function parseDhtRequests (text: string): Map<string, number> {
+/** DHT operations (walks) this daemon started, per kind (PROVIDE, FIND_PROVIDERS, ...), from kad-dht's operations metric */
+export function parseDhtOperations (text: string): Map<string, number> {
   const counts = new Map<string, number>()
   for (const line of text.split('\n')) {
-    const match = /^libp2p_kad_dht_outbound_rpc_requests_total\{key="([^"]*)"\} ([0-9.e+-]+)$/.exec(line)
+    const match = /^libp2p_kad_dht_operations_total\{operation="([^"]*)"\} ([0-9.e+-]+)$/.exec(line)
     if (match != null && Number.isFinite(Number(match[2]))) counts.set(match[1], Number(match[2]))
   }
   return counts
 }
 
-export interface DaemonCounters { bytes: ProtocolBytes, dhtRequests: Map<string, number> }
+export interface DaemonCounters { bytes: ProtocolBytes, dhtOperations: Map<string, number> }
 
-/** Every daemon's per-protocol bytes and DHT requests, from one /metrics read each */
+/** Every daemon's per-protocol bytes and DHT operations, from one /metrics read each */
 export async function protocolBytesAll (members: LabMember[], signal: AbortSignal): Promise<Map<string, DaemonCounters>> {
   return new Map(await Promise.all(members.map(async m => {
     const text = await m.api.metrics({ signal }).catch(() => '')
-    return [m.host, { bytes: parseProtocolBytes(text), dhtRequests: parseDhtRequests(text) }] as [string, DaemonCounters]
+    return [m.host, { bytes: parseProtocolBytes(text), dhtOperations: parseDhtOperations(text) }] as [string, DaemonCounters]
   })))
 }
 
-/** DHT requests all daemons sent between two snapshots, per message type */
-export function dhtRequestsDelta (before: Map<string, DaemonCounters>, after: Map<string, DaemonCounters>): Record<string, number> {
+/** DHT operations all daemons started between two snapshots, per kind */
+export function dhtOperationsDelta (before: Map<string, DaemonCounters>, after: Map<string, DaemonCounters>): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [host, counters] of after) {
-    for (const [type, value] of counters.dhtRequests) {
-      const delta = value - (before.get(host)?.dhtRequests.get(type) ?? 0)
+    for (const [type, value] of counters.dhtOperations) {
+      const delta = value - (before.get(host)?.dhtOperations.get(type) ?? 0)
       if (delta > 0) out[type] = (out[type] ?? 0) + delta
     }
   }
