@@ -9,7 +9,7 @@ import type { NodeStatus } from '../../src/node/node.js'
 import { sha256File, writeRandomFile } from '../lib/content.js'
 import { clockTicks, readStat } from '../lib/proc.js'
 import { cpuTimes, figures, ProgressSeries, txBytesAll, type CrowdFigures, type LabDownload } from './lab-common.js'
-import { dhtOperationsDelta, protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
+import { protocolBytesAll, protocolBytesDelta } from './lab-protocol-bytes.js'
 import { tcpCountersAll } from './lab-tcp.js'
 
 export type ReplicationMode = 'on' | 'off'
@@ -48,8 +48,6 @@ export interface KizunaModeResult extends CrowdFigures {
   daemonCpuShare: number
   /** libp2p's bytes per protocol and direction during the crowd, MiB: the publisher, and all downloaders summed */
   protocolMiB: Record<string, { publisherMiB: number, downloadersMiB: number }>
-  /** DHT operations (walks) every daemon started during the crowd, per kind (kad-dht's metric) */
-  dhtOperations: Record<string, number>
   /** the hosts' eth0 bytes sent during the crowd, MiB */
   hostTxMiB: Record<string, number>
   /** the publisher's crowd and exchange counters after the crowd (since its start) */
@@ -149,7 +147,6 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
       daemonSystemSeconds: Math.round((daemonCpuAfter.system - daemonCpuBefore.system) * 10) / 10,
       daemonCpuShare: Math.round(daemonCpuSeconds / (crowdMs / 1000 * cpus().length) * 100) / 100,
       protocolMiB: protocolBytesDelta(protocolsBefore, protocolsAfter, PUBLISHER),
-      dhtOperations: dhtOperationsDelta(protocolsBefore, protocolsAfter),
       publisherStatus,
       downloaderCounters,
       wastedMiB: downloads.map(d => Math.round((d.wastedBytes ?? 0) / 2 ** 20 * 10) / 10),
