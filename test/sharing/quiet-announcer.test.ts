@@ -5,9 +5,21 @@ describe('QuietAnnouncer', () => {
   beforeEach(() => { vi.useFakeTimers() })
   afterEach(() => { vi.useRealTimers() })
 
-  const make = (): { announced: string[], q: QuietAnnouncer<string> } => {
+  const make = (lastBusyAt?: () => number): { announced: string[], q: QuietAnnouncer<string> } => {
     const announced: string[] = []
-    return { announced, q: new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000 }) }
+    return { announced, q: new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000, lastBusyAt }) }
+  }
+
+  /** An announcer whose node sends a block every 500 ms, `blocks` times, when asked */
+  const makeServing = (): { announced: string[], q: QuietAnnouncer<string>, sendBlocks: (blocks: number) => void } => {
+    let lastBusyAt = 0
+    const sendBlocks = (blocks: number): void => {
+      for (let i = 0; i < blocks; i++) {
+        vi.advanceTimersByTime(500)
+        lastBusyAt = Date.now()
+      }
+    }
+    return { ...make(() => lastBusyAt), sendBlocks }
   }
 
   it('announces once the quiet time passed without a get', () => {
@@ -36,15 +48,10 @@ describe('QuietAnnouncer', () => {
   })
 
   it('waits while other work (our uploads) keeps the node busy, and for the quiet time after it', () => {
-    const announced: string[] = []
-    let lastBusyAt = 0
-    const q = new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000, lastBusyAt: () => lastBusyAt })
+    const { announced, q, sendBlocks } = makeServing()
     q.schedule('a')
     // a block sent every 500 ms for 4 s
-    for (let i = 0; i < 8; i++) {
-      vi.advanceTimersByTime(500)
-      lastBusyAt = Date.now()
-    }
+    sendBlocks(8)
     expect(announced).toEqual([])
     vi.advanceTimersByTime(999)
     expect(announced).toEqual([])
@@ -53,14 +60,9 @@ describe('QuietAnnouncer', () => {
   })
 
   it('uploads that never stop hold it no longer than the max deferral', () => {
-    const announced: string[] = []
-    let lastBusyAt = 0
-    const q = new QuietAnnouncer<string>(key => { announced.push(key) }, { quietMs: 1_000, maxDeferMs: 10_000, lastBusyAt: () => lastBusyAt })
+    const { announced, q, sendBlocks } = makeServing()
     q.schedule('a')
-    for (let i = 0; i < 19; i++) {
-      vi.advanceTimersByTime(500)
-      lastBusyAt = Date.now()
-    }
+    sendBlocks(19)
     expect(announced).toEqual([])
     vi.advanceTimersByTime(500)
     expect(announced).toEqual(['a'])
