@@ -53,7 +53,7 @@ export interface KizunaModeResult extends CrowdFigures {
   /** the publisher's crowd and exchange counters after the crowd (since its start) */
   publisherStatus: Pick<NodeStatus, 'crowd' | 'exchange'> | null
   /** each downloader's late blocks (arrived after their cancel, thrown away) and upload during the crowd, MiB */
-  downloaderCounters: Array<{ host: string, lateMiB: number, uploadedMiB: number, downloadedMiB: number }>
+  downloaderCounters: Array<{ host: string, lateMiB: number, uploadedMiB: number, downloadedMiB: number, blocksRelayed: number }>
   /** received and thrown away per download (endgame duplicates, blocks after their cancel), MiB */
   wastedMiB: number[]
 }
@@ -122,7 +122,8 @@ export async function runKizunaMode (lab: Lab, mode: ReplicationMode, params: La
       host: hosts[i],
       lateMiB: Math.round(((st?.exchange.lateBlockBytes ?? 0) - (statusBefore[i]?.exchange.lateBlockBytes ?? 0)) / 2 ** 20 * 10) / 10,
       uploadedMiB: Math.round(((st?.uploadedBytes ?? 0) - (statusBefore[i]?.uploadedBytes ?? 0)) / 2 ** 20 * 10) / 10,
-      downloadedMiB: Math.round(((st?.downloadedBytes ?? 0) - (statusBefore[i]?.downloadedBytes ?? 0)) / 2 ** 20 * 10) / 10
+      downloadedMiB: Math.round(((st?.downloadedBytes ?? 0) - (statusBefore[i]?.downloadedBytes ?? 0)) / 2 ** 20 * 10) / 10,
+      blocksRelayed: (st?.exchange.blocksRelayed ?? 0) - (statusBefore[i]?.exchange.blocksRelayed ?? 0)
     }))
     const publisherStatus = await publisher.api.get<NodeStatus>('/status', { signal, timeoutMs: 10_000 }).then(st => ({ crowd: st.crowd, exchange: st.exchange }), () => null)
     const tx = (host: string): number => (txAfter.get(host) ?? 0) - (txBefore.get(host) ?? 0)

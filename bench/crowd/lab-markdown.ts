@@ -9,6 +9,9 @@ const x = (v: number | null): string => v == null ? '—' : `${v}×`
 
 const tcp = (f: CrowdFigures): string => f.tcp == null ? '—' : `${(f.tcp.retransmittedShare * 100).toFixed(1)} % (${f.tcp.uplinkDrops})`
 
+/** Blocks the downloaders served on while they still arrived (cut-through, src/exchange/server/relay-block.ts) */
+const relayed = (k: { downloaderCounters: Array<{ blocksRelayed?: number }> }): number => k.downloaderCounters.reduce((sum, c) => sum + (c.blocksRelayed ?? 0), 0)
+
 function row (name: string, f: CrowdFigures, extra: string): string {
   const done = `${f.downloads.filter(d => d.ok).length}/${f.downloads.length}`
   return `| ${name} | ${sec(f.loneMs)} | ${sec(f.allDoneMs)} (${done}) | ${x(f.allDoneOverLone)} | ${sec(f.medianMs)} | ${x(f.medianOverLone)} | ${f.publisherUploadOverFile}× | ${f.swarmTxOverDelivered}× | ${pct(f.publisherUplinkUse)} | ${pct(f.swarmUplinkUse)} | ${tcp(f)} | ${Math.round(f.cpuIdleShare * 100)} % | ${extra} |`
@@ -31,7 +34,7 @@ export function renderLabMarkdown (report: LabCrowdReport, charts: string[]): st
     '',
     '| system | lone s | all done s | all ÷ lone | median s | median ÷ lone | publisher ÷ file | swarm tx ÷ delivered | publisher uplink use | all uplinks use | TCP retransmitted (uplink drops) | CPU idle | notes |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...report.kizuna.map(k => row(`Kizuna, replication ${k.mode}`, k, `daemons used ${Math.round(k.daemonCpuShare * 100)} % of the CPUs (${k.daemonCpuSeconds} CPU-s, ${k.daemonSystemSeconds} in the kernel); machine user/system/softirq ${pct(k.cpuShares.user)}/${pct(k.cpuShares.system)}/${pct(k.cpuShares.softirq)}`)),
+    ...report.kizuna.map(k => row(`Kizuna, replication ${k.mode}`, k, `daemons used ${Math.round(k.daemonCpuShare * 100)} % of the CPUs (${k.daemonCpuSeconds} CPU-s, ${k.daemonSystemSeconds} in the kernel); machine user/system/softirq ${pct(k.cpuShares.user)}/${pct(k.cpuShares.system)}/${pct(k.cpuShares.softirq)}; ${relayed(k)} blocks passed on while still arriving`)),
     ...('allDoneMs' in report.bittorrent ? [row('BitTorrent (aria2c)', report.bittorrent, report.bittorrent.aria2)] : [`| BitTorrent | skipped: ${report.bittorrent.skipped} ||||||||||||`]),
     '',
     'Targets (Kizuna):',

@@ -6,6 +6,7 @@ import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { ExchangeServer, type HaveAnswer } from '../exchange/server/server.js'
 import { ExchangeClient } from '../exchange/client/client.js'
+import { ArrivingBlocks } from '../exchange/relay/arriving-blocks.js'
 import { fetchDag, type FetchEvent } from '../exchange/client/session.js'
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from '../exchange/client/session-options.js'
 import { ContentStore, FileAssembler, readFileHead, type BlockStore, type ContentKind, type ImportEvent } from '../content/index.js'
@@ -58,7 +59,7 @@ export interface SharingComponents {
 
 /** What this node's exchange server answered since start */
 /** lateBlockBytes: blocks received after we cancelled their request, thrown away (the sender's upload wasted) */
-export interface ExchangeTotals { blocksServed: number, dontHaveReplies: number, busyReplies: number, haveQueries: number, lateBlockBytes: number }
+export interface ExchangeTotals { blocksServed: number, blocksRelayed: number, dontHaveReplies: number, busyReplies: number, haveQueries: number, lateBlockBytes: number }
 
 export interface SharingInit {
   announceTimeoutMs?: number
@@ -126,7 +127,9 @@ export class SharingService {
       announceTimeoutMs: init.announceTimeoutMs ?? DEFAULT_ANNOUNCE_TIMEOUT_MS,
       providerTimeoutMs: init.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     }
-    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) })
+    // what this node's fetches receive is served on while it arrives (cut-through)
+    const arrivals = new ArrivingBlocks()
+    this.client = new ExchangeClient({ dialer: new BulkDialer(components.libp2p) }, { arrivals })
     this.warmer = new ChannelWarmer(components.libp2p, this.client, this.penalties)
     this.server = new ExchangeServer({
       registrar: components.libp2p,
@@ -136,7 +139,8 @@ export class SharingService {
         return await this.holding(root, options)
       },
       probeClient: this.client,
-      penalties: this.penalties
+      penalties: this.penalties,
+      arrivals
     })
   }
 
@@ -219,7 +223,7 @@ export class SharingService {
       uploadedBytes: served.bytesServed,
       downloadedBytes: this.downloaded,
       crowd: { referred: served.spreadReplies, sentAfterWait: served.spreadSentAfterWait, members: served.crowdMembers, probesServed: served.probesServed, probesFailed: served.probesFailed },
-      exchange: { blocksServed: served.blocksServed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries, lateBlockBytes: this.client.lateBlockBytes }
+      exchange: { blocksServed: served.blocksServed, blocksRelayed: served.blocksRelayed, dontHaveReplies: served.dontHaveReplies, busyReplies: served.busyReplies, haveQueries: served.haveQueries, lateBlockBytes: this.client.lateBlockBytes }
     }
   }
 

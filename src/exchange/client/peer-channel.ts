@@ -1,9 +1,11 @@
 import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
-import { MAX_FRAME_LENGTH, type HaveState, type Message } from '../wire/codec.js'
+import { MAX_FRAME_LENGTH, type HaveState, type Message, type PartialBlock } from '../wire/codec.js'
 import { AbortedError, ChannelClosedError, ProtocolViolationError, RemoteError, RequestTimeoutError } from '../errors.js'
 import { FramedStream } from '../wire/framed-stream.js'
 import { blockBufferPool } from '../../util/block-buffer-pool.js'
 import { noteTransferBytes } from '../../util/gc-pacer.js'
+import { blockKey } from '../../content/index.js'
+import type { ArrivalHandle, ArrivingBlocks } from '../relay/arriving-blocks.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -46,6 +48,8 @@ export interface PeerChannelInit {
   maxFrameLength?: number
   /** Told the size of every block that arrived after we cancelled its request (wasted upload) */
   onLateBlock?: (bytes: number) => void
+  /** Where blocks still arriving are shown, so the server can relay them on (cut-through) */
+  arrivals?: ArrivingBlocks
 }
 
 export interface RequestOptions extends AbortOptions {
@@ -88,10 +92,14 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
   private isClosed = false
 
   private readonly onLateBlock?: (bytes: number) => void
+  private readonly arrivals?: ArrivingBlocks
+  /** The block frame arriving now (one at a time per stream), while shown in `arrivals` */
+  private arriving?: { id: number, handle: ArrivalHandle }
 
   constructor (stream: Stream, peer: PeerId, init: PeerChannelInit = {}) {
     super()
     this.onLateBlock = init.onLateBlock
+    this.arrivals = init.arrivals
     // every fetch session using this peer listens for 'close'
     setMaxListeners(Infinity, this)
     this.peer = peer
@@ -102,6 +110,7 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
       // blocks arrive in many transport chunks and are assembled into recycled buffers
       allocBlock: (size) => blockBufferPool.take(size),
       onMessage: (msg) => { this.onReply(msg) },
+      onPartialBlock: this.arrivals === undefined ? undefined : (partial) => { this.onPartialBlock(partial) },
       // the server closes its side only when it will answer nothing more
       onRemoteEnd: () => { this.abort(new ChannelClosedError('remote closed the stream')) },
       onClose: (err) => { this.onClosed(err) }
@@ -235,9 +244,33 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
     } catch {}
   }
 
+  /** A block frame is under way: shown to the server while it arrives (see relay/arriving-blocks.ts) */
+  private onPartialBlock (partial: PartialBlock): void {
+    const arriving = this.arriving
+    if (arriving !== undefined) {
+      if (arriving.id === partial.id) {
+        arriving.handle.progress(partial)
+        return
+      }
+      // frames come one after another: a new one means the last ended without reaching onReply
+      this.arriving = undefined
+      arriving.handle.fail('its frame did not end')
+    }
+    const p = this.pending.get(partial.id)
+    if (p === undefined || p.kind !== 'want' || this.arrivals === undefined) return
+    const handle = this.arrivals.begin(blockKey(p.cid), p.cid, partial)
+    if (handle !== undefined) this.arriving = { id: partial.id, handle }
+  }
+
   private onReply (msg: Message): void {
     if (msg.type === 'block') {
       noteTransferBytes(msg.bytes.byteLength)
+      if (this.arriving?.id === msg.id) {
+        // before the session may recycle the bytes; a late block still serves those relaying it
+        const { handle } = this.arriving
+        this.arriving = undefined
+        handle.complete(msg.bytes)
+      }
     }
     if (msg.type === 'want' || msg.type === 'have-query' || msg.type === 'cancel') {
       throw new ProtocolViolationError(`a server may not send ${msg.type}`)
@@ -325,6 +358,8 @@ export class PeerChannel extends TypedEventEmitter<PeerChannelEvents> {
     this.isClosed = true
     this.closeError = err
     this.disarmTimer()
+    this.arriving?.handle.fail(`channel closed: ${err?.message ?? 'stream closed'}`)
+    this.arriving = undefined
     const reason = err?.message ?? 'stream closed'
     for (const id of [...this.pending.keys()]) {
       this.settle(id)?.reject(new ChannelClosedError(reason, { cause: err }))

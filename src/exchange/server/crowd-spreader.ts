@@ -325,6 +325,15 @@ export class CrowdSpreader {
     if (record !== undefined && record.admitted > 0) record.admitted--
   }
 
+  /** Peers that asked us for a block within CROWD_WINDOW_MS, members or not */
+  fetchingPeers (now: number): number {
+    let n = 0
+    for (const at of this.requesters.values()) {
+      if (now - at <= CROWD_WINDOW_MS) n++
+    }
+    return n
+  }
+
   /** Peers asking now that count as members (proven to serve, unless provenOnly is off) */
   crowdSize (now: number): number {
     let crowd = 0

@@ -4,6 +4,7 @@ import type { CrowdSpreaderInit } from './crowd-spreader.js'
 import type { ProbeClient } from './crowd-prober.js'
 import type { Budget, RequestKind } from './request-budget.js'
 import type { BlockStore } from '../../content/index.js'
+import type { ArrivingBlocks } from '../relay/arriving-blocks.js'
 import type { AbortOptions, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -51,6 +52,8 @@ export interface ExchangeServerComponents {
    * looked up: a penalised peer's streams are refused. Without it a dropped peer may come back.
    */
   penalties?: ServerPenalties
+  /** Blocks this node's own fetches are receiving right now: served on while they arrive */
+  arrivals?: ArrivingBlocks
 }
 
 export interface ServerPenalties {

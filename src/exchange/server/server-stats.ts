@@ -10,6 +10,10 @@ export interface PeerServeStats {
 export interface ExchangeServerStats {
   bytesServed: number
   blocksServed: number
+  /** Of blocksServed, those passed on while they still arrived here (relay-block.ts) */
+  blocksRelayed: number
+  /** Relayed blocks whose frame had to be aborted: the block arrived bad, or stopped arriving */
+  relaysFailed: number
   busyReplies: number
   dontHaveReplies: number
   /** DONT_HAVE answers sent to spread a crowd over its own members (see crowd-spreader.ts) */

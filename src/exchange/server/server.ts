@@ -7,6 +7,7 @@ import { CrowdSpreader, PROBE_ON_REQUEST_MAX_BYTES } from './crowd-spreader.js'
 import { probeServes } from './crowd-prober.js'
 import { RequestBudgets } from './request-budget.js'
 import { UploadSlots } from './upload-slots.js'
+import { relayArriving, relayable, writeInPieces } from './relay-block.js'
 import { allSent, openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
 import {
   DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
@@ -20,6 +21,7 @@ import { noteTransferBytes } from '../../util/gc-pacer.js'
 import { carriesBulk } from '../../nat/bulk-dialer.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import type { Arrival } from '../relay/arriving-blocks.js'
 
 export * from './server-options.js'
 export type { ExchangeServerStats, PeerServeStats } from './server-stats.js'
@@ -76,7 +78,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly verifyOnServe: boolean
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new PeerMap<PeerServeStats>()
-  private readonly totals = { bytesServed: 0, blocksServed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
+  private readonly totals = { bytesServed: 0, blocksServed: 0, blocksRelayed: 0, relaysFailed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
   private lastServed = 0
   private readonly budgets: RequestBudgets
   /** peer id → its open streams (and the connection each came on) */
@@ -325,10 +327,16 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     const store = this.components.blockStore
     const toAll = servedToAll(cid)
     // a block we lack is answered at once: behind busy upload slots, a DONT_HAVE kept its asker
-    // from the peers that hold the block for seconds (a store error is left to the read below)
+    // from the peers that hold the block for seconds (a store error is left to the read below).
+    // One still arriving here is passed on as it comes (relay-block.ts)
+    let arriving: Arrival | undefined
     if (!toAll && !(await store.has(cid, { signal }).catch(() => true))) {
-      if (!state.cancelled && !s.framed.closed) this.refuseDontHave(s, id, cid)
-      return
+      arriving = this.components.arrivals?.get(key)
+      if (arriving !== undefined && !relayable(arriving)) arriving = undefined
+      if (arriving === undefined) {
+        if (!state.cancelled && !s.framed.closed) this.refuseDontHave(s, id, cid)
+        return
+      }
     }
     let releaseSlot: (() => void) | undefined
     let releaseUpload: (() => void) | undefined
@@ -361,6 +369,31 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       releaseSlot()
       this.spreader.release(key, peerKey)
       if (!state.cancelled && !s.framed.closed) this.refuseBusy(s, id, cid)
+      return
+    }
+    if (arriving !== undefined && this.components.arrivals?.get(key) === arriving) {
+      // still arriving after the slot waits (else it is stored now, or lost: the read below tells)
+      try {
+        if (state.cancelled || s.framed.closed) return
+        if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + arriving.size > this.maxBytesInFlightPerPeer) {
+          this.refuseBusy(s, id, cid)
+          return
+        }
+        reserved = arriving.size
+        s.stats.bytesInFlight += reserved
+        let relayed = false
+        if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => relayed ? allSent(s) : s.framed.closed, releaseUpload)
+        releaseUpload = undefined
+        sent = await relayArriving(s, id, arriving) === 'sent'
+        relayed = true
+        if (sent) this.recordSent(s, peerKey, key, cid, arriving.size, true)
+        else this.totals.relaysFailed++
+      } finally {
+        s.stats.bytesInFlight -= reserved
+        releaseSlot()
+        releaseUpload?.()
+        if (!sent) this.spreader.release(key, peerKey)
+      }
       return
     }
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
@@ -411,7 +444,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
       let written = false
-      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs)
+      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs, writeInPieces(this.spreader.fetchingPeers(Date.now())))
       // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
       if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
       releaseUpload = undefined
@@ -424,15 +457,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         releaseWhenSent(s, lent)
       }
       sent = true
-      noteTransferBytes(bytes.byteLength)
-      this.spreader.sent(key, Date.now(), peerKey, bytes.byteLength)
-      this.maybeProbe(s.peer, peerKey)
-      s.stats.bytesServed += bytes.byteLength
-      s.stats.blocksServed++
-      this.totals.bytesServed += bytes.byteLength
-      this.totals.blocksServed++
-      this.lastServed = Date.now()
-      this.notify<BlockServedEvent>('block:served', { peer: s.peer, cid, bytes: bytes.byteLength })
+      this.recordSent(s, peerKey, key, cid, bytes.byteLength)
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
@@ -443,6 +468,19 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       releaseUpload?.()
       if (!sent) this.spreader.release(key, peerKey)
     }
+  }
+
+  private recordSent (s: ServedStream, peerKey: string, key: string, cid: CID, size: number, relayed = false): void {
+    noteTransferBytes(size)
+    this.spreader.sent(key, Date.now(), peerKey, size)
+    this.maybeProbe(s.peer, peerKey)
+    s.stats.bytesServed += size
+    s.stats.blocksServed++
+    this.totals.bytesServed += size
+    this.totals.blocksServed++
+    if (relayed) this.totals.blocksRelayed++
+    this.lastServed = Date.now()
+    this.notify<BlockServedEvent>('block:served', { peer: s.peer, cid, bytes: size })
   }
 
   /** Asks a peer we keep sending blocks to whether it serves them on (see crowd-prober.ts) */

@@ -194,6 +194,36 @@ export function encodeMessage (msg: Message): Uint8Array | Uint8ArrayList {
   return out
 }
 
+/**
+ * The header of a BLOCK frame of `size` bytes, for a block written in pieces as it arrives
+ * (relayed, see server/relay-block.ts): header + the block's bytes is the frame encodeMessage makes.
+ */
+export function encodeBlockHeader (id: number, size: number): Uint8Array {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BLOCK_SIZE) {
+    throw new KizunaError('ERR_BLOCK_TOO_LARGE', `block of ${size} bytes exceeds ${MAX_BLOCK_SIZE}`)
+  }
+  const bodyLength = 1 + varintLength(id) + size
+  const out = new Uint8Array(varintLength(bodyLength) + bodyLength - size)
+  let o = writeVarint(bodyLength, out, 0)
+  out[o++] = MessageType.BLOCK
+  writeVarint(id, out, o)
+  return out
+}
+
+/** A BLOCK frame the decoder holds part of: what has arrived of its payload so far */
+export interface PartialBlock {
+  id: number
+  /** payload bytes the whole frame will carry */
+  size: number
+  /** payload bytes already here */
+  received: number
+  /**
+   * A copy (or view) of payload bytes [from, to) of what is here. Valid only until more bytes are
+   * pushed or the frame is taken by next(): read it at once.
+   */
+  read: (from: number, to: number) => Uint8Array
+}
+
 // ---- decoding ---------------------------------------------------------------------------------
 
 export interface FrameDecoderOptions {
@@ -248,6 +278,38 @@ export class FrameDecoder {
       this.failure = err instanceof KizunaError ? err : new MalformedFrameError(String((err as Error)?.message ?? err), { cause: err })
       this.buffer.consume(this.buffer.byteLength)
       throw this.failure
+    }
+  }
+
+  /**
+   * The BLOCK frame at the head of the buffer while it is still incomplete (call after next()
+   * returned undefined); undefined for any other frame or an incomplete header.
+   */
+  partialBlock (): PartialBlock | undefined {
+    if (this.failure !== undefined) return undefined
+    const limit = this.maxFrameLength
+    let header
+    let idRead
+    try {
+      header = readVarint(this.at, 0, limit)
+      if (header === NEED_MORE || this.at(header.next) !== MessageType.BLOCK) return undefined
+      idRead = readVarint(this.at, header.next + 1, Number.MAX_SAFE_INTEGER)
+    } catch {
+      // next() reports a bad header; a peek does not
+      return undefined
+    }
+    if (idRead === NEED_MORE) return undefined
+    const payloadAt = idRead.next
+    const size = header.next + header.value - payloadAt
+    if (size < 0) return undefined
+    const received = Math.min(size, this.buffer.byteLength - payloadAt)
+    if (received >= size) return undefined
+    const buffer = this.buffer
+    return {
+      id: idRead.value,
+      size,
+      received,
+      read: (from, to) => buffer.subarray(payloadAt + from, payloadAt + to)
     }
   }
 
