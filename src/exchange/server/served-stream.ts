@@ -146,10 +146,10 @@ export function pauseWhileRepliesPileUp (s: ServedStream): void {
 
 /**
  * Writes a reply, aborting the stream when the transport takes none of its bytes for
- * `serveTimeoutMs`: the peer stopped reading. `inPieces`: a block goes out in pieces (see
- * FramedStream.writeBlockInPieces).
+ * `serveTimeoutMs`: the peer stopped reading. `pieceBytes`: a block goes out in pieces of this
+ * size (see FramedStream.writeBlockInPieces).
  */
-export async function watchedWrite (s: ServedStream, msg: Message, serveTimeoutMs: number, inPieces = false): Promise<void> {
+export async function watchedWrite (s: ServedStream, msg: Message, serveTimeoutMs: number, pieceBytes?: number): Promise<void> {
   if (s.waitingWrites++ === 0) {
     s.lastWriteAt = performance.now()
     const every = Math.max(50, Math.min(1000, serveTimeoutMs / 4))
@@ -163,7 +163,7 @@ export async function watchedWrite (s: ServedStream, msg: Message, serveTimeoutM
   }
   try {
     // no signal: the stream closing already rejects a pending drain wait
-    if (inPieces && msg.type === 'block') await s.framed.writeBlockInPieces(msg.id, msg.bytes)
+    if (pieceBytes !== undefined && msg.type === 'block') await s.framed.writeBlockInPieces(msg.id, msg.bytes, undefined, pieceBytes)
     else await s.framed.write(msg)
     s.lastWriteAt = performance.now()
   } finally {

@@ -7,7 +7,8 @@ import { CrowdSpreader, PROBE_ON_REQUEST_MAX_BYTES } from './crowd-spreader.js'
 import { probeServes } from './crowd-prober.js'
 import { RequestBudgets } from './request-budget.js'
 import { UploadSlots } from './upload-slots.js'
-import { relayArriving, relayable, writeInPieces } from './relay-block.js'
+import { pieceBytes, relayArriving, relayable, writeInPieces } from './relay-block.js'
+import { ThroughputMeter } from '../client/throughput.js'
 import { allSent, openServedStream, pauseWhileRepliesPileUp, releaseWhenSent, watchedWrite, type ServedStream } from './served-stream.js'
 import {
   DEFAULT_BUSY_RETRY_AFTER_MS, DEFAULT_MAX_BYTES_IN_FLIGHT_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS,
@@ -80,6 +81,9 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly peerStats = new PeerMap<PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, blocksRelayed: 0, relaysFailed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
   private lastServed = 0
+  /** How fast blocks leave us while we send any (sizes the pieces of a block, see relay-block.ts) */
+  private readonly uploadRate = new ThroughputMeter()
+  private blocksWriting = 0
   private readonly budgets: RequestBudgets
   /** peer id → its open streams (and the connection each came on) */
   private readonly peerStreams = new Map<string, Map<ServedStream, Connection>>()
@@ -444,7 +448,12 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       reserved = bytes.byteLength
       s.stats.bytesInFlight += reserved
       let written = false
-      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs, writeInPieces(this.spreader.fetchingPeers(Date.now())))
+      const pieces = writeInPieces(this.spreader.fetchingPeers(Date.now())) ? pieceBytes(this.uploadRate.rate()) : undefined
+      if (this.blocksWriting++ === 0) this.uploadRate.setActive(true)
+      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs, pieces)
+        .finally(() => {
+          if (--this.blocksWriting === 0) this.uploadRate.setActive(false)
+        })
       // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
       if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
       releaseUpload = undefined
@@ -457,6 +466,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         releaseWhenSent(s, lent)
       }
       sent = true
+      this.uploadRate.record(bytes.byteLength)
       this.recordSent(s, peerKey, key, cid, bytes.byteLength)
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why

@@ -120,14 +120,14 @@ export class FramedStream {
   }
 
   /**
-   * Writes a BLOCK frame in pieces of BLOCK_PIECE_BYTES, each once the stream took the last, so
+   * Writes a BLOCK frame in pieces (BLOCK_PIECE_BYTES unless told), each once the stream took the last, so
    * the receiver sees the block arrive piece by piece (it may relay it on as it comes)
    */
-  async writeBlockInPieces (id: number, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+  async writeBlockInPieces (id: number, bytes: Uint8Array, options?: AbortOptions, pieceBytes = BLOCK_PIECE_BYTES): Promise<void> {
     await this.beginFrame(encodeBlockHeader(id, bytes.byteLength), options)
     try {
-      for (let at = 0; at < bytes.byteLength; at += BLOCK_PIECE_BYTES) {
-        await this.writePiece(bytes.subarray(at, Math.min(bytes.byteLength, at + BLOCK_PIECE_BYTES)), options)
+      for (let at = 0; at < bytes.byteLength; at += pieceBytes) {
+        await this.writePiece(bytes.subarray(at, Math.min(bytes.byteLength, at + pieceBytes)), options)
       }
       this.endFrame(new Uint8Array(0))
     } catch (err) {

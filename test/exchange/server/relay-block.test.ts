@@ -8,7 +8,8 @@ import { blockKey } from '../../../src/content/index.js'
 import { ExchangeClient } from '../../../src/exchange/client/client.js'
 import { ExchangeServer } from '../../../src/exchange/server/server.js'
 import { ArrivingBlocks, type Arrival } from '../../../src/exchange/relay/arriving-blocks.js'
-import { PIECES_MIN_PEERS, RELAY_START_WITHIN_MS, relayable, writeInPieces } from '../../../src/exchange/server/relay-block.js'
+import { MAX_PIECE_BYTES, PIECES_MIN_PEERS, RELAY_START_WITHIN_MS, pieceBytes, relayable, writeInPieces } from '../../../src/exchange/server/relay-block.js'
+import { BLOCK_PIECE_BYTES } from '../../../src/exchange/wire/framed-stream.js'
 import { EXCHANGE_PROTOCOL, MAX_REQUEST_FRAME_LENGTH, encodeBlockHeader } from '../../../src/exchange/wire/codec.js'
 import { FramedStream } from '../../../src/exchange/wire/framed-stream.js'
 import { introduce } from '../../helpers/bare-node.js'
@@ -173,5 +174,22 @@ describe('writeInPieces', () => {
     [16, true]
   ])('%i peers fetching from us: %s', (peers, expected) => {
     expect(writeInPieces(peers)).toBe(expected)
+  })
+})
+
+describe('pieceBytes: about PIECE_TARGET_MS of our upload, in whole 64 KiB pieces', () => {
+  it.each([
+    [undefined, BLOCK_PIECE_BYTES],
+    [0, BLOCK_PIECE_BYTES],
+    [Number.NaN, BLOCK_PIECE_BYTES],
+    // 5 Mbit/s and 10 Mbit/s: the smallest piece
+    [625_000, BLOCK_PIECE_BYTES],
+    [1_250_000, BLOCK_PIECE_BYTES],
+    // 40 Mbit/s: 250 KB in 50 ms
+    [5_000_000, 4 * BLOCK_PIECE_BYTES],
+    // loopback speeds: a whole block at once
+    [100_000_000, MAX_PIECE_BYTES]
+  ])('%s bytes/s: %i bytes', (rate, expected) => {
+    expect(pieceBytes(rate)).toBe(expected)
   })
 })
