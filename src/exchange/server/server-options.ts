@@ -82,4 +82,6 @@ export interface ExchangeServerInit {
   spreading?: CrowdSpreaderInit
   /** Blocks sent at once to all peers together (see upload-slots.ts) */
   uploadSlots?: UploadSlotsInit
+  /** A block relayed while it arrives must be whole within this long (RELAY_MAX_MS) */
+  relayMaxMs?: number
 }

@@ -77,6 +77,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
   private readonly maxInboundStreams: number
   private readonly readAheadBlocks: number
   private readonly verifyOnServe: boolean
+  private readonly relayMaxMs?: number
   private readonly streams = new Set<ServedStream>()
   private readonly peerStats = new PeerMap<PeerServeStats>()
   private readonly totals = { bytesServed: 0, blocksServed: 0, blocksRelayed: 0, relaysFailed: 0, busyReplies: 0, dontHaveReplies: 0, spreadReplies: 0, haveQueries: 0, overBudget: 0, peersDropped: 0 }
@@ -105,6 +106,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? READ_AHEAD_BLOCKS
     this.verifyOnServe = init.verifyOnServe ?? true
+    this.relayMaxMs = init.relayMaxMs
     this.spreader = new CrowdSpreader(init.spreading)
     this.uploadSlots = new UploadSlots(init.uploadSlots)
     this.budgets = new RequestBudgets(init.budgets)
@@ -388,7 +390,7 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
         let relayed = false
         if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => relayed ? allSent(s) : s.framed.closed, releaseUpload)
         releaseUpload = undefined
-        sent = await relayArriving(s, id, arriving) === 'sent'
+        sent = await relayArriving(s, id, arriving, this.relayMaxMs) === 'sent'
         relayed = true
         if (sent) this.recordSent(s, peerKey, key, cid, arriving.size, true)
         else this.totals.relaysFailed++

@@ -61,14 +61,14 @@ async function slowUpstream (bytes: Uint8Array): Promise<{ node: Libp2p, release
 }
 
 /** A relay as Kizuna runs one: its client's arrivals shown to its server */
-async function relayBetween (upstream: Libp2p, store = new InMemoryBlockStore()): Promise<{ node: Libp2p, client: ExchangeClient, server: ExchangeServer, arrivals: ArrivingBlocks }> {
+async function relayBetween (upstream: Libp2p, store = new InMemoryBlockStore(), relayMaxMs?: number): Promise<{ node: Libp2p, client: ExchangeClient, server: ExchangeServer, arrivals: ArrivingBlocks }> {
   const n = await node()
   await introduce(n, upstream)
   const arrivals = new ArrivingBlocks()
   const client = new ExchangeClient({ dialer: n }, { arrivals })
   await client.start()
   adopt(client)
-  const server = new ExchangeServer({ registrar: n, blockStore: store, arrivals })
+  const server = new ExchangeServer({ registrar: n, blockStore: store, arrivals }, { relayMaxMs })
   await server.start()
   adopt(server)
   return { node: n, client, server, arrivals }
@@ -150,6 +150,26 @@ describe('cut-through: a block passed on while it still arrives', () => {
     const later = await downstream.client.want(relay.node.peerId, stored.cid)
     expect(later.type).toBe('block')
     expect((await downstream.client.want(relay.node.peerId, block.cid)).type).toBe('dont-have')
+  }, 60_000)
+})
+
+describe('a block that stops arriving', () => {
+  it('is given up after relayMaxMs: the half-sent frame is aborted and counted; the relay\'s own fetch of it is unharmed', async () => {
+    const block = await rawBlock(512 * 1024)
+    const upstream = await slowUpstream(block.bytes)
+    const relay = await relayBetween(upstream.node, new InMemoryBlockStore(), 1_000)
+    const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
+    await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
+
+    const downstream = await fetcher([relay.node])
+    const started = performance.now()
+    await expect(downstream.client.want(relay.node.peerId, block.cid)).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' })
+    // the relay's bound, not the upstream's request timeout (30 s), ended it
+    expect(performance.now() - started).toBeLessThan(15_000)
+    expect(relay.server.stats().relaysFailed).toBe(1)
+    // the relay's own fetch of it is unharmed
+    upstream.release('rest')
+    expect((await fromUpstream).type).toBe('block')
   }, 60_000)
 })
 
