@@ -42,18 +42,20 @@ class Entry implements Arrival {
   readonly cid: CID
   readonly size: number
   readonly startedAt = performance.now()
-  received = 0
-  private partial?: PartialBlock
+  received: number
+  /** what the receiving channel's decoder shows now */
+  private partial: PartialBlock
   readonly watchers = new Set<ArrivalWatcher>()
 
-  constructor (key: string, cid: CID, size: number) {
+  constructor (key: string, cid: CID, partial: PartialBlock) {
     this.key = key
     this.cid = cid
-    this.size = size
+    this.size = partial.size
+    this.received = partial.received
+    this.partial = partial
   }
 
   read (from: number, to: number): Uint8Array {
-    if (this.partial === undefined) throw new Error('arrival has no bytes to read')
     return this.partial.read(from, to)
   }
 
@@ -66,7 +68,7 @@ class Entry implements Arrival {
     this.partial = partial
     if (partial.received <= this.received) return
     this.received = partial.received
-    this.emit({ type: 'progress', received: partial.received, read: (from, to) => partial.read(from, to) })
+    this.emit({ type: 'progress', received: partial.received, read: partial.read })
   }
 
   emit (event: ArrivalEvent): void {
@@ -92,9 +94,8 @@ export class ArrivingBlocks {
    */
   begin (key: string, cid: CID, partial: PartialBlock): ArrivalHandle | undefined {
     if (this.byKey.has(key) || this.byKey.size >= MAX_ARRIVALS) return undefined
-    const entry = new Entry(key, cid, partial.size)
+    const entry = new Entry(key, cid, partial)
     this.byKey.set(key, entry)
-    entry.update(partial)
     return new ArrivalHandle(this, entry)
   }
 

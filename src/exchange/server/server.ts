@@ -377,99 +377,81 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       if (!state.cancelled && !s.framed.closed) this.refuseBusy(s, id, cid)
       return
     }
-    if (arriving !== undefined && this.components.arrivals?.get(key) === arriving) {
-      // still arriving after the slot waits (else it is stored now, or lost: the read below tells)
-      try {
-        if (state.cancelled || s.framed.closed) return
-        if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + arriving.size > this.maxBytesInFlightPerPeer) {
-          this.refuseBusy(s, id, cid)
-          return
-        }
-        reserved = arriving.size
-        s.stats.bytesInFlight += reserved
-        let relayed = false
-        if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => relayed ? allSent(s) : s.framed.closed, releaseUpload)
-        releaseUpload = undefined
-        sent = await relayArriving(s, id, arriving, this.relayMaxMs) === 'sent'
-        relayed = true
-        if (sent) this.recordSent(s, peerKey, key, cid, arriving.size, true)
-        else this.totals.relaysFailed++
-      } finally {
-        s.stats.bytesInFlight -= reserved
-        releaseSlot()
-        releaseUpload?.()
-        if (!sent) this.spreader.release(key, peerKey)
-      }
-      return
-    }
+    // still arriving after the slot waits: relayed as it comes (else it is stored now, or lost: the read tells)
+    const relaying = arriving !== undefined && this.components.arrivals?.get(key) === arriving ? arriving : undefined
     // a pooled buffer to read into, when the store can and we can tell when the transport is done with it
-    let pooled = store.getInto !== undefined && s.connectionBacklog() !== undefined
+    let pooled = relaying === undefined && store.getInto !== undefined && s.connectionBacklog() !== undefined
       ? blockBufferPool.take(blockBufferPool.bufferSize)
       : undefined
     try {
       if (state.cancelled) {
         return
       }
-      let bytes: Uint8Array
-      try {
-        if (pooled !== undefined && store.getInto !== undefined) {
-          // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
-          // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
-          bytes = await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
-          if (bytes.buffer !== pooled.buffer) {
-            // larger than a pooled buffer: the store read it into a fresh one
-            blockBufferPool.release(pooled)
-            pooled = undefined
+      let size: number
+      let bytes: Uint8Array | undefined
+      if (relaying !== undefined) {
+        if (s.framed.closed) return
+        size = relaying.size
+      } else {
+        try {
+          if (pooled !== undefined && store.getInto !== undefined) {
+            // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
+            // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
+            bytes = await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
+            if (bytes.buffer !== pooled.buffer) {
+              // larger than a pooled buffer: the store read it into a fresh one
+              blockBufferPool.release(pooled)
+              pooled = undefined
+            }
+          } else {
+            bytes = await store.get(cid, { signal })
           }
-        } else {
-          bytes = await store.get(cid, { signal })
-        }
-      } catch (err) {
-        if (signal.aborted) {
+        } catch (err) {
+          if (signal.aborted) {
+            return
+          }
+          if (isNotFound(err)) {
+            this.refuseDontHave(s, id, cid)
+          } else {
+            s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
+          }
           return
         }
-        if (isNotFound(err)) {
-          this.refuseDontHave(s, id, cid)
-        } else {
-          s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
+        if (state.cancelled || s.framed.closed) {
+          return
         }
-        return
-      }
-      if (state.cancelled || s.framed.closed) {
-        return
-      }
-      if (bytes.byteLength > MAX_BLOCK_SIZE) {
-        s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
-        return
+        if (bytes.byteLength > MAX_BLOCK_SIZE) {
+          s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
+          return
+        }
+        size = bytes.byteLength
       }
       // the first request always proceeds, so one oversized block cannot starve a peer
-      if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + bytes.byteLength > this.maxBytesInFlightPerPeer) {
+      if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + size > this.maxBytesInFlightPerPeer) {
         this.refuseBusy(s, id, cid)
         return
       }
-      reserved = bytes.byteLength
+      reserved = size
       s.stats.bytesInFlight += reserved
       let written = false
-      const pieces = writeInPieces(this.spreader.fetchingPeers(Date.now())) ? pieceBytes(this.uploadRate.rate()) : undefined
-      if (this.blocksWriting++ === 0) this.uploadRate.setActive(true)
-      const writing = watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs, pieces)
-        .finally(() => {
-          if (--this.blocksWriting === 0) this.uploadRate.setActive(false)
-        })
+      const writing = relaying !== undefined ? relayArriving(s, id, relaying, this.relayMaxMs) : this.writeBlock(s, id, bytes as Uint8Array)
       // the upload slot is the hold's from here: a peer that stops reading keeps it at most maxHoldMs
       if (releaseUpload !== NO_SLOT) this.uploadSlots.holdUntil(() => written ? allSent(s) : s.framed.closed, releaseUpload)
       releaseUpload = undefined
       // from here the transport holds the bytes: only releaseWhenSent may give them back
       const lent = pooled
       pooled = undefined
-      await writing
+      const outcome = await writing
       written = true
       if (lent !== undefined) {
         releaseWhenSent(s, lent)
       }
+      if (outcome === 'failed') {
+        this.totals.relaysFailed++
+        return
+      }
       sent = true
-      this.uploadRate.record(bytes.byteLength)
-      this.recordSent(s, peerKey, key, cid, bytes.byteLength)
+      this.recordSent(s, peerKey, key, cid, size, relaying !== undefined)
     } catch {
       // the stream closed or was aborted under us; its own close handling reports why
     } finally {
@@ -480,6 +462,19 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       releaseUpload?.()
       if (!sent) this.spreader.release(key, peerKey)
     }
+  }
+
+  /** Writes a stored block, in pieces while a crowd fetches from us, timing our upload as it goes */
+  private async writeBlock (s: ServedStream, id: number, bytes: Uint8Array): Promise<'sent'> {
+    const pieces = writeInPieces(this.spreader.fetchingPeers(Date.now())) ? pieceBytes(this.uploadRate.rate()) : undefined
+    if (this.blocksWriting++ === 0) this.uploadRate.setActive(true)
+    try {
+      await watchedWrite(s, { type: 'block', id, bytes }, this.serveTimeoutMs, pieces)
+    } finally {
+      if (--this.blocksWriting === 0) this.uploadRate.setActive(false)
+    }
+    this.uploadRate.record(bytes.byteLength)
+    return 'sent'
   }
 
   private recordSent (s: ServedStream, peerKey: string, key: string, cid: CID, size: number, relayed = false): void {

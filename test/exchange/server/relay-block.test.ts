@@ -6,6 +6,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { InMemoryBlockStore } from '../../../src/content/blocks/memory-block-store.js'
 import { blockKey } from '../../../src/content/index.js'
 import { ExchangeClient } from '../../../src/exchange/client/client.js'
+import type { WantResult } from '../../../src/exchange/client/peer-channel.js'
 import { ExchangeServer } from '../../../src/exchange/server/server.js'
 import { ArrivingBlocks, type Arrival } from '../../../src/exchange/relay/arriving-blocks.js'
 import { MAX_PIECE_BYTES, PIECES_MIN_PEERS, RELAY_START_WITHIN_MS, pieceBytes, relayable, writeInPieces } from '../../../src/exchange/server/relay-block.js'
@@ -74,15 +75,34 @@ async function relayBetween (upstream: Libp2p, store = new InMemoryBlockStore(),
   return { node: n, client, server, arrivals }
 }
 
+/**
+ * A relay that has received half of a `size`-byte block from a slow upstream (the rest held back
+ * until `upstream.release`), and a downstream peer connected to it
+ */
+async function halfArrived (size: number, store = new InMemoryBlockStore(), relayMaxMs?: number): Promise<{
+  block: { cid: CID, bytes: Uint8Array }
+  upstream: Awaited<ReturnType<typeof slowUpstream>>
+  relay: Awaited<ReturnType<typeof relayBetween>>
+  fromUpstream: Promise<WantResult>
+  downstream: { node: Libp2p, client: ExchangeClient }
+}> {
+  const block = await rawBlock(size)
+  const upstream = await slowUpstream(block.bytes)
+  const relay = await relayBetween(upstream.node, store, relayMaxMs)
+  const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
+  await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
+  const downstream = await fetcher([relay.node])
+  return { block, upstream, relay, fromUpstream, downstream }
+}
+
+/** Until the relay is writing the block to `downstream` (its bytes reserved) */
+async function untilRelaying (relay: { server: ExchangeServer }, downstream: { node: Libp2p }, size: number): Promise<void> {
+  await waitFor(() => relay.server.stats().peers.get(downstream.node.peerId.toString())?.bytesInFlight === size, { timeoutMs: 10_000 })
+}
+
 describe('cut-through: a block passed on while it still arrives', () => {
   it('reaches the next peer before the relay has all of it, whole and intact', async () => {
-    const block = await rawBlock(1024 * 1024)
-    const upstream = await slowUpstream(block.bytes)
-    const relay = await relayBetween(upstream.node)
-    const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
-    await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
-
-    const downstream = await fetcher([relay.node])
+    const { block, upstream, relay, fromUpstream, downstream } = await halfArrived(1024 * 1024)
     const channel = await downstream.client.channel(relay.node.peerId)
     const askedAt = performance.now()
     const fromRelay = downstream.client.want(relay.node.peerId, block.cid)
@@ -100,44 +120,31 @@ describe('cut-through: a block passed on while it still arrives', () => {
   }, 60_000)
 
   it('never completes a block that arrived bad: the next peer loses the channel, not its trust in the relay', async () => {
-    const block = await rawBlock(512 * 1024)
-    const upstream = await slowUpstream(block.bytes)
-    const relay = await relayBetween(upstream.node)
-    const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
-    await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
-
-    const downstream = await fetcher([relay.node])
+    const held = await rawBlock(64 * 1024)
+    const store = new InMemoryBlockStore()
+    await store.put(held.cid, held.bytes)
+    const { block, upstream, relay, fromUpstream, downstream } = await halfArrived(512 * 1024, store)
     const fromRelay = downstream.client.want(relay.node.peerId, block.cid)
-    await waitFor(() => relay.server.stats().peers.get(downstream.node.peerId.toString())?.bytesInFlight === block.bytes.byteLength, { timeoutMs: 10_000 })
+    await untilRelaying(relay, downstream, block.bytes.byteLength)
     upstream.release('bad-rest')
     await expect(fromRelay).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' })
     // the relay's own fetch still gets the bytes to judge (its session hashes and blames the upstream)
     expect((await fromUpstream).type).toBe('block')
     expect(relay.server.stats().blocksRelayed).toBe(0)
 
-    // the relay keeps serving: a block it holds goes out whole on a new channel
-    const held = await rawBlock(64 * 1024)
-    const relayStore = new InMemoryBlockStore()
-    await relayStore.put(held.cid, held.bytes)
-    const other = await relayBetween(upstream.node, relayStore)
-    const again = await fetcher([other.node])
-    const served = await again.client.want(other.node.peerId, held.cid)
-    expect(served.type).toBe('block')
+    // the relay keeps serving: a block it holds goes out whole, to another peer and on a new channel
+    const again = await fetcher([relay.node])
+    expect((await again.client.want(relay.node.peerId, held.cid)).type).toBe('block')
+    expect((await downstream.client.want(relay.node.peerId, held.cid)).type).toBe('block')
   }, 60_000)
 
   it('aborts the half-sent block when its source hangs up, and answers other requests after it', async () => {
-    const block = await rawBlock(1024 * 1024)
-    const upstream = await slowUpstream(block.bytes)
     const store = new InMemoryBlockStore()
     const stored = await rawBlock(32 * 1024)
     await store.put(stored.cid, stored.bytes)
-    const relay = await relayBetween(upstream.node, store)
-    const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
-    await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
-
-    const downstream = await fetcher([relay.node])
+    const { block, upstream, relay, fromUpstream, downstream } = await halfArrived(1024 * 1024, store)
     const fromRelay = downstream.client.want(relay.node.peerId, block.cid)
-    await waitFor(() => relay.server.stats().peers.get(downstream.node.peerId.toString())?.bytesInFlight === block.bytes.byteLength, { timeoutMs: 10_000 })
+    await untilRelaying(relay, downstream, block.bytes.byteLength)
     // asked while the relayed frame is half-written: its reply must not land inside that frame
     const meanwhile = downstream.client.want(relay.node.peerId, stored.cid)
     upstream.release('hang-up')
@@ -155,13 +162,7 @@ describe('cut-through: a block passed on while it still arrives', () => {
 
 describe('a block that stops arriving', () => {
   it('is given up after relayMaxMs: the half-sent frame is aborted and counted; the relay\'s own fetch of it is unharmed', async () => {
-    const block = await rawBlock(512 * 1024)
-    const upstream = await slowUpstream(block.bytes)
-    const relay = await relayBetween(upstream.node, new InMemoryBlockStore(), 1_000)
-    const fromUpstream = relay.client.want(upstream.node.peerId, block.cid)
-    await waitFor(() => (relay.arrivals.get(blockKey(block.cid))?.received ?? 0) > 0, { timeoutMs: 10_000 })
-
-    const downstream = await fetcher([relay.node])
+    const { block, upstream, relay, fromUpstream, downstream } = await halfArrived(512 * 1024, new InMemoryBlockStore(), 1_000)
     const started = performance.now()
     await expect(downstream.client.want(relay.node.peerId, block.cid)).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' })
     // the relay's bound, not the upstream's request timeout (30 s), ended it
