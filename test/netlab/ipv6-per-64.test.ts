@@ -41,8 +41,14 @@ const sockets = sources.map(localAddress => {
   const s = net.connect({ host: target, port, localAddress, family: 6 })
   s.state = 'pending'
   s.on('connect', () => { s.state = 'open' })
-  s.on('close', () => { s.state = s.state === 'pending' ? 'failed' : 'closed' })
-  s.on('error', () => {})
+  // a reset before the probe saw its connect is the target closing an accepted connection, as
+  // on a loaded probe whose event loop learns of both at once; any other error is a failed connect
+  s.on('error', err => {
+    if (s.state !== 'pending') return
+    if (err.code === 'ECONNRESET') s.resetEarly = true
+    else s.error = err.code
+  })
+  s.on('close', () => { s.state = s.error == null ? 'closed' : 'failed' })
   return s
 })
 const count = state => sockets.filter(s => s.state === state).length
@@ -52,7 +58,8 @@ const settled = setInterval(() => {
   if (count('pending') > 0 && Date.now() < settleBy) return
   clearInterval(settled)
   setTimeout(() => {
-    console.log(JSON.stringify({ open: count('open'), closed: count('closed'), failed: count('failed'), pending: count('pending') }))
+    const errors = [...new Set(sockets.map(s => s.error).filter(e => e != null))]
+    console.log(JSON.stringify({ open: count('open'), closed: count('closed'), failed: count('failed'), pending: count('pending'), resetBeforeConnect: sockets.filter(s => s.resetEarly).length, errors }))
     for (const s of sockets) s.destroy()
   }, holdMs)
 }, 50)
@@ -80,7 +87,7 @@ describe.skipIf(skip != null)('per-IP inbound limits over IPv6: one /64 is one I
     await lab?.stop()
   })
 
-  async function probe (host: string, target: string, sources: string[]): Promise<{ open: number, closed: number, failed: number, pending: number }> {
+  async function probe (host: string, target: string, sources: string[]): Promise<{ open: number, closed: number, failed: number, pending: number, errors: string[] }> {
     const { stdout } = await lab.exec(host, [process.execPath, '-e', PROBE, JSON.stringify([target, LAB_NODE_PORT, sources, HOLD_MS])], { timeoutMs: 30_000 })
     return JSON.parse(stdout)
   }
