@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { HOST_INTERFACE, type Lab } from '../../src/netlab/index.js'
-import { tcpSummary, type TcpCounters, type TcpSummary } from './lab-tcp.js'
+import { HOST_INTERFACE, tcpSummary, type Lab, type TcpCounters, type TcpSummary } from '../../src/netlab/index.js'
 
 /** One download in a lab crowd: when it ended and how its bytes arrived */
 export interface LabDownload {

@@ -1,11 +1,11 @@
-import { HOST_INTERFACE, type Lab } from '../../src/netlab/index.js'
+import { HOST_INTERFACE, type Lab } from './lab.js'
 
 /**
- * TCP's own view of a lab crowd: segments sent and retransmitted, retransmission timeouts, and the
+ * TCP's own view of lab hosts: segments sent and retransmitted, retransmission timeouts, and the
  * packets each host's uplink (tbf) dropped. Read from every host's namespace (/proc/net is per
- * network namespace), before and after a crowd. A thin uplink's queue fills and drops, and every
- * drop is sent again: these say how much of the uplinks' capacity went to repairs, for both
- * systems alike.
+ * network namespace), before and after a transfer. A thin uplink's queue fills and drops; the
+ * sender's TCP is told of those drops and backs off (lab.ts, gsoMaxBytes), so retransmissions
+ * count what was lost beyond the host: on a downlink, in a router, or to a timeout.
  */
 export interface TcpCounters {
   outSegs: number

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { parseTcpCounters, procNetFields, qdiscDrops, tcpSummary } from '../../bench/crowd/lab-tcp.js'
+import { parseTcpCounters, procNetFields, qdiscDrops, tcpSummary } from '../../src/netlab/tcp-counters.js'
 
 const SNMP = `Ip: Forwarding DefaultTTL InReceives
 Ip: 1 64 1200
