@@ -387,45 +387,18 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       if (state.cancelled) {
         return
       }
-      let size: number
       let bytes: Uint8Array | undefined
-      if (relaying !== undefined) {
-        if (s.framed.closed) return
-        size = relaying.size
-      } else {
-        try {
-          if (pooled !== undefined && store.getInto !== undefined) {
-            // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
-            // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
-            bytes = await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
-            if (bytes.buffer !== pooled.buffer) {
-              // larger than a pooled buffer: the store read it into a fresh one
-              blockBufferPool.release(pooled)
-              pooled = undefined
-            }
-          } else {
-            bytes = await store.get(cid, { signal })
-          }
-        } catch (err) {
-          if (signal.aborted) {
-            return
-          }
-          if (isNotFound(err)) {
-            this.refuseDontHave(s, id, cid)
-          } else {
-            s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
-          }
-          return
+      if (relaying === undefined) {
+        bytes = await this.readStored(s, id, cid, state, pooled)
+        if (pooled !== undefined && bytes?.buffer !== pooled.buffer) {
+          // larger than a pooled buffer (the store read it into a fresh one), or not read at all
+          blockBufferPool.release(pooled)
+          pooled = undefined
         }
-        if (state.cancelled || s.framed.closed) {
-          return
-        }
-        if (bytes.byteLength > MAX_BLOCK_SIZE) {
-          s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
-          return
-        }
-        size = bytes.byteLength
+        if (bytes === undefined) return
       }
+      if (s.framed.closed) return
+      const size = relaying?.size ?? (bytes as Uint8Array).byteLength
       // the first request always proceeds, so one oversized block cannot starve a peer
       if (s.stats.bytesInFlight > 0 && s.stats.bytesInFlight + size > this.maxBytesInFlightPerPeer) {
         this.refuseBusy(s, id, cid)
@@ -462,6 +435,34 @@ export class ExchangeServer extends TypedEventEmitter<ExchangeServerEvents> {
       releaseUpload?.()
       if (!sent) this.spreader.release(key, peerKey)
     }
+  }
+
+  /**
+   * Reads a block to serve from the store, into `pooled` when given; undefined once the asker was
+   * answered otherwise (DONT_HAVE, an error), or the request was cancelled or its stream is gone
+   */
+  private async readStored (s: ServedStream, id: number, cid: CID, state: { cancelled: boolean }, pooled: Uint8Array | undefined): Promise<Uint8Array | undefined> {
+    const store = this.components.blockStore
+    const signal = s.controller.signal
+    let bytes: Uint8Array
+    try {
+      // re-hashed before it leaves: a block that rotted on our disk is deleted by the store and
+      // answered DONT_HAVE, instead of costing an honest server a penalty at the receiver
+      bytes = pooled !== undefined && store.getInto !== undefined
+        ? await store.getInto(cid, pooled, { signal, verify: this.verifyOnServe })
+        : await store.get(cid, { signal })
+    } catch (err) {
+      if (signal.aborted) return undefined
+      if (isNotFound(err)) this.refuseDontHave(s, id, cid)
+      else s.framed.sendNow({ type: 'error', id, message: 'could not read block' })
+      return undefined
+    }
+    if (state.cancelled || s.framed.closed) return undefined
+    if (bytes.byteLength > MAX_BLOCK_SIZE) {
+      s.framed.sendNow({ type: 'error', id, message: `block larger than ${MAX_BLOCK_SIZE} bytes` })
+      return undefined
+    }
+    return bytes
   }
 
   /** Writes a stored block, in pieces while a crowd fetches from us, timing our upload as it goes */
