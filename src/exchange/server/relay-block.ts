@@ -110,7 +110,7 @@ export async function relayArriving (s: ServedStream, id: number, arrival: Arriv
       }
       if (state === 'failed') throw new RelayFailedError(reason)
       if (state === 'verified') {
-        s.framed.endFrame(new Uint8Array(0))
+        s.framed.endFrame()
         return 'sent'
       }
       const left = deadline - performance.now()

@@ -129,7 +129,7 @@ export class FramedStream {
       for (let at = 0; at < bytes.byteLength; at += pieceBytes) {
         await this.writePiece(bytes.subarray(at, Math.min(bytes.byteLength, at + pieceBytes)), options)
       }
-      this.endFrame(new Uint8Array(0))
+      this.endFrame()
     } catch (err) {
       // a frame begun and not ended leaves the stream out of sync
       if (!this.finished) this.abort(err instanceof Error ? err : new ChannelClosedError(String(err)))
@@ -147,9 +147,9 @@ export class FramedStream {
   }
 
   /** Writes the frame's last bytes, then the frames deferred meanwhile */
-  endFrame (tail: Uint8Array): void {
+  endFrame (tail?: Uint8Array): void {
     this.checkWritable()
-    if (tail.byteLength > 0) this.stream.send(tail)
+    if (tail !== undefined && tail.byteLength > 0) this.stream.send(tail)
     this.releasePiecewise(true)
   }
 
