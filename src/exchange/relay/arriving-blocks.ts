@@ -122,27 +122,31 @@ export class ArrivalHandle {
 
   /** The whole frame came: hashed here when someone relays it (the session hashes its own copy) */
   complete (bytes: Uint8Array): void {
+    this.finish(() => this.sound(bytes) ? { type: 'verified', bytes } : { type: 'failed', reason: 'the block arrived with bad bytes' })
+  }
+
+  /** The whole block, hashing to its CID */
+  private sound (bytes: Uint8Array): boolean {
+    if (bytes.byteLength !== this.entry.size) return false
+    try {
+      verifyBlock(this.entry.cid, bytes)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  fail (reason: string): void {
+    this.finish(() => ({ type: 'failed', reason }))
+  }
+
+  /** Ends the arrival once; `outcome` is worked out only when someone watches */
+  private finish (outcome: () => ArrivalEvent): void {
     if (this.done) return
     this.done = true
     this.registry.end(this.entry)
     if (this.entry.watchers.size === 0) return
-    let ok = bytes.byteLength === this.entry.size
-    if (ok) {
-      try {
-        verifyBlock(this.entry.cid, bytes)
-      } catch {
-        ok = false
-      }
-    }
-    this.entry.emit(ok ? { type: 'verified', bytes } : { type: 'failed', reason: 'the block arrived with bad bytes' })
-    this.entry.watchers.clear()
-  }
-
-  fail (reason: string): void {
-    if (this.done) return
-    this.done = true
-    this.registry.end(this.entry)
-    this.entry.emit({ type: 'failed', reason })
+    this.entry.emit(outcome())
     this.entry.watchers.clear()
   }
 }
